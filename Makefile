@@ -1,0 +1,31 @@
+# make demo: set up .venv and run the quickstart Op locally (no server needed).
+# make test: install the dev extras, then lint, type-check and run the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "chant needs Python >= 3.11 (set PYTHON=python3.11 or newer)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+demo: $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	cd examples/quickstart && $(BIN)/chant run hello
+
+test: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy --strict src
+	$(BIN)/pytest
+
+bench: $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,38 @@
+"""``chant build``: validate every Op and write its IR to ``dist/ops/<name>.op.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from chant.discover import shown_path
+from chant.ir import Op
+from chant.project import load_project
+
+
+def write_ir(ops: list[Op], out_dir: Path) -> list[Path]:
+    """Write each Op's IR as pretty JSON into ``out_dir``; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for op in ops:
+        path = out_dir / f"{op.name}.op.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(op.to_dict(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+@click.command("build")
+def command() -> int:
+    """Validate every Op and write dist/ops/<name>.op.json."""
+    project = load_project()
+    if not project.ops:
+        click.echo(f"chant: no *.op.py with an Op found under {project.config.root}", err=True)
+        return 2
+    paths = write_ir(list(project.ops.values()), project.config.root / "dist" / "ops")
+    for name, path in zip(project.ops, paths, strict=True):
+        click.echo(f"built {name} → {shown_path(path)}")
+    return 0

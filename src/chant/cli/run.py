@@ -1,0 +1,120 @@
+"""``chant run NAME``: run an Op, locally or on Temporal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import TextIO
+
+import click
+
+from chant.config import choose_mode
+from chant.errors import RuntimeUnavailableError
+from chant.events import RunResult, Sink
+from chant.ir import Op
+from chant.plan import check_local, secret_values
+from chant.project import load_project
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def _human(stream: TextIO) -> Sink:
+    from chant.render.human import HumanRenderer
+
+    color = stream.isatty() and "NO_COLOR" not in os.environ
+    return HumanRenderer(stream, color=color)
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+async def run_local(
+    op: Op, project_registry: object, *, sinks: list[Sink], secrets: dict[str, str]
+) -> RunResult:
+    """Run ``op`` in-process, turning SIGINT/SIGTERM into a graceful stop."""
+    from chant.activities.registry import Registry
+    from chant.local.executor import LocalExecutor
+
+    assert isinstance(project_registry, Registry)
+    executor = LocalExecutor(project_registry, sinks=sinks, secrets=secrets)
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        first = executor.interrupts == 0
+        skipping = executor.interrupt()
+        if skipping:
+            _say("chant: interrupted again — stopping now, skipping on_failure")
+        elif first:
+            then = ", then running on_failure (Ctrl-C again to skip it)" if op.on_failure else ""
+            _say(f"chant: interrupted — stopping running steps{then}")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        return await executor.run(op)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+@click.command("run")
+@click.argument("name")
+@click.option("--local", "local", is_flag=True, help="Run in this process (no Temporal).")
+@click.option("--temporal", "temporal", is_flag=True, help="Run on Temporal.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document (the run result) on stdout; progress on stderr.",
+)
+@click.option("--progress-json", is_flag=True, help="Print one JSON event per line on stdout.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def command(
+    name: str, local: bool, temporal: bool, as_json: bool, progress_json: bool, debug: bool
+) -> int:
+    """Run the Op called NAME (no build needed: it is loaded from its *.op.py)."""
+    from chant.errors import UsageError
+
+    if as_json and progress_json:
+        raise UsageError(
+            "--json and --progress-json cannot be used together",
+            hint="--json prints the result; --progress-json streams events",
+        )
+    project = load_project()
+    mode, notice = choose_mode(local=local, temporal=temporal, config=project.config, op_name=name)
+    op = project.op(name)
+    if mode == "temporal":
+        raise RuntimeUnavailableError(
+            "Temporal mode is not available yet in this version of chant",
+            hint=f"run it locally: chant run {name} --local",
+        )
+    check_local(op)
+    secrets = secret_values(op, os.environ)
+    if notice:
+        _say(notice)
+    if op.schedule:
+        _say(
+            f'chant: op "{name}" has schedule "{op.schedule}", which applies only on Temporal '
+            "— running it once now"
+        )
+    sinks: list[Sink]
+    if progress_json:
+        from chant.render.jsonl import JsonLinesRenderer
+
+        sinks = [JsonLinesRenderer(sys.stdout)]
+    else:
+        sinks = [_human(sys.stderr if as_json else sys.stdout)]
+    # Steps run from the project root, whatever folder chant was started in.
+    os.chdir(project.config.root)
+    result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        sys.stdout.flush()
+    if result.status == "interrupted":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,249 @@
+"""Loading and validating ``chant.toml``: the only module that reads it.
+
+The project root is the nearest directory upward holding ``chant.toml``, else the
+starting directory. Unknown keys are errors naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chant.errors import ConfigError
+from chant.ir import Profile, Retry
+from chant.profiles import parse_duration
+
+CONFIG_NAME = "chant.toml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TemporalProfile:
+    """How to reach one Temporal cluster."""
+
+    name: str
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "chant"
+    auto_start: bool = False
+    tls: bool = False
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TemporalConfig:
+    default_profile: str
+    profiles: Mapping[str, TemporalProfile]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """A project's settings. ``file`` is None when there is no ``chant.toml``."""
+
+    root: Path
+    file: Path | None = None
+    ops: tuple[str, ...] = (".",)
+    """Folders (relative to ``root``) searched for ``*.op.py``. Default: the root."""
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    """Profiles from ``[profiles.*]``; they add to or replace the built-ins by name."""
+    temporal: TemporalConfig | None = None
+    """Present when ``chant.toml`` has a ``[temporal]`` table."""
+
+
+def find_root(start: Path) -> tuple[Path, Path | None]:
+    """The project root above ``start`` and its ``chant.toml`` (None if there is none)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return folder, candidate
+    return start, None
+
+
+def load_config(start: Path) -> Config:
+    """Find and validate the project's ``chant.toml`` starting from ``start``."""
+    root, file = find_root(start)
+    if file is None:
+        return Config(root=root)
+    text = file.read_text(encoding="utf-8")
+    shown = _shown(file)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise ConfigError(
+            f"not valid TOML: {exc}",
+            file=shown,
+            line=line,
+            hint="see docs/cli.md for the chant.toml format",
+        ) from None
+    return _Reader(shown, text).config(root, file, data)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+class _Reader:
+    """Validates the parsed TOML, locating problems by line where it can."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str, key: str | None = None) -> int | None:
+        header = re.compile(r"^\s*\[+\s*" + re.escape(table) + r"\s*\]+")
+        start = next((i for i, ln in enumerate(self.lines) if header.match(ln)), None)
+        if key is None:
+            return None if start is None else start + 1
+        pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for i in range(0 if start is None else start + 1, len(self.lines)):
+            if start is not None and i > start and self.lines[i].lstrip().startswith("["):
+                break
+            if pattern.match(self.lines[i]):
+                return i + 1
+        return None if start is None else start + 1
+
+    def fail(
+        self, message: str, table: str, key: str | None = None, hint: str | None = None
+    ) -> None:
+        raise ConfigError(message, file=self.file, line=self.line_of(table, key), hint=hint)
+
+    def table(self, data: Any, name: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            self.fail(f"[{name}] must be a table", name)
+        for key in data:
+            if key not in allowed:
+                self.fail(
+                    f'unknown key "{key}" in [{name}]',
+                    name,
+                    key,
+                    hint=f"allowed keys: {', '.join(allowed)}",
+                )
+        return dict(data)
+
+    def duration(self, value: Any, table: str, key: str) -> str:
+        try:
+            parse_duration(value)
+        except ValueError as exc:
+            self.fail(f"{table}.{key}: {exc}", table, key)
+        return str(value)
+
+    def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
+        top = {"project", "profiles", "temporal"}
+        for key in data:
+            if key not in top:
+                self.fail(
+                    f'unknown key "{key}"',
+                    key,
+                    None,
+                    hint="chant.toml has the tables [project], [profiles.*] and [temporal]",
+                )
+        project = self.table(data.get("project", {}), "project", ("ops",))
+        ops = project.get("ops", ["."])
+        if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+            self.fail("project.ops must be a list of folder names", "project", "ops")
+        profiles = {
+            name: self.profile(name, spec)
+            for name, spec in self.table(
+                data.get("profiles", {}), "profiles", tuple(data.get("profiles", {}))
+            ).items()
+        }
+        temporal = self.temporal(data["temporal"]) if "temporal" in data else None
+        return Config(root=root, file=file, ops=tuple(ops), profiles=profiles, temporal=temporal)
+
+    def profile(self, name: str, spec: Any) -> Profile:
+        table = f"profiles.{name}"
+        spec = self.table(spec, table, ("timeout", "heartbeat_timeout", "retry"))
+        retry_spec = self.table(
+            spec.get("retry", {}),
+            table,
+            (
+                "max_attempts",
+                "initial_interval",
+                "backoff_coefficient",
+                "maximum_interval",
+                "non_retryable_error_types",
+            ),
+        )
+        retry = Retry(
+            max_attempts=int(retry_spec.get("max_attempts", 3)),
+            initial_interval=self.duration(
+                retry_spec.get("initial_interval", "1s"), table, "retry"
+            ),
+            backoff_coefficient=float(retry_spec.get("backoff_coefficient", 2.0)),
+            maximum_interval=(
+                self.duration(retry_spec["maximum_interval"], table, "retry")
+                if "maximum_interval" in retry_spec
+                else None
+            ),
+            non_retryable_error_types=tuple(retry_spec.get("non_retryable_error_types", ())),
+        )
+        return Profile(
+            name=name,
+            timeout=self.duration(spec.get("timeout", "5m"), table, "timeout"),
+            heartbeat_timeout=(
+                self.duration(spec["heartbeat_timeout"], table, "heartbeat_timeout")
+                if "heartbeat_timeout" in spec
+                else None
+            ),
+            retry=retry,
+            origin=f"{self.file}:{self.line_of(table)}",
+        )
+
+    def temporal(self, spec: Any) -> TemporalConfig:
+        spec = self.table(spec, "temporal", ("default_profile", "profiles"))
+        raw_profiles = self.table(
+            spec.get("profiles", {}), "temporal.profiles", tuple(spec.get("profiles", {}))
+        )
+        allowed = ("address", "namespace", "task_queue", "auto_start", "tls", "api_key_env")
+        profiles = {
+            name: TemporalProfile(name=name, **self.table(p, f"temporal.profiles.{name}", allowed))
+            for name, p in raw_profiles.items()
+        }
+        if not profiles:
+            profiles = {"dev": TemporalProfile(name="dev", auto_start=True)}
+        default = spec.get("default_profile", next(iter(profiles)))
+        if default not in profiles:
+            self.fail(
+                f'temporal.default_profile "{default}" is not defined',
+                "temporal",
+                "default_profile",
+                hint=f"define [temporal.profiles.{default}] or pick one of: " + ", ".join(profiles),
+            )
+        return TemporalConfig(default_profile=default, profiles=profiles)
+
+
+def choose_mode(
+    *, local: bool, temporal: bool, config: Config, op_name: str
+) -> tuple[str, str | None]:
+    """Pick ``"local"`` or ``"temporal"`` for a run, with the notice to print (if any).
+
+    ``--local`` and ``--temporal`` force a mode; with neither, Temporal is chosen when
+    ``chant.toml`` has a ``[temporal]`` table, otherwise local, and chant says so.
+    """
+    from chant.errors import UsageError
+
+    if local and temporal:
+        raise UsageError(
+            "--local and --temporal cannot be used together", hint="pass one of them, or neither"
+        )
+    if local:
+        return "local", None
+    if temporal:
+        return "temporal", None
+    if config.temporal is not None:
+        return (
+            "temporal",
+            f'chant: [temporal] found in {CONFIG_NAME} — running "{op_name}" on Temporal',
+        )
+    why = f"no [temporal] in {CONFIG_NAME}" if config.file else f"no {CONFIG_NAME}"
+    return "local", (
+        f'chant: {why} — running "{op_name}" locally (in-process: no gates, schedules or resume)'
+    )

@@ -1,0 +1,159 @@
+"""Every error chant raises, under one root.
+
+::
+
+    ChantError                      exit_code 2 unless a subclass says otherwise
+    ├── UsageError                  bad command-line use (e.g. --local with --temporal)
+    ├── ConfigError                 chant.toml is unreadable or holds unknown keys
+    ├── OpLoadError                 an *.op.py failed to import (syntax error, exception)
+    ├── ValidationError             one or more Problems found while building Ops
+    ├── OpNotFoundError             `chant run NAME` for an Op that does not exist
+    ├── GateNotSupportedError       a gate in an Op run locally
+    ├── SecretNotSetError           secret("NAME") with NAME missing from the environment
+    ├── RuntimeUnavailableError     exit_code 3: the chosen runtime cannot be reached
+    └── ActivityError               one attempt of a step failed (raised by activities)
+        ├── CommandFailedError      a command exited non-zero
+        ├── ActivityTimeoutError    an attempt ran past its start-to-close timeout
+        ├── HeartbeatTimeoutError   an attempt stopped heartbeating
+        ├── OutcomeError            the outcome's dot-path is not in the result
+        └── UnknownActivityError    the step names no registered activity
+
+An ``ActivityError``'s ``type`` is its class name unless given; that string is what
+``non_retryable_error_types`` in a retry policy matches, as in Temporal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ChantError(Exception):
+    """Root of every error chant reports. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class UsageError(ChantError):
+    """The command line was used wrongly."""
+
+
+class ConfigError(ChantError):
+    """``chant.toml`` is malformed; ``file`` and ``line`` say where, when known."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, hint: str | None = None
+    ) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.file = file
+        self.line = line
+
+
+class OpLoadError(ChantError):
+    """An ``*.op.py`` could not be imported."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int | None = None, hint: str | None = None
+    ) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {message}", hint=hint)
+        self.file = file
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an Op definition, located as precisely as chant knows."""
+
+    message: str
+    where: str | None = None
+    """``file:line`` of the declaration, when known."""
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class ValidationError(ChantError):
+    """Building found problems; all of them are reported together."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        body = "\n".join(str(p) for p in problems)
+        super().__init__(f"{head} in the Op definitions:\n{body}")
+
+
+class OpNotFoundError(ChantError):
+    """No Op has the requested name."""
+
+
+class GateNotSupportedError(ChantError):
+    """Local mode cannot run gates."""
+
+
+class SecretNotSetError(ChantError):
+    """A ``secret("NAME")`` refers to an environment variable that is not set."""
+
+
+class RuntimeUnavailableError(ChantError):
+    """The runtime chosen for a run cannot be used (e.g. Temporal is unreachable)."""
+
+    exit_code = 3
+
+
+class ActivityError(ChantError):
+    """One attempt of a step failed. ``type`` is matched by non-retryable error types."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str | None = None,
+        non_retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.type = type or self.__class__.__name__
+        self.non_retryable = non_retryable
+
+
+class CommandFailedError(ActivityError):
+    """A command exited with a non-zero code."""
+
+    def __init__(self, message: str, *, exit_code: int) -> None:
+        super().__init__(message)
+        self.command_exit_code = exit_code
+
+
+class ActivityTimeoutError(ActivityError):
+    """An attempt ran past its start-to-close timeout and was stopped."""
+
+
+class HeartbeatTimeoutError(ActivityError):
+    """An attempt went longer than its heartbeat timeout without heartbeating."""
+
+
+class OutcomeError(ActivityError):
+    """The outcome's dot-path does not exist in the step's result."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, non_retryable=True)
+
+
+class UnknownActivityError(ActivityError):
+    """A step names an activity that is not registered."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, non_retryable=True)

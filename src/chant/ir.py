@@ -1,0 +1,370 @@
+"""The Op IR: frozen, JSON-native data that both executors interpret.
+
+``chant build`` writes ``Op.to_dict()`` to ``dist/ops/<name>.op.json``; ``Op.from_dict``
+reads it back and rejects unknown or missing keys. Nothing here performs I/O, so the
+Temporal workflow sandbox can import it. Fields named ``origin`` hold the ``file:line``
+where a user declared the object; they help error messages and are never serialised.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+SCHEMA_VERSION = 1
+
+JSON: TypeAlias = Any
+"""A JSON-native value: str, int, float, bool, None, list, dict (and ``Secret`` in args)."""
+
+
+class IRError(ValueError):
+    """An IR document does not match the schema; the message names the path."""
+
+
+def _origin(depth: int) -> str | None:
+    """``file:line`` of the frame ``depth`` levels above the caller."""
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:
+        return None
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _origin_field() -> Any:
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value read from environment variable ``name`` at run time; never stored."""
+
+    name: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"$secret": self.name}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retry:
+    """A retry policy with Temporal's semantics."""
+
+    max_attempts: int = 3
+    """Attempts in all, including the first; 0 means unlimited. Default 3."""
+    initial_interval: str = "1s"
+    """Wait before the first retry (a duration string). Default ``1s``."""
+    backoff_coefficient: float = 2.0
+    """Each further retry waits this many times longer. Default 2.0."""
+    maximum_interval: str | None = None
+    """Cap on any wait; ``None`` means 100 × ``initial_interval``."""
+    non_retryable_error_types: Sequence[str] = ()
+    """Error type names (e.g. ``CommandFailedError``) that fail the step at once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "non_retryable_error_types", tuple(self.non_retryable_error_types))
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "max_attempts": self.max_attempts,
+            "initial_interval": self.initial_interval,
+            "backoff_coefficient": self.backoff_coefficient,
+            "maximum_interval": self.maximum_interval,
+            "non_retryable_error_types": list(self.non_retryable_error_types),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JSON], path: str = "retry") -> Retry:
+        d = _keys(data, path, required=(), optional=_field_names(cls))
+        if "non_retryable_error_types" in d:
+            d["non_retryable_error_types"] = tuple(d["non_retryable_error_types"])
+        return cls(**d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """How each attempt of a step is bounded and retried."""
+
+    timeout: str = "5m"
+    """Start-to-close timeout of one attempt. Default ``5m``."""
+    heartbeat_timeout: str | None = None
+    """Fail an attempt that goes this long without heartbeating; ``None`` disables."""
+    retry: Retry = field(default_factory=Retry)
+    """The retry policy; default ``Retry()``: 3 attempts, 1s first wait, doubling."""
+    name: str | None = None
+    """The profile's name when it came from the built-ins or ``chant.toml``."""
+    origin: str | None = _origin_field()
+
+    def __post_init__(self) -> None:
+        if self.origin is None:
+            object.__setattr__(self, "origin", _origin(2))
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "name": self.name,
+            "timeout": self.timeout,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "retry": self.retry.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JSON], path: str = "profile") -> Profile:
+        d = _keys(
+            data, path, required=(), optional=("name", "timeout", "heartbeat_timeout", "retry")
+        )
+        if "retry" in d:
+            d["retry"] = Retry.from_dict(d["retry"], f"{path}.retry")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Publish a step's result (or the part at dot-path ``path``) as ``name=value``."""
+
+    name: str
+    path: str | None = None
+    """Dot-path into the result, e.g. ``"stdout"`` or ``"items.0.id"``; None: whole result."""
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {"name": self.name, "from": self.path}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JSON], path: str = "outcome") -> Outcome:
+        d = _keys(data, path, required=("name",), optional=("from",))
+        return cls(d["name"], d.get("from"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivityStep:
+    """Call registered activity ``fn`` with ``args``, bounded and retried per ``profile``."""
+
+    fn: str
+    args: Mapping[str, JSON] = field(default_factory=dict)
+    """Keyword arguments; JSON values or ``Secret``. Never mutated."""
+    id: str | None = None
+    """Stable id; assigned at build as ``<phase-slug>.<n>`` (1-based) unless given."""
+    profile: str | Profile | None = None
+    """A profile name, an inline ``Profile``, or None for the activity's default."""
+    outcome: Outcome | None = None
+    origin: str | None = _origin_field()
+
+    def to_dict(self) -> dict[str, JSON]:
+        profile = self.profile.to_dict() if isinstance(self.profile, Profile) else self.profile
+        return {
+            "kind": "activity",
+            "id": self.id,
+            "fn": self.fn,
+            "args": _args_to_json(self.args),
+            "profile": profile,
+            "outcome": self.outcome.to_dict() if self.outcome else None,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateStep:
+    """Wait for signal ``signal`` (Temporal only), failing the Op after ``timeout``."""
+
+    signal: str
+    timeout: str = "48h"
+    description: str = ""
+    id: str | None = None
+    origin: str | None = _origin_field()
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "kind": "gate",
+            "id": self.id,
+            "signal": self.signal,
+            "timeout": self.timeout,
+            "description": self.description,
+        }
+
+
+Step: TypeAlias = ActivityStep | GateStep
+
+
+def step_from_dict(data: Mapping[str, JSON], path: str) -> Step:
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    if kind == "activity":
+        d = _keys(
+            data, path, required=("kind", "fn"), optional=("id", "args", "profile", "outcome")
+        )
+        del d["kind"]
+        if isinstance(d.get("profile"), Mapping):
+            d["profile"] = Profile.from_dict(d["profile"], f"{path}.profile")
+        if d.get("outcome") is not None:
+            d["outcome"] = Outcome.from_dict(d["outcome"], f"{path}.outcome")
+        d["args"] = _args_from_json(d.get("args") or {})
+        return ActivityStep(**d)
+    if kind == "gate":
+        d = _keys(
+            data, path, required=("kind", "signal"), optional=("id", "timeout", "description")
+        )
+        del d["kind"]
+        return GateStep(**d)
+    raise IRError(f"{path}.kind: expected 'activity' or 'gate', got {kind!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Phase:
+    """A named group of steps, run in order or (``parallel=True``) together."""
+
+    name: str
+    steps: Sequence[Step]
+    parallel: bool = False
+    fail_fast: bool = False
+    """Parallel only: cancel running siblings on the first failure. Default False."""
+    max_concurrency: int | None = None
+    """Parallel only: at most this many steps at once. Default unbounded."""
+    origin: str | None = _origin_field()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if self.origin is None:
+            object.__setattr__(self, "origin", _origin(2))
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "name": self.name,
+            "steps": [s.to_dict() for s in self.steps],
+            "parallel": self.parallel,
+            "fail_fast": self.fail_fast,
+            "max_concurrency": self.max_concurrency,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JSON], path: str) -> Phase:
+        d = _keys(
+            data,
+            path,
+            required=("name", "steps"),
+            optional=("parallel", "fail_fast", "max_concurrency"),
+        )
+        d["steps"] = tuple(
+            step_from_dict(s, f"{path}.steps[{i}]") for i, s in enumerate(d["steps"])
+        )
+        return cls(**d)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Op:
+    """A named, phased workflow. Every module-level ``Op`` in an ``*.op.py`` is discovered."""
+
+    name: str
+    """Kebab-case, unique in the project."""
+    phases: Sequence[Phase]
+    overview: str = ""
+    on_failure: Sequence[Phase] = ()
+    """Compensation phases, run in declared order when the Op fails."""
+    depends: Sequence[str] = ()
+    task_queue: str | None = None
+    """Temporal task queue; None means the Temporal profile's."""
+    search_attributes: Mapping[str, str] = field(default_factory=dict)
+    schedule: str | None = None
+    """Cron string or interval (``every 1h``); Temporal only."""
+    schema_version: int = SCHEMA_VERSION
+    origin: str | None = _origin_field()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phases", tuple(self.phases))
+        object.__setattr__(self, "on_failure", tuple(self.on_failure))
+        object.__setattr__(self, "depends", tuple(self.depends))
+        if self.origin is None:
+            object.__setattr__(self, "origin", _origin(2))
+
+    def to_dict(self) -> dict[str, JSON]:
+        return {
+            "schema_version": self.schema_version,
+            "name": self.name,
+            "overview": self.overview,
+            "phases": [p.to_dict() for p in self.phases],
+            "on_failure": [p.to_dict() for p in self.on_failure],
+            "depends": list(self.depends),
+            "task_queue": self.task_queue,
+            "search_attributes": dict(self.search_attributes),
+            "schedule": self.schedule,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, JSON]) -> Op:
+        d = _keys(
+            data,
+            "op",
+            required=("schema_version", "name", "phases"),
+            optional=(
+                "overview",
+                "on_failure",
+                "depends",
+                "task_queue",
+                "search_attributes",
+                "schedule",
+            ),
+        )
+        if d["schema_version"] != SCHEMA_VERSION:
+            raise IRError(
+                f"op.schema_version: this chant reads version {SCHEMA_VERSION}, "
+                f"got {d['schema_version']!r}; rebuild with `chant build`"
+            )
+        d["phases"] = tuple(
+            Phase.from_dict(p, f"op.phases[{i}]") for i, p in enumerate(d["phases"])
+        )
+        d["on_failure"] = tuple(
+            Phase.from_dict(p, f"op.on_failure[{i}]") for i, p in enumerate(d.get("on_failure", ()))
+        )
+        d["depends"] = tuple(d.get("depends", ()))
+        return cls(origin="", **d)
+
+    def all_phases(self) -> tuple[tuple[Phase, bool], ...]:
+        """Every phase with a flag saying whether it is compensation (``on_failure``)."""
+        return tuple((p, False) for p in self.phases) + tuple((p, True) for p in self.on_failure)
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    from dataclasses import fields
+
+    return tuple(f.name for f in fields(cls) if f.name != "origin")
+
+
+def _keys(
+    data: Mapping[str, JSON], path: str, *, required: Sequence[str], optional: Sequence[str]
+) -> dict[str, JSON]:
+    if not isinstance(data, Mapping):
+        raise IRError(f"{path}: expected an object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise IRError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise IRError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
+    return dict(data)
+
+
+def _args_to_json(value: JSON) -> JSON:
+    if isinstance(value, Secret):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {k: _args_to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_args_to_json(v) for v in value]
+    return value
+
+
+def _args_from_json(value: JSON) -> JSON:
+    if isinstance(value, Mapping):
+        if set(value) == {"$secret"}:
+            return Secret(value["$secret"])
+        return {k: _args_from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_args_from_json(v) for v in value]
+    return value
+
+
+def iter_secrets(value: JSON) -> list[str]:
+    """Names of every ``Secret`` inside ``value``, in order of appearance."""
+    if isinstance(value, Secret):
+        return [value.name]
+    if isinstance(value, Mapping):
+        return [n for v in value.values() for n in iter_secrets(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in iter_secrets(v)]
+    return []

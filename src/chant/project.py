@@ -1,0 +1,58 @@
+"""Load a whole project: config, op files, activities, validated and resolved Ops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from chant.activities.registry import Registry, default_registry
+from chant.config import Config, load_config
+from chant.discover import discover
+from chant.errors import OpNotFoundError, ValidationError
+from chant.ir import Op
+from chant.plan import check_project, resolve_op, suggest
+
+
+@dataclass(frozen=True)
+class Project:
+    config: Config
+    ops: Mapping[str, Op]
+    """Resolved Ops by name, in discovery order."""
+    files: Mapping[str, str]
+    """The file each Op was declared in, shown relative to the current directory."""
+    registry: Registry
+
+    def op(self, name: str) -> Op:
+        """The Op called ``name``, or ``OpNotFoundError`` listing the ones there are."""
+        if name in self.ops:
+            return self.ops[name]
+        names = list(self.ops)
+        if not names:
+            raise OpNotFoundError(
+                f'no Op named "{name}": no Ops found under {self.config.root}',
+                hint="write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+            )
+        raise OpNotFoundError(
+            f'no Op named "{name}"; available: {", ".join(names)}', hint=suggest(name, names)
+        )
+
+
+def load_project(start: Path | None = None) -> Project:
+    """Find the project around ``start`` (default: the current directory), import every
+    ``*.op.py`` and validate every Op. Raises ``ValidationError`` with every problem."""
+    config = load_config(start or Path.cwd())
+    found = discover(config)
+    registry = default_registry()
+    problems = list(found.problems)
+    check_project(list(found.ops), problems)
+    defaults = {name: registry.get(name).default_profile for name in registry.names()}  # type: ignore[union-attr]
+    ops: dict[str, Op] = {}
+    files: dict[str, str] = {}
+    for op, file in found.ops:
+        resolved = resolve_op(op, profiles=config.profiles, activities=defaults, problems=problems)
+        ops.setdefault(op.name, resolved)
+        files.setdefault(op.name, file)
+    if problems:
+        raise ValidationError(problems)
+    return Project(config=config, ops=ops, files=files, registry=registry)

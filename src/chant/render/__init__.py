@@ -1,0 +1,1 @@
+"""Renderers: turn the event stream into human, JSON or JSON Lines output."""
