@@ -226,6 +226,7 @@ class LocalExecutor:
             step=step.id,
             phase=rec.phase,
             fn=step.fn if isinstance(step, ActivityStep) else "gate",
+            args=_args_to_json(step.args) if isinstance(step, ActivityStep) else {},
             status=rec.status,
             attempts=rec.attempts,
             duration_ms=rec.duration_ms,

@@ -92,7 +92,7 @@ class HumanRenderer:
 
     def on_step_finished(self, d: Mapping[str, Any], _e: Event) -> None:
         status = d["status"]
-        label = self.labels.get(d["step"], d["step"])
+        label = self.labels.get(d["step"]) or f"{d['step']}  {describe(d['fn'], d['args'])}"
         if status == "skipped":
             self.line(self.style("dim", f"  – {label} (skipped)"))
             return

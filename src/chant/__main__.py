@@ -1,0 +1,5 @@
+"""``python -m chant``: the same as the ``chant`` command."""
+
+from chant.cli.main import entrypoint
+
+entrypoint()

@@ -1,0 +1,92 @@
+"""Shared fixtures: isolated projects, and chant run as a real subprocess or in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chant.activities import registry as activity_registry
+from chant.cli.main import main
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets its own HOME, no colour, and a clean activity declaration list."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    saved = list(activity_registry._DECLARED)
+    yield
+    activity_registry._DECLARED[:] = saved
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """Write a project: ``make_project({"ops/x.op.py": "...", "chant.toml": "..."})``.
+
+    Texts are dedented. Returns the project folder.
+    """
+
+    def make(files: dict[str, str], folder: str = "proj") -> Path:
+        root = tmp_path / folder
+        root.mkdir(exist_ok=True)
+        for name, text in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def chant(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """Run ``chant ARGS`` in-process (fast) from ``cwd``; returns exit code and output."""
+
+    def run(*args: str, cwd: Path) -> Ran:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+def chant_subprocess(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> Ran:
+    """Run ``python -m chant ARGS`` as a real process."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "chant", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Ran(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def chant_proc() -> Callable[..., Ran]:
+    return chant_subprocess
