@@ -1,0 +1,126 @@
+"""Ctrl-C and SIGTERM sent to a real ``chant run`` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+OP = """
+from chant import Op, phase, shell
+
+interruptible = Op(
+    name="interruptible",
+    phases=[
+        phase("Work", [shell("sh -c 'sleep 300; :' {tmp}/marker & echo $! > {tmp}/bg.pid; wait")]),
+        phase("Later", [shell("touch {tmp}/later-ran")]),
+    ],
+    on_failure=[
+        phase("Undo", [shell("{undo}")]),
+        phase("Undo more", [shell("touch {tmp}/undo-more-ran")]),
+    ],
+)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def start(tmp_path: Path, undo: str) -> subprocess.Popen[str]:
+    project = tmp_path / "proj"
+    (project / "ops").mkdir(parents=True)
+    text = textwrap.dedent(OP).format(tmp=tmp_path, undo=undo)
+    (project / "ops" / "i.op.py").write_text(text)
+    return subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "interruptible", "--local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.read_text().strip()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, out, err
+
+
+def test_sigint_stops_the_step_runs_compensation_and_exits_130(tmp_path: Path) -> None:
+    proc = start(tmp_path, undo=f"touch {tmp_path}/undo-ran")
+    wait_for(tmp_path / "bg.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc)
+    assert code == 130
+    assert (tmp_path / "undo-ran").exists()
+    assert (tmp_path / "undo-more-ran").exists()
+    assert not (tmp_path / "later-ran").exists()
+    assert not alive(int((tmp_path / "bg.pid").read_text()))
+    assert "chant: interrupted — stopping running steps, then running on_failure" in err
+    assert "[compensation] interrupted — running on_failure phases" in out
+    assert 'Op "interruptible" interrupted after' in out
+    assert "Traceback" not in err
+
+
+def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path: Path) -> None:
+    proc = start(tmp_path, undo=f"touch {tmp_path}/undo-ran")
+    wait_for(tmp_path / "bg.pid", proc)
+    proc.send_signal(signal.SIGTERM)
+    code, _, _ = finish(proc)
+    assert code == 130
+    assert (tmp_path / "undo-ran").exists()
+    assert not alive(int((tmp_path / "bg.pid").read_text()))
+
+
+def test_a_second_sigint_skips_compensation(tmp_path: Path) -> None:
+    undo = f"sleep 300 & echo $! > {tmp_path}/undo.pid; wait"
+    proc = start(tmp_path, undo=undo)
+    wait_for(tmp_path / "bg.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    wait_for(tmp_path / "undo.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc)
+    assert code == 130
+    assert "chant: interrupted again — stopping now, skipping on_failure" in err
+    assert not (tmp_path / "undo-more-ran").exists()
+    for pidfile in ("bg.pid", "undo.pid"):
+        assert not alive(int((tmp_path / pidfile).read_text()))
+    assert "– undo-more.1" in out
+
+
+def test_no_process_of_the_run_outlives_chant(tmp_path: Path) -> None:
+    proc = start(tmp_path, undo="true")
+    wait_for(tmp_path / "bg.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    finish(proc)
+    leftovers = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(tmp_path).encode() in cmdline and alive(int(entry)):
+                leftovers.append(cmdline)
+    assert leftovers == []
