@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from pathlib import Path
-
-import click
 
 from chant.discover import shown_path
 from chant.ir import Op
@@ -25,14 +25,13 @@ def write_ir(ops: list[Op], out_dir: Path) -> list[Path]:
     return paths
 
 
-@click.command("build")
-def command() -> int:
+def execute(args: argparse.Namespace) -> int:
     """Validate every Op and write dist/ops/<name>.op.json."""
     project = load_project()
     if not project.ops:
-        click.echo(f"chant: no *.op.py with an Op found under {project.config.root}", err=True)
+        sys.stderr.write(f"chant: no *.op.py with an Op found under {project.config.root}\n")
         return 2
     paths = write_ir(list(project.ops.values()), project.config.root / "dist" / "ops")
     for name, path in zip(project.ops, paths, strict=True):
-        click.echo(f"built {name} → {shown_path(path)}")
+        print(f"built {name} → {shown_path(path)}")
     return 0

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-
-import click
 
 from chant.errors import UsageError
 
@@ -76,13 +75,11 @@ def init_project(folder: Path) -> list[Path]:
     return written
 
 
-@click.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
-def command(directory: Path) -> int:
+def execute(args: argparse.Namespace) -> int:
     """Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY (default: here)."""
-    written = init_project(directory)
-    for path in written:
-        click.echo(f"created {path}")
+    directory = Path(args.directory)
+    for path in init_project(directory):
+        print(f"created {path}")
     go = "" if directory == Path(".") else f"cd {directory} && "
-    click.echo(f"next: {go}chant build && chant run hello")
+    print(f"next: {go}chant build && chant run hello")
     return 0

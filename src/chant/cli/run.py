@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import signal
 import sys
 from typing import TextIO
-
-import click
 
 from chant.config import choose_mode
 from chant.errors import RuntimeUnavailableError
@@ -62,31 +61,20 @@ async def run_local(
             loop.remove_signal_handler(sig)
 
 
-@click.command("run")
-@click.argument("name")
-@click.option("--local", "local", is_flag=True, help="Run in this process (no Temporal).")
-@click.option("--temporal", "temporal", is_flag=True, help="Run on Temporal.")
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON document (the run result) on stdout; progress on stderr.",
-)
-@click.option("--progress-json", is_flag=True, help="Print one JSON event per line on stdout.")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-def command(
-    name: str, local: bool, temporal: bool, as_json: bool, progress_json: bool, debug: bool
-) -> int:
+def execute(args: argparse.Namespace) -> int:
     """Run the Op called NAME (no build needed: it is loaded from its *.op.py)."""
     from chant.errors import UsageError
 
+    name, as_json, progress_json = args.name, args.as_json, args.progress_json
     if as_json and progress_json:
         raise UsageError(
             "--json and --progress-json cannot be used together",
             hint="--json prints the result; --progress-json streams events",
         )
     project = load_project()
-    mode, notice = choose_mode(local=local, temporal=temporal, config=project.config, op_name=name)
+    mode, notice = choose_mode(
+        local=args.local, temporal=args.temporal, config=project.config, op_name=name
+    )
     op = project.op(name)
     if mode == "temporal":
         raise RuntimeUnavailableError(

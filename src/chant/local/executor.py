@@ -8,8 +8,8 @@ or Ctrl-C can stop exactly that step (and, through the activity, its process gro
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,7 +91,7 @@ class LocalExecutor:
         self.secrets = dict(secrets or {})
         self.sleep = sleep
         self.kill_grace = kill_grace
-        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.run_id = run_id or os.urandom(6).hex()
         self.interrupts = 0
         self._stop_main = False
         self._stop_comp = False
