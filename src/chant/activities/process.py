@@ -156,9 +156,17 @@ async def run_command(
     except BaseException:
         ctx.cancelled.set()
         await asyncio.shield(stop_group(proc.pid, ctx.kill_grace))
+        # The group is gone, so the pipes reach EOF; a process that escaped with setsid
+        # may still hold them, hence the bound.
+        await asyncio.wait([readers], timeout=1.0)
         readers.cancel()
         raise
     finally:
         if beat is not None:
             beat.cancel()
+        # Close the transport now rather than when it is garbage-collected, which may
+        # be after the event loop has closed.
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
     return CommandResult(code, out.text(), err.text())
