@@ -37,7 +37,9 @@ def slug(name: str) -> str:
 
 
 def suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    close = [c for c in choices if name and (c.startswith(name) or name.startswith(c))]
+    similar = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    close += [c for c in similar if c not in close]
     if close:
         return "did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
     return "known: " + ", ".join(choices) if choices else "none are defined"
