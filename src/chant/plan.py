@@ -7,7 +7,6 @@ at the first.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -37,6 +36,9 @@ def slug(name: str) -> str:
 
 
 def suggest(name: str, choices: list[str]) -> str:
+    """A hint naming the choices closest to ``name`` (or listing them all)."""
+    import difflib  # only needed on the error path
+
     close = [c for c in choices if name and (c.startswith(name) or name.startswith(c))]
     similar = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
     close += [c for c in similar if c not in close]
