@@ -1,0 +1,279 @@
+"""chant.toml: finding the project root, defaults, and precise errors for bad settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from chant.config import Config, TemporalProfile, load_config
+from chant.errors import ConfigError
+from chant.ir import Profile, Retry
+
+MakeProject = Callable[..., Path]
+
+
+@pytest.fixture
+def load(make_project: MakeProject, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Config]:
+    """Write ``text`` as chant.toml, cd into the project and load it."""
+
+    def run(text: str) -> Config:
+        root = make_project({"chant.toml": text})
+        monkeypatch.chdir(root)
+        return load_config(root)
+
+    return run
+
+
+def error_of(load: Callable[[str], Config], text: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        load(text)
+    assert err.value.exit_code == 2
+    return str(err.value)
+
+
+# --- root and defaults -------------------------------------------------------------
+
+
+def test_the_project_root_is_the_nearest_folder_upward_with_chant_toml(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"chant.toml": "", "ops/deep/er/x.txt": ""})
+    config = load_config(root / "ops" / "deep" / "er")
+    assert config.root == root.resolve()
+    assert config.file == root.resolve() / "chant.toml"
+
+
+def test_the_nearest_chant_toml_wins_over_one_further_up(make_project: MakeProject) -> None:
+    root = make_project({"chant.toml": "", "sub/chant.toml": '[project]\nops = ["x"]\n'})
+    config = load_config(root / "sub")
+    assert config.root == (root / "sub").resolve()
+    assert config.ops == ("x",)
+
+
+def test_without_chant_toml_the_start_folder_is_the_root_with_defaults(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"ops/a.op.py": ""})
+    assert load_config(root) == Config(root=root.resolve())
+
+
+def test_the_defaults_search_the_root_with_no_profiles_and_no_temporal(
+    make_project: MakeProject,
+) -> None:
+    config = load_config(make_project({}))
+    assert (config.file, config.ops, dict(config.profiles), config.temporal) == (
+        None,
+        (".",),
+        {},
+        None,
+    )
+
+
+def test_an_empty_chant_toml_gives_the_defaults(load: Callable[[str], Config]) -> None:
+    config = load("")
+    assert (config.ops, dict(config.profiles), config.temporal) == ((".",), {}, None)
+
+
+def test_project_ops_lists_the_op_folders(load: Callable[[str], Config]) -> None:
+    assert load('[project]\nops = ["ops", "more/ops"]\n').ops == ("ops", "more/ops")
+
+
+# --- profiles ----------------------------------------------------------------------
+
+
+def test_a_profile_table_becomes_a_named_profile(load: Callable[[str], Config]) -> None:
+    config = load(
+        """
+        [profiles.quick]
+        timeout = "30s"
+        heartbeat_timeout = "5s"
+        retry = { max_attempts = 2, initial_interval = "1s", backoff_coefficient = 3.0, maximum_interval = "10s", non_retryable_error_types = ["Nope"] }
+        """  # noqa: E501
+    )
+    assert config.profiles["quick"] == Profile(
+        name="quick",
+        timeout="30s",
+        heartbeat_timeout="5s",
+        retry=Retry(
+            max_attempts=2,
+            initial_interval="1s",
+            backoff_coefficient=3.0,
+            maximum_interval="10s",
+            non_retryable_error_types=["Nope"],
+        ),
+    )
+
+
+def test_a_profile_table_leaves_unset_fields_at_their_defaults(
+    load: Callable[[str], Config],
+) -> None:
+    assert load("[profiles.bare]\n").profiles["bare"] == Profile(name="bare")
+
+
+def test_a_profile_records_where_it_was_declared(load: Callable[[str], Config]) -> None:
+    config = load('[project]\nops = ["ops"]\n\n[profiles.quick]\ntimeout = "30s"\n')
+    assert config.profiles["quick"].origin == "chant.toml:4"
+
+
+def test_a_bad_duration_in_a_profile_names_file_line_key_and_form(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '[profiles.quick]\ntimeout = "5 minutes"\n')
+    assert message == (
+        "chant.toml:2: profiles.quick.timeout: bad duration '5 minutes': "
+        "write a number with a unit, e.g. 100ms, 30s, 5m, 1h30m or 2d"
+    )
+
+
+def test_a_bad_retry_duration_names_the_retry_key(load: Callable[[str], Config]) -> None:
+    message = error_of(load, '[profiles.quick]\nretry = { initial_interval = "5 minutes" }\n')
+    assert message.startswith("chant.toml:2: profiles.quick.retry.initial_interval: ")
+
+
+# --- unknown keys ------------------------------------------------------------------
+
+
+def test_an_unknown_top_level_table_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '[project]\nops = ["ops"]\n\n[tempral]\nx = 1\n')
+    assert message == (
+        'chant.toml:4: unknown key "tempral"\n'
+        "  hint: chant.toml has the tables [project], [profiles.*] and [temporal]"
+    )
+
+
+def test_an_unknown_top_level_key_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '# settings\nops = ["ops"]\n')
+    assert message == (
+        'chant.toml:2: unknown key "ops"\n'
+        "  hint: chant.toml has the tables [project], [profiles.*] and [temporal]"
+    )
+
+
+def test_an_unknown_key_in_project_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '[project]\nops = ["ops"]\nop_dirs = ["x"]\n')
+    assert message == (
+        'chant.toml:3: unknown key "op_dirs" in [project]\n  hint: allowed keys: ops'
+    )
+
+
+def test_an_unknown_key_in_a_profile_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '[profiles.quick]\ntimeout = "30s"\nretries = 3\n')
+    assert message == (
+        'chant.toml:3: unknown key "retries" in [profiles.quick]\n'
+        "  hint: allowed keys: timeout, heartbeat_timeout, retry"
+    )
+
+
+def test_an_unknown_key_in_a_profile_retry_is_named_with_its_own_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(
+        load, '[profiles.quick]\ntimeout = "30s"\nretry = { max_attempts = 2, initial = "1s" }\n'
+    )
+    assert message.startswith('chant.toml:3: unknown key "initial" in [profiles.quick')
+
+
+def test_an_unknown_key_in_temporal_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(load, '[temporal]\ndefault_profile = "dev"\nadress = "x"\n')
+    assert message == (
+        'chant.toml:3: unknown key "adress" in [temporal]\n'
+        "  hint: allowed keys: default_profile, profiles"
+    )
+
+
+def test_an_unknown_key_in_a_temporal_profile_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(
+        load,
+        '[temporal]\ndefault_profile = "dev"\n[temporal.profiles.dev]\n'
+        'address = "127.0.0.1:7233"\nnamspace = "default"\n',
+    )
+    assert message == (
+        'chant.toml:5: unknown key "namspace" in [temporal.profiles.dev]\n'
+        "  hint: allowed keys: address, namespace, task_queue, auto_start, tls, api_key_env"
+    )
+
+
+def test_every_unknown_key_is_reported_in_one_pass(load: Callable[[str], Config]) -> None:
+    message = error_of(load, '[project]\nopz = ["ops"]\n\n[profiles.quick]\ntimout = "30s"\n')
+    assert '"opz"' in message
+    assert '"timout"' in message
+
+
+# --- malformed values --------------------------------------------------------------
+
+
+def test_project_ops_that_is_not_a_list_is_named_with_file_and_line(
+    load: Callable[[str], Config],
+) -> None:
+    assert error_of(load, '[project]\nops = "ops"\n') == (
+        "chant.toml:2: project.ops must be a list of folder names"
+    )
+
+
+def test_invalid_toml_is_reported_with_file_and_line(load: Callable[[str], Config]) -> None:
+    message = error_of(load, '[project]\nops = ["ops"]\n[profiles\n')
+    assert message.startswith("chant.toml:3: not valid TOML: ")
+    assert message.endswith("\n  hint: see docs/cli.md for the chant.toml format")
+
+
+# --- temporal ----------------------------------------------------------------------
+
+
+def test_a_temporal_table_is_read_with_its_profiles(load: Callable[[str], Config]) -> None:
+    config = load(
+        """
+        [temporal]
+        default_profile = "cloud"
+        [temporal.profiles.dev]
+        address = "127.0.0.1:7233"
+        auto_start = true
+        [temporal.profiles.cloud]
+        address = "acme.a1b2c.tmprl.cloud:7233"
+        namespace = "acme.a1b2c"
+        tls = true
+        api_key_env = "TEMPORAL_API_KEY"
+        """
+    )
+    assert config.temporal is not None
+    assert config.temporal.default_profile == "cloud"
+    assert config.temporal.profiles["cloud"] == TemporalProfile(
+        name="cloud",
+        address="acme.a1b2c.tmprl.cloud:7233",
+        namespace="acme.a1b2c",
+        tls=True,
+        api_key_env="TEMPORAL_API_KEY",
+    )
+    assert config.temporal.profiles["dev"].auto_start is True
+
+
+def test_an_empty_temporal_table_means_a_local_dev_server(load: Callable[[str], Config]) -> None:
+    config = load("[temporal]\n")
+    assert config.temporal is not None
+    assert config.temporal.default_profile == "dev"
+    assert config.temporal.profiles["dev"] == TemporalProfile(name="dev", auto_start=True)
+
+
+def test_an_undefined_temporal_default_profile_is_named_with_the_fix(
+    load: Callable[[str], Config],
+) -> None:
+    message = error_of(
+        load, '[temporal]\ndefault_profile = "prod"\n[temporal.profiles.dev]\naddress = "x:1"\n'
+    )
+    assert message == (
+        'chant.toml:2: temporal.default_profile "prod" is not defined\n'
+        "  hint: define [temporal.profiles.prod] or pick one of: dev"
+    )

@@ -1,0 +1,143 @@
+"""Finding *.op.py files and collecting every module-level Op from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from chant.config import load_config
+from chant.discover import discover, find_op_files
+
+MakeProject = Callable[..., Path]
+
+OP = """
+from chant import Op, phase, shell
+
+{name} = Op(name="{name}", phases=[phase("P", [shell("true")])])
+"""
+
+
+def op_file(name: str) -> str:
+    return OP.format(name=name.replace("-", "_"))
+
+
+def found(root: Path) -> list[str]:
+    """The op files found in ``root``, relative to it."""
+    files = find_op_files(load_config(root))
+    return sorted(str(p.relative_to(root.resolve())) for p in files)
+
+
+def test_op_files_are_found_anywhere_under_the_root(make_project: MakeProject) -> None:
+    root = make_project({"a.op.py": "", "ops/b.op.py": "", "ops/deep/c.op.py": ""})
+    assert found(root) == ["a.op.py", "ops/b.op.py", "ops/deep/c.op.py"]
+
+
+def test_only_files_ending_in_op_py_are_found(make_project: MakeProject) -> None:
+    root = make_project({"ops/a.op.py": "", "ops/helper.py": "", "ops/b.op.json": ""})
+    assert found(root) == ["ops/a.op.py"]
+
+
+def test_project_ops_limits_the_search_to_those_folders(make_project: MakeProject) -> None:
+    root = make_project(
+        {"chant.toml": '[project]\nops = ["ops"]\n', "ops/a.op.py": "", "elsewhere/b.op.py": ""}
+    )
+    assert found(root) == ["ops/a.op.py"]
+
+
+@pytest.mark.parametrize("folder", [".hidden", ".git", "dist", "build", "node_modules"])
+def test_tool_and_output_folders_are_skipped(make_project: MakeProject, folder: str) -> None:
+    root = make_project({"ops/a.op.py": "", f"{folder}/b.op.py": "", f"ops/{folder}/c.op.py": ""})
+    assert found(root) == ["ops/a.op.py"]
+
+
+def test_a_virtualenv_is_skipped_whatever_its_name(make_project: MakeProject) -> None:
+    root = make_project(
+        {
+            "ops/a.op.py": "",
+            "my-tools/pyvenv.cfg": "home = /usr/bin\n",
+            "my-tools/lib/python3.11/site-packages/pkg/b.op.py": "",
+        }
+    )
+    assert found(root) == ["ops/a.op.py"]
+
+
+def test_a_folder_named_env_that_is_not_a_virtualenv_is_searched(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"ops/env/staging.op.py": ""})
+    assert found(root) == ["ops/env/staging.op.py"]
+
+
+def test_every_module_level_op_in_a_file_is_collected(make_project: MakeProject) -> None:
+    root = make_project({"ops/many.op.py": op_file("first") + op_file("second")})
+    result = discover(load_config(root))
+    assert [op.name for op, _ in result.ops] == ["first", "second"]
+    assert result.problems == ()
+
+
+def test_ops_are_collected_from_every_file(make_project: MakeProject) -> None:
+    root = make_project({"ops/a.op.py": op_file("alpha"), "ops/b.op.py": op_file("beta")})
+    result = discover(load_config(root))
+    assert sorted(op.name for op, _ in result.ops) == ["alpha", "beta"]
+
+
+def test_each_op_is_paired_with_the_file_it_came_from(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project({"ops/a.op.py": op_file("alpha"), "ops/b.op.py": op_file("beta")})
+    monkeypatch.chdir(root)
+    result = discover(load_config(root))
+    assert sorted((op.name, file) for op, file in result.ops) == [
+        ("alpha", "ops/a.op.py"),
+        ("beta", "ops/b.op.py"),
+    ]
+
+
+def test_ops_made_inside_functions_are_not_collected(make_project: MakeProject) -> None:
+    source = """
+    from chant import Op, phase, shell
+
+    def make():
+        inner = Op(name="inner", phases=[phase("P", [shell("true")])])
+        return inner
+
+    outer = Op(name="outer", phases=[phase("P", [shell("true")])])
+    """
+    root = make_project({"ops/a.op.py": source})
+    result = discover(load_config(root))
+    assert [op.name for op, _ in result.ops] == ["outer"]
+
+
+def test_op_files_can_import_helper_modules_from_the_project_root(
+    make_project: MakeProject,
+) -> None:
+    root = make_project(
+        {
+            "opshelpers.py": "GREETING = 'hi'\n",
+            "ops/a.op.py": (
+                "from chant import Op, phase, shell\n"
+                "from opshelpers import GREETING\n"
+                "a = Op(name='a', phases=[phase('P', [shell('echo ' + GREETING)])])\n"
+            ),
+        }
+    )
+    result = discover(load_config(root))
+    assert result.problems == ()
+    assert [op.name for op, _ in result.ops] == ["a"]
+
+
+def test_a_broken_file_becomes_a_problem_and_the_others_still_load(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(
+        {"ops/a.op.py": op_file("alpha"), "ops/b.op.py": "x = 1\nraise KeyError('k')\n"}
+    )
+    monkeypatch.chdir(root)
+    result = discover(load_config(root))
+    assert [op.name for op, _ in result.ops] == ["alpha"]
+    assert [str(p) for p in result.problems] == [
+        "ops/b.op.py:2: KeyError while importing: 'k'\n"
+        "  hint: fix the error above; chant imports every *.op.py to find its Ops"
+    ]

@@ -1,0 +1,323 @@
+"""The Op IR: plain frozen data with a strict, lossless JSON form."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import string
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chant import Op, Outcome, Profile, Retry, activity, gate, phase, secret, shell
+from chant.errors import Problem
+from chant.ir import SCHEMA_VERSION, ActivityStep, GateStep, IRError, Phase, Secret
+from chant.plan import resolve_op
+
+
+def minimal(**extra: Any) -> dict[str, Any]:
+    """The smallest valid IR document, with ``extra`` keys merged in."""
+    return {"schema_version": SCHEMA_VERSION, "name": "a", "phases": [], **extra}
+
+
+def one_step(step: dict[str, Any]) -> dict[str, Any]:
+    return minimal(phases=[{"name": "P", "steps": [step]}])
+
+
+def roundtrip(op: Op) -> Op:
+    """Through real JSON text, as ``chant build`` writes it and an executor reads it."""
+    return Op.from_dict(json.loads(json.dumps(op.to_dict())))
+
+
+# --- a strategy of arbitrary Ops ---------------------------------------------------
+
+names = st.text(string.ascii_lowercase + string.digits + "-", min_size=1, max_size=12)
+durations = st.sampled_from(["100ms", "1s", "30s", "5m", "1h30m", "2d", "1.5s"])
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+# "$"-prefixed keys are reserved: {"$secret": NAME} is how a Secret is written.
+arg_keys = st.text(string.ascii_letters + "_", min_size=1, max_size=8)
+json_values = st.recursive(
+    scalars | st.builds(Secret, names),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(arg_keys, inner, max_size=3),
+    max_leaves=8,
+)
+retries = st.builds(
+    Retry,
+    max_attempts=st.integers(0, 10),
+    initial_interval=durations,
+    backoff_coefficient=st.floats(1.0, 10.0),
+    maximum_interval=st.none() | durations,
+    non_retryable_error_types=st.lists(st.sampled_from(["A", "B", "CommandFailedError"])),
+)
+profiles = (
+    st.none()
+    | names
+    | st.builds(
+        Profile,
+        timeout=durations,
+        heartbeat_timeout=st.none() | durations,
+        retry=retries,
+        name=st.none() | names,
+    )
+)
+outcomes = st.none() | st.builds(Outcome, names, st.none() | st.text(max_size=10))
+activity_steps = st.builds(
+    ActivityStep,
+    fn=names,
+    args=st.dictionaries(arg_keys, json_values, max_size=4),
+    id=st.none() | names,
+    profile=profiles,
+    outcome=outcomes,
+)
+gate_steps = st.builds(
+    GateStep,
+    signal=names,
+    timeout=durations,
+    description=st.text(max_size=20),
+    id=st.none() | names,
+)
+phases = st.builds(
+    Phase,
+    name=st.text(max_size=12),
+    steps=st.lists(activity_steps | gate_steps, max_size=3),
+    parallel=st.booleans(),
+    fail_fast=st.booleans(),
+    max_concurrency=st.none() | st.integers(1, 8),
+)
+ops = st.builds(
+    Op,
+    name=names,
+    phases=st.lists(phases, max_size=3),
+    overview=st.text(max_size=20),
+    on_failure=st.lists(phases, max_size=2),
+    depends=st.lists(names, max_size=2),
+    task_queue=st.none() | names,
+    search_attributes=st.dictionaries(names, st.text(max_size=8), max_size=2),
+    schedule=st.none() | st.sampled_from(["every 1h", "0 3 * * *"]),
+)
+
+
+# --- round trip --------------------------------------------------------------------
+
+
+@given(ops)
+def test_any_op_survives_a_json_round_trip_unchanged(op: Op) -> None:
+    assert roundtrip(op) == op
+
+
+@given(ops)
+def test_to_dict_is_plain_json(op: Op) -> None:
+    text = json.dumps(op.to_dict(), allow_nan=False)
+    assert json.loads(text) == op.to_dict()
+
+
+def test_a_dsl_op_survives_a_json_round_trip_unchanged() -> None:
+    op = Op(
+        name="deploy",
+        overview="Apply, approve, roll out",
+        phases=[
+            phase("Infra", [shell("make infra", env={"A": "1"}, outcome=Outcome("Out", "stdout"))]),
+            phase("Approve", [gate("approve-prod", timeout="72h", description="ok?")]),
+            phase(
+                "App",
+                [activity("http_check", url="http://x", profile="k8s_wait"), shell("true")],
+                parallel=True,
+                fail_fast=True,
+                max_concurrency=2,
+            ),
+        ],
+        on_failure=[phase("Rollback", [shell("make undo")])],
+        depends=["base"],
+        task_queue="q",
+        search_attributes={"Team": "infra"},
+        schedule="every 1h",
+    )
+    assert roundtrip(op) == op
+
+
+def test_an_op_is_frozen() -> None:
+    op = Op(name="a", phases=[])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        op.name = "b"  # type: ignore[misc]
+
+
+def test_to_dict_does_not_serialise_origins() -> None:
+    op = Op(name="a", phases=[phase("P", [shell("true")])])
+    assert "origin" not in json.dumps(op.to_dict())
+
+
+def test_to_dict_writes_the_schema_version() -> None:
+    assert Op(name="a", phases=[]).to_dict()["schema_version"] == SCHEMA_VERSION
+
+
+# --- strictness --------------------------------------------------------------------
+
+
+def test_unknown_top_level_keys_are_rejected_naming_them() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(minimal(extra=1, more=2))
+    assert str(err.value) == "op: unknown key(s) 'extra', 'more'"
+
+
+def test_unknown_key_deep_in_a_step_is_rejected_with_its_path() -> None:
+    doc = one_step({"kind": "activity", "fn": "shell", "profile": {"retry": {"bogus": 1}}})
+    with pytest.raises(IRError) as err:
+        Op.from_dict(doc)
+    assert str(err.value) == "op.phases[0].steps[0].profile.retry: unknown key(s) 'bogus'"
+
+
+def test_unknown_key_in_an_on_failure_phase_is_rejected_with_its_path() -> None:
+    doc = minimal(on_failure=[{"name": "Undo", "steps": [], "serial": True}])
+    with pytest.raises(IRError) as err:
+        Op.from_dict(doc)
+    assert str(err.value) == "op.on_failure[0]: unknown key(s) 'serial'"
+
+
+def test_missing_keys_are_rejected_naming_them() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict({"name": "a"})
+    assert str(err.value) == "op: missing key(s) 'schema_version', 'phases'"
+
+
+def test_missing_key_in_a_gate_is_rejected_with_its_path() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(one_step({"kind": "gate", "timeout": "1h"}))
+    assert str(err.value) == "op.phases[0].steps[0]: missing key(s) 'signal'"
+
+
+def test_unknown_step_kind_is_rejected_with_its_path() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(one_step({"kind": "script", "fn": "shell"}))
+    assert (
+        str(err.value) == "op.phases[0].steps[0].kind: expected 'activity' or 'gate', got 'script'"
+    )
+
+
+def test_a_phase_that_is_not_an_object_is_rejected_with_its_path() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(minimal(phases=["Build"]))
+    assert str(err.value) == "op.phases[0]: expected an object, got str"
+
+
+def test_a_wrongly_typed_value_is_rejected_with_its_path() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(minimal(name=5))
+    assert "op.name" in str(err.value)
+
+
+def test_another_schema_version_is_rejected_with_the_fix() -> None:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(minimal(schema_version=SCHEMA_VERSION + 1))
+    assert str(err.value) == (
+        f"op.schema_version: this chant reads version {SCHEMA_VERSION}, "
+        f"got {SCHEMA_VERSION + 1}; rebuild with `chant build`"
+    )
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+def test_a_secret_is_serialised_as_its_name() -> None:
+    op = Op(name="a", phases=[phase("P", [shell("deploy", env={"TOKEN": secret("API_TOKEN")})])])
+    step = op.to_dict()["phases"][0]["steps"][0]
+    assert step["args"] == {"cmd": "deploy", "env": {"TOKEN": {"$secret": "API_TOKEN"}}}
+
+
+def test_a_secret_value_in_the_environment_never_reaches_the_ir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "s3cr3t-value-123")
+    op = Op(name="a", phases=[phase("P", [shell(secret("API_TOKEN"))])])
+    assert "s3cr3t-value-123" not in json.dumps(op.to_dict())
+
+
+def test_a_serialised_secret_reads_back_as_a_secret() -> None:
+    doc = one_step({"kind": "activity", "fn": "shell", "args": {"cmd": {"$secret": "TOK"}}})
+    step = Op.from_dict(doc).phases[0].steps[0]
+    assert isinstance(step, ActivityStep)
+    assert step.args == {"cmd": Secret("TOK")}
+
+
+# --- outcomes ----------------------------------------------------------------------
+
+
+def test_an_outcome_path_is_written_under_from() -> None:
+    assert Outcome("Greeting", "stdout").to_dict() == {"name": "Greeting", "from": "stdout"}
+
+
+def test_an_outcome_without_a_path_writes_from_as_null() -> None:
+    assert Outcome("Whole").to_dict() == {"name": "Whole", "from": None}
+
+
+def test_an_outcome_is_read_back_from_its_from_key() -> None:
+    doc = one_step(
+        {"kind": "activity", "fn": "shell", "outcome": {"name": "G", "from": "items.0.id"}}
+    )
+    step = Op.from_dict(doc).phases[0].steps[0]
+    assert isinstance(step, ActivityStep)
+    assert step.outcome == Outcome("G", "items.0.id")
+
+
+def test_an_outcome_written_with_path_instead_of_from_is_rejected() -> None:
+    doc = one_step({"kind": "activity", "fn": "shell", "outcome": {"name": "G", "path": "x"}})
+    with pytest.raises(IRError) as err:
+        Op.from_dict(doc)
+    assert str(err.value) == "op.phases[0].steps[0].outcome: unknown key(s) 'path'"
+
+
+# --- resolution leaves the declared Op alone ----------------------------------------
+
+
+def declared() -> Op:
+    return Op(
+        name="deploy",
+        phases=[
+            phase("Build It", [shell("make", profile="long_infra"), shell("make test")]),
+            phase("Ship", [shell("ship", id="ship-it", outcome="Shipped")]),
+        ],
+        on_failure=[phase("Undo", [shell("undo")])],
+    )
+
+
+def resolve(op: Op) -> Op:
+    problems: list[Problem] = []
+    out = resolve_op(op, profiles={}, activities={"shell": "fast_idempotent"}, problems=problems)
+    assert problems == []
+    return out
+
+
+def test_resolving_an_op_leaves_the_declared_op_unchanged() -> None:
+    op = declared()
+    before = copy.deepcopy(op)
+    resolve(op)
+    assert op == before
+    assert op.to_dict() == before.to_dict()
+
+
+def test_a_resolved_op_survives_a_json_round_trip_unchanged() -> None:
+    resolved = resolve(declared())
+    assert roundtrip(resolved) == resolved
+
+
+def test_resolving_twice_gives_equal_ops() -> None:
+    assert resolve(declared()) == resolve(declared())
+
+
+def test_a_resolved_op_differs_from_the_declared_one_only_in_ids_and_profiles() -> None:
+    op = declared()
+    resolved = resolve(op)
+    assert resolved != op
+    assert resolved.name == op.name
+    assert [p.name for p in resolved.phases] == [p.name for p in op.phases]
+    assert [s.args for p in resolved.phases for s in p.steps] == [
+        s.args for p in op.phases for s in p.steps
+    ]

@@ -1,0 +1,191 @@
+"""Durations, retry arithmetic (Temporal's semantics) and the built-in profiles."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chant.ir import Retry
+from chant.profiles import (
+    BUILTIN_PROFILES,
+    DEFAULT_PROFILE,
+    may_retry,
+    parse_duration,
+    retry_delay,
+)
+
+HELP = "write a number with a unit, e.g. 100ms, 30s, 5m, 1h30m or 2d"
+
+
+# --- durations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("100ms", 0.1),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("1h30m", 5400.0),
+        ("2d", 172800.0),
+        ("1.5s", 1.5),
+        ("0s", 0.0),
+        ("1m30s500ms", 90.5),
+    ],
+)
+def test_parse_duration_reads_number_unit_pairs(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["5 minutes", "", "5", "m5", "5s5", "5S", "-5s", " 5s", "5s "])
+def test_parse_duration_rejects_malformed_text_with_the_accepted_form(text: str) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_duration(text)
+    assert str(err.value) == f"bad duration {text!r}: {HELP}"
+
+
+def test_parse_duration_rejects_a_bare_number_that_is_not_text() -> None:
+    with pytest.raises(ValueError) as err:
+        parse_duration(5)  # type: ignore[arg-type]
+    assert str(err.value) == f"bad duration 5: {HELP}"
+
+
+# --- retry arithmetic --------------------------------------------------------------
+
+
+def test_the_first_retry_waits_the_initial_interval() -> None:
+    assert retry_delay(Retry(initial_interval="2s", backoff_coefficient=3.0), 1) == 2.0
+
+
+def test_each_further_retry_waits_coefficient_times_longer() -> None:
+    retry = Retry(initial_interval="1s", backoff_coefficient=2.0)
+    assert [retry_delay(retry, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_fractional_coefficient_is_honoured() -> None:
+    retry = Retry(initial_interval="100ms", backoff_coefficient=1.5)
+    assert retry_delay(retry, 3) == pytest.approx(0.1 * 1.5**2)
+
+
+def test_the_wait_is_capped_at_maximum_interval() -> None:
+    retry = Retry(initial_interval="1s", backoff_coefficient=2.0, maximum_interval="3s")
+    assert [retry_delay(retry, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
+
+
+def test_maximum_interval_defaults_to_100_times_the_initial_interval() -> None:
+    retry = Retry(initial_interval="1s", backoff_coefficient=2.0)
+    assert retry_delay(retry, 7) == 64.0
+    assert retry_delay(retry, 8) == 100.0
+    assert retry_delay(retry, 30) == 100.0
+
+
+@given(
+    initial_ms=st.integers(1, 100_000),
+    coefficient=st.floats(1.0, 10.0),
+    maximum_ms=st.none() | st.integers(1, 10_000_000),
+    attempt=st.integers(1, 40),
+)
+def test_retry_delay_follows_temporals_formula(
+    initial_ms: int, coefficient: float, maximum_ms: int | None, attempt: int
+) -> None:
+    retry = Retry(
+        initial_interval=f"{initial_ms}ms",
+        backoff_coefficient=coefficient,
+        maximum_interval=None if maximum_ms is None else f"{maximum_ms}ms",
+    )
+    initial = initial_ms / 1000
+    ceiling = 100 * initial if maximum_ms is None else maximum_ms / 1000
+    expected = min(initial * coefficient ** (attempt - 1), ceiling)
+    assert retry_delay(retry, attempt) == pytest.approx(expected)
+
+
+def test_a_step_is_retried_until_max_attempts_is_reached() -> None:
+    retry = Retry(max_attempts=3)
+    assert [may_retry(retry, n, "Boom", False) for n in (1, 2, 3)] == [True, True, False]
+
+
+def test_max_attempts_one_never_retries() -> None:
+    assert may_retry(Retry(max_attempts=1), 1, "Boom", False) is False
+
+
+def test_max_attempts_zero_retries_without_limit() -> None:
+    retry = Retry(max_attempts=0)
+    assert all(may_retry(retry, n, "Boom", False) for n in (1, 2, 100, 10_000))
+
+
+def test_an_error_type_listed_as_non_retryable_fails_at_once() -> None:
+    retry = Retry(max_attempts=5, non_retryable_error_types=["ReadinessFailedError"])
+    assert may_retry(retry, 1, "ReadinessFailedError", False) is False
+
+
+def test_an_error_type_not_listed_is_still_retried() -> None:
+    retry = Retry(max_attempts=5, non_retryable_error_types=["ReadinessFailedError"])
+    assert may_retry(retry, 1, "CommandFailedError", False) is True
+
+
+def test_an_error_marked_non_retryable_fails_at_once_even_when_unlimited() -> None:
+    assert may_retry(Retry(max_attempts=0), 1, "UnknownActivityError", True) is False
+
+
+# --- built-in profiles -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "timeout", "heartbeat", "attempts", "first_retry", "coefficient", "non_retryable"),
+    [
+        ("fast_idempotent", "5m", None, 3, "5s", 2.0, ()),
+        ("long_infra", "20m", "60s", 3, "30s", 2.0, ()),
+        ("k8s_wait", "15m", "60s", 3, "10s", 2.0, ("ReadinessFailedError",)),
+    ],
+)
+def test_builtin_retrying_profiles_match_the_lexicon(
+    name: str,
+    timeout: str,
+    heartbeat: str | None,
+    attempts: int,
+    first_retry: str,
+    coefficient: float,
+    non_retryable: tuple[str, ...],
+) -> None:
+    p = BUILTIN_PROFILES[name]
+    assert p.name == name
+    assert parse_duration(p.timeout) == parse_duration(timeout)
+    assert (p.heartbeat_timeout and parse_duration(p.heartbeat_timeout)) == (
+        heartbeat and parse_duration(heartbeat)
+    )
+    assert p.retry.max_attempts == attempts
+    assert parse_duration(p.retry.initial_interval) == parse_duration(first_retry)
+    assert p.retry.backoff_coefficient == coefficient
+    assert tuple(p.retry.non_retryable_error_types) == non_retryable
+
+
+@pytest.mark.parametrize(
+    ("name", "timeout", "heartbeat"),
+    [("human_gate", "48h", "90s"), ("policy_check", "5m", None)],
+)
+def test_builtin_single_attempt_profiles_match_the_lexicon(
+    name: str, timeout: str, heartbeat: str | None
+) -> None:
+    p = BUILTIN_PROFILES[name]
+    assert p.name == name
+    assert parse_duration(p.timeout) == parse_duration(timeout)
+    assert (p.heartbeat_timeout and parse_duration(p.heartbeat_timeout)) == (
+        heartbeat and parse_duration(heartbeat)
+    )
+    assert p.retry.max_attempts == 1
+
+
+def test_the_builtin_profiles_are_exactly_the_five_documented() -> None:
+    assert sorted(BUILTIN_PROFILES) == [
+        "fast_idempotent",
+        "human_gate",
+        "k8s_wait",
+        "long_infra",
+        "policy_check",
+    ]
+
+
+def test_the_default_profile_is_fast_idempotent() -> None:
+    assert DEFAULT_PROFILE == "fast_idempotent"
