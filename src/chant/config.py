@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chant.errors import ConfigError
+from chant.errors import ConfigError, ConfigErrors
 from chant.ir import Profile, Retry
 from chant.profiles import parse_duration
 
@@ -73,7 +73,9 @@ def load_config(start: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        # Python 3.11's error has no lineno attribute; its message ends "(at line N, …)".
+        found = re.search(r"at line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         raise ConfigError(
             f"not valid TOML: {exc}",
             file=shown,
@@ -91,79 +93,100 @@ def _shown(path: Path) -> str:
 
 
 class _Reader:
-    """Validates the parsed TOML, locating problems by line where it can."""
+    """Validates the parsed TOML, collecting every problem with its line where known."""
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
         self.lines = text.splitlines()
+        self.errors: list[ConfigError] = []
 
     def line_of(self, table: str, key: str | None = None) -> int | None:
+        """The line of ``key`` in ``[table]`` (``table`` "" for top-level keys), else the
+        table's header line."""
         header = re.compile(r"^\s*\[+\s*" + re.escape(table) + r"\s*\]+")
-        start = next((i for i, ln in enumerate(self.lines) if header.match(ln)), None)
+        start = (
+            next((i for i, ln in enumerate(self.lines) if header.match(ln)), None) if table else -1
+        )
         if key is None:
-            return None if start is None else start + 1
+            return None if start is None or start < 0 else start + 1
         pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
         for i in range(0 if start is None else start + 1, len(self.lines)):
-            if start is not None and i > start and self.lines[i].lstrip().startswith("["):
+            if i > (start or 0) and self.lines[i].lstrip().startswith("[") and start is not None:
                 break
             if pattern.match(self.lines[i]):
                 return i + 1
-        return None if start is None else start + 1
+        return None if start is None or start < 0 else start + 1
 
     def fail(
         self, message: str, table: str, key: str | None = None, hint: str | None = None
     ) -> None:
-        raise ConfigError(message, file=self.file, line=self.line_of(table, key), hint=hint)
+        line = self.line_of(table, key)
+        self.errors.append(ConfigError(message, file=self.file, line=line, hint=hint))
 
-    def table(self, data: Any, name: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    def table(
+        self,
+        data: Any,
+        name: str,
+        allowed: tuple[str, ...],
+        *,
+        at: tuple[str, str | None] | None = None,
+    ) -> dict[str, Any]:
+        """``data`` as a dict, reporting keys outside ``allowed``. ``at`` locates an inline
+        table: (the table holding it, its key)."""
+        table, key = at or (name, None)
         if not isinstance(data, Mapping):
-            self.fail(f"[{name}] must be a table", name)
-        for key in data:
-            if key not in allowed:
+            self.fail(f"{name} must be a table", table, key)
+            return {}
+        for k in data:
+            if k not in allowed:
                 self.fail(
-                    f'unknown key "{key}" in [{name}]',
-                    name,
-                    key,
+                    f'unknown key "{k}" in {name}',
+                    table,
+                    key or k,
                     hint=f"allowed keys: {', '.join(allowed)}",
                 )
-        return dict(data)
+        return {k: v for k, v in data.items() if k in allowed}
 
-    def duration(self, value: Any, table: str, key: str) -> str:
+    def duration(self, value: Any, name: str, table: str, key: str) -> str:
         try:
             parse_duration(value)
         except ValueError as exc:
-            self.fail(f"{table}.{key}: {exc}", table, key)
+            self.fail(f"{name}: {exc}", table, key)
         return str(value)
 
     def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
-        top = {"project", "profiles", "temporal"}
+        top = ("project", "profiles", "temporal")
         for key in data:
             if key not in top:
                 self.fail(
                     f'unknown key "{key}"',
-                    key,
-                    None,
+                    "" if not isinstance(data[key], Mapping) else key,
+                    key if not isinstance(data[key], Mapping) else None,
                     hint="chant.toml has the tables [project], [profiles.*] and [temporal]",
                 )
-        project = self.table(data.get("project", {}), "project", ("ops",))
+        project = self.table(data.get("project", {}), "[project]", ("ops",), at=("project", None))
         ops = project.get("ops", ["."])
         if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
             self.fail("project.ops must be a list of folder names", "project", "ops")
-        profiles = {
-            name: self.profile(name, spec)
-            for name, spec in self.table(
-                data.get("profiles", {}), "profiles", tuple(data.get("profiles", {}))
-            ).items()
-        }
+            ops = ["."]
+        raw_profiles = data.get("profiles", {})
+        if not isinstance(raw_profiles, Mapping):
+            self.fail("[profiles] must hold tables: [profiles.<name>]", "profiles")
+            raw_profiles = {}
+        profiles = {name: self.profile(name, spec) for name, spec in raw_profiles.items()}
         temporal = self.temporal(data["temporal"]) if "temporal" in data else None
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else ConfigErrors(self.errors)
         return Config(root=root, file=file, ops=tuple(ops), profiles=profiles, temporal=temporal)
 
     def profile(self, name: str, spec: Any) -> Profile:
         table = f"profiles.{name}"
-        spec = self.table(spec, table, ("timeout", "heartbeat_timeout", "retry"))
+        spec = self.table(
+            spec, f"[{table}]", ("timeout", "heartbeat_timeout", "retry"), at=(table, None)
+        )
         retry_spec = self.table(
             spec.get("retry", {}),
-            table,
+            f"[{table}].retry",
             (
                 "max_attempts",
                 "initial_interval",
@@ -171,25 +194,31 @@ class _Reader:
                 "maximum_interval",
                 "non_retryable_error_types",
             ),
+            at=(table, "retry"),
         )
+
+        def retry_duration(key: str, default: str | None) -> str | None:
+            if key not in retry_spec:
+                return default
+            return self.duration(retry_spec[key], f"{table}.retry.{key}", table, "retry")
+
         retry = Retry(
             max_attempts=int(retry_spec.get("max_attempts", 3)),
-            initial_interval=self.duration(
-                retry_spec.get("initial_interval", "1s"), table, "retry"
-            ),
+            initial_interval=retry_duration("initial_interval", "1s") or "1s",
             backoff_coefficient=float(retry_spec.get("backoff_coefficient", 2.0)),
-            maximum_interval=(
-                self.duration(retry_spec["maximum_interval"], table, "retry")
-                if "maximum_interval" in retry_spec
-                else None
-            ),
+            maximum_interval=retry_duration("maximum_interval", None),
             non_retryable_error_types=tuple(retry_spec.get("non_retryable_error_types", ())),
         )
         return Profile(
             name=name,
-            timeout=self.duration(spec.get("timeout", "5m"), table, "timeout"),
+            timeout=self.duration(spec.get("timeout", "5m"), f"{table}.timeout", table, "timeout"),
             heartbeat_timeout=(
-                self.duration(spec["heartbeat_timeout"], table, "heartbeat_timeout")
+                self.duration(
+                    spec["heartbeat_timeout"],
+                    f"{table}.heartbeat_timeout",
+                    table,
+                    "heartbeat_timeout",
+                )
                 if "heartbeat_timeout" in spec
                 else None
             ),
@@ -198,13 +227,24 @@ class _Reader:
         )
 
     def temporal(self, spec: Any) -> TemporalConfig:
-        spec = self.table(spec, "temporal", ("default_profile", "profiles"))
-        raw_profiles = self.table(
-            spec.get("profiles", {}), "temporal.profiles", tuple(spec.get("profiles", {}))
+        spec = self.table(
+            spec, "[temporal]", ("default_profile", "profiles"), at=("temporal", None)
         )
+        raw_profiles = spec.get("profiles", {})
+        if not isinstance(raw_profiles, Mapping):
+            self.fail("[temporal.profiles] must hold tables", "temporal")
+            raw_profiles = {}
         allowed = ("address", "namespace", "task_queue", "auto_start", "tls", "api_key_env")
         profiles = {
-            name: TemporalProfile(name=name, **self.table(p, f"temporal.profiles.{name}", allowed))
+            name: TemporalProfile(
+                name=name,
+                **self.table(
+                    p,
+                    f"[temporal.profiles.{name}]",
+                    allowed,
+                    at=(f"temporal.profiles.{name}", None),
+                ),
+            )
             for name, p in raw_profiles.items()
         }
         if not profiles:

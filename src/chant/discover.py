@@ -17,9 +17,8 @@ from chant.config import Config
 from chant.errors import ChantError, Problem
 from chant.ir import Op
 
-SKIP_DIRS = frozenset(
-    {"dist", "build", "node_modules", "__pycache__", "venv", "env", "site-packages"}
-)
+# Virtualenvs are recognised by their pyvenv.cfg, whatever their folder is called.
+SKIP_DIRS = frozenset({"dist", "build", "node_modules", "__pycache__", "site-packages"})
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
         return [], Problem(
             f"SyntaxError: {exc.msg}", where, hint="fix the syntax; chant imports every *.op.py"
         )
-    except Exception as exc:  # an *.op.py may raise anything; report it, never crash
+    except (Exception, SystemExit) as exc:  # an *.op.py may raise anything: report it
         line = _line_in(exc, path)
         detail = exc.message if isinstance(exc, ChantError) else str(exc)
         return [], Problem(

@@ -5,6 +5,7 @@
     ChantError                      exit_code 2 unless a subclass says otherwise
     ├── UsageError                  bad command-line use (e.g. --local with --temporal)
     ├── ConfigError                 chant.toml is unreadable or holds unknown keys
+    │   └── ConfigErrors            several of those, reported together
     ├── OpLoadError                 an *.op.py failed to import (syntax error, exception)
     ├── ValidationError             one or more Problems found while building Ops
     ├── OpNotFoundError             `chant run NAME` for an Op that does not exist
@@ -55,6 +56,19 @@ class ConfigError(ChantError):
         super().__init__(f"{where}: {message}", hint=hint)
         self.file = file
         self.line = line
+
+
+class ConfigErrors(ConfigError):
+    """Several problems in ``chant.toml``, reported together."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        ChantError.__init__(
+            self,
+            f"{len(errors)} problems in {errors[0].file}:\n" + "\n".join(str(e) for e in errors),
+        )
+        self.errors = tuple(errors)
+        self.file = errors[0].file
+        self.line = None
 
 
 class OpLoadError(ChantError):

@@ -336,7 +336,36 @@ def _keys(
     missing = [k for k in required if k not in data]
     if missing:
         raise IRError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
+    for key, value in data.items():
+        expected, what = _TYPES.get(key, ((object,), ""))
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            raise IRError(f"{path}.{key}: expected {what}, got {type(value).__name__}")
     return dict(data)
+
+
+_NONE = type(None)
+# Every IR key's JSON type; field names mean the same thing wherever they appear.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    **dict.fromkeys(
+        ("kind", "fn", "signal", "timeout", "initial_interval", "overview", "description"),
+        ((str,), "a string"),
+    ),
+    **dict.fromkeys(
+        ("name", "id", "from", "task_queue", "schedule", "heartbeat_timeout", "maximum_interval"),
+        ((str, _NONE), "a string or null"),
+    ),
+    **dict.fromkeys(
+        ("phases", "on_failure", "steps", "depends", "non_retryable_error_types"),
+        ((list, tuple), "a list"),
+    ),
+    **dict.fromkeys(("args", "search_attributes", "retry"), ((Mapping,), "an object")),
+    **dict.fromkeys(("parallel", "fail_fast"), ((bool,), "true or false")),
+    **dict.fromkeys(("schema_version", "max_attempts"), ((int,), "an integer")),
+    "max_concurrency": ((int, _NONE), "an integer or null"),
+    "backoff_coefficient": ((int, float), "a number"),
+    "profile": ((str, Mapping, _NONE), "a profile name, a profile object or null"),
+    "outcome": ((Mapping, _NONE), "an object or null"),
+}
 
 
 def _args_to_json(value: JSON) -> JSON:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from chant.discover import shown_path
+from chant.errors import OpNotFoundError
 from chant.ir import Op
 from chant.project import load_project
 
@@ -29,8 +29,10 @@ def execute(args: argparse.Namespace) -> int:
     """Validate every Op and write dist/ops/<name>.op.json."""
     project = load_project()
     if not project.ops:
-        sys.stderr.write(f"chant: no *.op.py with an Op found under {project.config.root}\n")
-        return 2
+        raise OpNotFoundError(
+            f"no *.op.py with an Op found under {project.config.root}",
+            hint="write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+        )
     paths = write_ir(list(project.ops.values()), project.config.root / "dist" / "ops")
     for name, path in zip(project.ops, paths, strict=True):
         print(f"built {name} → {shown_path(path)}")

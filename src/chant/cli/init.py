@@ -61,9 +61,10 @@ def init_project(folder: Path) -> list[Path]:
     """Write the starter files into ``folder``; refuse if any of them exists already."""
     existing = [name for name in FILES if (folder / name).exists()]
     if existing:
+        where = "" if folder == Path(".") else f" in {folder}"
+        verb = "exists" if len(existing) == 1 else "exist"
         raise UsageError(
-            f"{folder}: {', '.join(existing)} already exist(s); chant init writes nothing "
-            "over existing files",
+            f"{', '.join(existing)} already {verb}{where}; chant init writes nothing over existing files",
             hint="run chant init in an empty folder, or chant init NEW_DIR",
         )
     written = []
