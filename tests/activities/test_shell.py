@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,30 @@ def test_the_command_runs_in_its_own_process_group() -> None:
 def test_stdin_is_closed_so_a_reader_does_not_hang() -> None:
     result, _ = call("cat; echo after")
     assert result["stdout"] == "after"
+
+
+def test_a_cancel_while_the_command_is_being_spawned_still_stops_its_group(
+    tmp_path: Path,
+) -> None:
+    # The child can run (and fork) before asyncio has connected its pipes; a cancel in
+    # that window must still stop everything it started.
+    async def cancel_early(delay: float, pidfile: Path) -> None:
+        cmd = f"sleep 300 & echo $! > {pidfile}; wait"
+        task = asyncio.ensure_future(shell_activity(ctx(kill_grace=0.5), cmd))
+        await asyncio.sleep(delay)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    # Busy loops on both cores make the child win that race often enough to matter.
+    hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
+    try:
+        for i in range(30):
+            pidfile = tmp_path / f"bg{i}.pid"
+            asyncio.run(asyncio.wait_for(cancel_early((i % 10) * 0.002, pidfile), 10))
+            if pidfile.exists() and pidfile.read_text().strip():
+                assert wait_gone(int(pidfile.read_text())), f"run {i} left its grandchild"
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()

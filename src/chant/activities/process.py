@@ -129,15 +129,27 @@ async def run_command(
     Ctrl-C) stops the whole process group before re-raising.
     """
     full_env = {**os.environ, **env} if env else None
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=full_env,
-        cwd=cwd,
-        start_new_session=True,
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=full_env,
+            cwd=cwd,
+            start_new_session=True,
+        )
     )
+    try:
+        proc = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        # The command may already be running (and have started children) before its
+        # pipes are connected; asyncio would kill only the direct child. Let the spawn
+        # finish, then stop the whole group.
+        proc = await spawn
+        await stop_group(proc.pid, ctx.kill_grace)
+        _close(proc)
+        raise
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Tail(), _Tail()
     readers = asyncio.gather(
@@ -164,9 +176,13 @@ async def run_command(
     finally:
         if beat is not None:
             beat.cancel()
-        # Close the transport now rather than when it is garbage-collected, which may
-        # be after the event loop has closed.
-        transport = getattr(proc, "_transport", None)
-        if transport is not None:
-            transport.close()
+        _close(proc)
     return CommandResult(code, out.text(), err.text())
+
+
+def _close(proc: asyncio.subprocess.Process) -> None:
+    """Close the transport now rather than when it is garbage-collected, which may be
+    after the event loop has closed."""
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()

@@ -64,7 +64,8 @@ def init_project(folder: Path) -> list[Path]:
         where = "" if folder == Path(".") else f" in {folder}"
         verb = "exists" if len(existing) == 1 else "exist"
         raise UsageError(
-            f"{', '.join(existing)} already {verb}{where}; chant init writes nothing over existing files",
+            f"{', '.join(existing)} already {verb}{where}; "
+            "chant init writes nothing over existing files",
             hint="run chant init in an empty folder, or chant init NEW_DIR",
         )
     written = []
