@@ -277,3 +277,41 @@ def test_an_undefined_temporal_default_profile_is_named_with_the_fix(
         'chant.toml:2: temporal.default_profile "prod" is not defined\n'
         "  hint: define [temporal.profiles.prod] or pick one of: dev"
     )
+
+
+# --- value types -------------------------------------------------------------------
+
+
+def test_a_non_integer_max_attempts_is_a_config_error(load: Callable[[str], Config]) -> None:
+    assert error_of(load, '[profiles.quick]\nretry = { max_attempts = "two" }\n') == (
+        "chant.toml:2: profiles.quick.retry.max_attempts must be an integer (0 = unlimited), "
+        "got 'two'"
+    )
+
+
+def test_a_non_numeric_backoff_coefficient_is_a_config_error(
+    load: Callable[[str], Config],
+) -> None:
+    assert error_of(load, '[profiles.quick]\nretry = { backoff_coefficient = "x" }\n') == (
+        "chant.toml:2: profiles.quick.retry.backoff_coefficient must be a number, got 'x'"
+    )
+
+
+def test_non_retryable_error_types_must_be_a_list_of_strings(
+    load: Callable[[str], Config],
+) -> None:
+    assert error_of(load, '[profiles.q]\nretry = { non_retryable_error_types = "ABC" }\n') == (
+        "chant.toml:2: profiles.q.retry.non_retryable_error_types must be a list of strings, "
+        "got 'ABC'"
+    )
+
+
+def test_temporal_profile_values_are_type_checked(load: Callable[[str], Config]) -> None:
+    message = error_of(
+        load, '[temporal]\n[temporal.profiles.dev]\nauto_start = "yes"\nnamespace = 1\n'
+    )
+    assert message == (
+        "2 problems in chant.toml:\n"
+        "chant.toml:3: temporal.profiles.dev.auto_start must be true or false, got 'yes'\n"
+        "chant.toml:4: temporal.profiles.dev.namespace must be a string, got 1"
+    )

@@ -147,6 +147,19 @@ class _Reader:
                 )
         return {k: v for k, v in data.items() if k in allowed}
 
+    def typed(self, value: Any, kind: Any, what: str, name: str, table: str, key: str) -> Any:
+        """``value`` if it is a ``kind`` (a bool is not a number here), else report it."""
+        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
+            return value
+        self.fail(f"{name} must be {what}, got {value!r}", table, key)
+        return None
+
+    def strings(self, value: Any, name: str, table: str, key: str) -> tuple[str, ...]:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        self.fail(f"{name} must be a list of strings, got {value!r}", table, key)
+        return ()
+
     def duration(self, value: Any, name: str, table: str, key: str) -> str:
         try:
             parse_duration(value)
@@ -202,12 +215,27 @@ class _Reader:
                 return default
             return self.duration(retry_spec[key], f"{table}.retry.{key}", table, "retry")
 
+        def retry_value(key: str, kind: Any, what: str, default: Any) -> Any:
+            if key not in retry_spec:
+                return default
+            name = f"{table}.retry.{key}"
+            value = self.typed(retry_spec[key], kind, what, name, table, "retry")
+            return default if value is None else value
+
+        attempts = retry_value("max_attempts", int, "an integer (0 = unlimited)", 3)
+        if attempts < 0:
+            self.fail(f"{table}.retry.max_attempts must be 0 (unlimited) or more", table, "retry")
+        nonretryable = retry_spec.get("non_retryable_error_types", [])
         retry = Retry(
-            max_attempts=int(retry_spec.get("max_attempts", 3)),
+            max_attempts=attempts,
             initial_interval=retry_duration("initial_interval", "1s") or "1s",
-            backoff_coefficient=float(retry_spec.get("backoff_coefficient", 2.0)),
+            backoff_coefficient=float(
+                retry_value("backoff_coefficient", (int, float), "a number", 2.0)
+            ),
             maximum_interval=retry_duration("maximum_interval", None),
-            non_retryable_error_types=tuple(retry_spec.get("non_retryable_error_types", ())),
+            non_retryable_error_types=self.strings(
+                nonretryable, f"{table}.retry.non_retryable_error_types", table, "retry"
+            ),
         )
         return Profile(
             name=name,
@@ -235,18 +263,16 @@ class _Reader:
             self.fail("[temporal.profiles] must hold tables", "temporal")
             raw_profiles = {}
         allowed = ("address", "namespace", "task_queue", "auto_start", "tls", "api_key_env")
-        profiles = {
-            name: TemporalProfile(
-                name=name,
-                **self.table(
-                    p,
-                    f"[temporal.profiles.{name}]",
-                    allowed,
-                    at=(f"temporal.profiles.{name}", None),
-                ),
-            )
-            for name, p in raw_profiles.items()
-        }
+        kinds = {"auto_start": (bool, "true or false"), "tls": (bool, "true or false")}
+        profiles = {}
+        for name, p in raw_profiles.items():
+            table = f"temporal.profiles.{name}"
+            values = self.table(p, f"[{table}]", allowed, at=(table, None))
+            for key, value in list(values.items()):
+                kind, what = kinds.get(key, (str, "a string"))
+                if self.typed(value, kind, what, f"{table}.{key}", table, key) is None:
+                    del values[key]
+            profiles[name] = TemporalProfile(name=name, **values)
         if not profiles:
             profiles = {"dev": TemporalProfile(name="dev", auto_start=True)}
         default = spec.get("default_profile", next(iter(profiles)))

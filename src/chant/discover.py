@@ -102,7 +102,15 @@ def discover(config: Config) -> Discovered:
         # Let op files import the project's own helper modules.
         sys.path.insert(0, root)
     ops: list[tuple[Op, str]] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(
+            f'folder "{folder}" listed in [project] ops does not exist',
+            shown_path(config.file) if config.file else None,
+            hint=f"create {folder}/ or remove it from the list",
+        )
+        for folder in config.ops
+        if not (config.root / folder).exists()
+    ]
     for path in find_op_files(config):
         found, problem = load_op_file(path)
         if problem:

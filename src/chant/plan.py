@@ -269,7 +269,8 @@ def secret_values(op: Op, environ: Mapping[str, str]) -> dict[str, str]:
     missing = sorted(n for n in names if not environ.get(n))
     if missing:
         raise SecretNotSetError(
-            f'op "{op.name}" needs secret(s) not set in the environment: {", ".join(missing)}',
+            f'op "{op.name}" needs secret(s) not set (or empty) in the environment: '
+            + ", ".join(missing),
             hint=f"export {missing[0]}=… before running (the value is masked as *** in all output)",
         )
     return {n: environ[n] for n in names}
@@ -286,5 +287,6 @@ def check_local(op: Op) -> None:
         raise GateNotSupportedError(
             f'op "{op.name}" has gate "{gate.signal}" in phase "{phase_name}"{more}: gates wait '
             "for a human signal and need Temporal; local mode cannot run them",
-            hint=f"run it on Temporal: chant run {op.name} --temporal",
+            hint=f"run it on Temporal: chant run {op.name} --temporal "
+            "(Temporal mode is not available in this version yet)",
         )

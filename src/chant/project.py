@@ -33,8 +33,10 @@ class Project:
                 f'no Op named "{name}": no Ops found under {self.config.root}',
                 hint="write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
             )
+        hint = suggest(name, names)
         raise OpNotFoundError(
-            f'no Op named "{name}"; available: {", ".join(names)}', hint=suggest(name, names)
+            f'no Op named "{name}"; available: {", ".join(names)}',
+            hint=hint if hint.startswith("did you mean") else "chant list shows every Op",
         )
 
 

@@ -99,3 +99,24 @@ def test_the_tutorial_path_works_in_a_fresh_folder(tmp_path: Path, chant_proc: C
     )
     assert "[outcome] Greeting=hello from chant" in run.out
     assert 'Op "hello" completed' in run.out
+
+
+def test_init_extends_an_existing_gitignore(tmp_path: Path, chant: Chant) -> None:
+    (tmp_path / ".gitignore").write_text("node_modules/\ndist/\n")
+    ran = chant("init", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert "updated .gitignore" in ran.out
+    assert (tmp_path / ".gitignore").read_text() == (
+        "node_modules/\ndist/\n# chant build output and local state\n.chant/\n"
+    )
+    assert (tmp_path / "chant.toml").exists()
+
+
+def test_init_on_a_file_is_a_usage_error(tmp_path: Path, chant: Chant) -> None:
+    (tmp_path / "afile").write_text("")
+    ran = chant("init", "afile", cwd=tmp_path)
+    assert ran.code == 2
+    assert ran.err == (
+        "chant: error: afile is a file, not a folder\n"
+        "  hint: pass a folder (it is created if missing)\n"
+    )

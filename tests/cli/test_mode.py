@@ -134,7 +134,8 @@ def test_a_gate_is_rejected_locally_naming_it_its_phase_and_temporal(
     assert ran.err == (
         'chant: error: op "release" has gate "approve-prod" in phase "Approve": gates wait for '
         "a human signal and need Temporal; local mode cannot run them\n"
-        "  hint: run it on Temporal: chant run release --temporal\n"
+        "  hint: run it on Temporal: chant run release --temporal "
+        "(Temporal mode is not available in this version yet)\n"
     )
     assert not (root / "ran.marker").exists()
 
@@ -199,7 +200,7 @@ def test_a_missing_secret_is_named_and_nothing_runs(
     ran = chant("run", "push", "--local", cwd=root)
     assert ran.code == 2
     assert ran.err == (
-        'chant: error: op "push" needs secret(s) not set in the environment: '
+        'chant: error: op "push" needs secret(s) not set (or empty) in the environment: '
         "CHANT_TEST_TOKEN_UNSET\n"
         "  hint: export CHANT_TEST_TOKEN_UNSET=… before running (the value is masked as *** in "
         "all output)\n"

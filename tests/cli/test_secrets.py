@@ -58,6 +58,7 @@ def test_a_missing_secret_stops_the_run_before_anything_runs(
     assert ran.code == 2
     assert ran.out == ""
     assert ran.err == (
-        'chant: error: op "leaky" needs secret(s) not set in the environment: API_TOKEN\n'
+        'chant: error: op "leaky" needs secret(s) not set (or empty) in the environment: '
+        "API_TOKEN\n"
         "  hint: export API_TOKEN=… before running (the value is masked as *** in all output)\n"
     )

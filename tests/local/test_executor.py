@@ -283,6 +283,7 @@ def test_on_failure_does_not_run_when_the_op_succeeds() -> None:
 
 def test_parallel_steps_overlap() -> None:
     fakes = Fakes()
+
     async def meet(ctx: ActivityContext, name: str) -> str:
         # Each step waits until the other has started: only overlap lets both finish.
         arrived.append(name)

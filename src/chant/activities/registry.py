@@ -9,6 +9,8 @@ in a registry of fakes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -79,7 +81,36 @@ class ActivityDef:
         kwargs = {**args, "ctx": ctx} if self.takes_context else dict(args)
         if self.is_async:
             return await self.fn(**kwargs)
-        return await asyncio.to_thread(self.fn, **kwargs)
+        return await _in_daemon_thread(self.fn, kwargs, f"chant-activity-{self.name}")
+
+
+async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
+    """Run a plain function in a daemon thread and await its result.
+
+    A thread cannot be killed: when the attempt times out or is cancelled, the function
+    is abandoned (it should watch ``ctx.cancelled``). A daemon thread, unlike the default
+    executor's, does not keep chant from exiting afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(error: BaseException | None, value: Any) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+    def target() -> None:
+        try:
+            value, error = fn(**kwargs), None
+        except BaseException as exc:  # handed to the awaiting task, not swallowed
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while fn ran
+            loop.call_soon_threadsafe(settle, error, value)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future
 
 
 class Registry:

@@ -57,9 +57,15 @@ dist/
 FILES = {"chant.toml": CHANT_TOML, "ops/hello.op.py": HELLO_OP, ".gitignore": GITIGNORE}
 
 
-def init_project(folder: Path) -> list[Path]:
-    """Write the starter files into ``folder``; refuse if any of them exists already."""
-    existing = [name for name in FILES if (folder / name).exists()]
+def init_project(folder: Path) -> list[tuple[str, Path]]:
+    """Write the starter files into ``folder`` and say what was done to each; refuse if
+    chant.toml or ops/hello.op.py exists already."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(
+            f"{folder} is a file, not a folder", hint="pass a folder (it is created if missing)"
+        )
+    # An existing .gitignore is extended, never a reason to refuse.
+    existing = [name for name in FILES if name != ".gitignore" and (folder / name).exists()]
     if existing:
         where = "" if folder == Path(".") else f" in {folder}"
         verb = "exists" if len(existing) == 1 else "exist"
@@ -72,16 +78,26 @@ def init_project(folder: Path) -> list[Path]:
     for name, text in FILES.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+        if name == ".gitignore" and path.exists():
+            have = path.read_text(encoding="utf-8")
+            missing = [ln for ln in text.splitlines() if ln and ln not in have.splitlines()]
+            if not [ln for ln in missing if not ln.startswith("#")]:
+                continue
+            text = ("" if have.endswith("\n") or not have else "\n") + "\n".join(missing) + "\n"
+            with path.open("a", encoding="utf-8") as f:
+                f.write(text)
+            written.append(("updated", path))
+        else:
+            path.write_text(text, encoding="utf-8")
+            written.append(("created", path))
     return written
 
 
 def execute(args: argparse.Namespace) -> int:
     """Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY (default: here)."""
     directory = Path(args.directory)
-    for path in init_project(directory):
-        print(f"created {path}")
+    for verb, path in init_project(directory):
+        print(f"{verb} {path}")
     go = "" if directory == Path(".") else f"cd {directory} && "
     print(f"next: {go}chant build && chant run hello")
     return 0

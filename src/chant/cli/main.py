@@ -27,7 +27,9 @@ COMMANDS = {"init": "init", "build": "build", "list": "list_ops", "run": "run"}
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chant", description="chant: named, phased Ops that run locally or on Temporal."
+        prog="chant",
+        description="chant: named, phased Ops that run locally or on Temporal.",
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"chant {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -35,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser(
         "init",
+        allow_abbrev=False,
         help="create chant.toml, ops/hello.op.py and .gitignore",
         description="Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
         "(default: here). Refuses to overwrite existing files.",
@@ -43,12 +46,14 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "build",
+        allow_abbrev=False,
         help="validate every Op and write dist/ops/<name>.op.json",
         description="Validate every Op and write its IR to dist/ops/<name>.op.json.",
     )
 
     listing = sub.add_parser(
         "list",
+        allow_abbrev=False,
         help="list Ops: name, phases, steps, overview",
         description="List every Op of the project: name, phases, steps and overview.",
     )
@@ -56,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
+        allow_abbrev=False,
         help="run an Op",
         description="Run the Op called NAME. No build is needed: it is loaded from its "
         "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "

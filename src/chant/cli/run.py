@@ -16,6 +16,7 @@ from chant.events import RunResult, Sink
 from chant.ir import Op
 from chant.plan import check_local, secret_values
 from chant.project import load_project
+from chant.render import LineWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -71,6 +72,10 @@ def execute(args: argparse.Namespace) -> int:
             "--json and --progress-json cannot be used together",
             hint="--json prints the result; --progress-json streams events",
         )
+    if args.local and args.temporal:
+        raise UsageError(
+            "--local and --temporal cannot be used together", hint="pass one of them, or neither"
+        )
     project = load_project()
     mode, notice = choose_mode(
         local=args.local, temporal=args.temporal, config=project.config, op_name=name
@@ -101,8 +106,7 @@ def execute(args: argparse.Namespace) -> int:
     os.chdir(project.config.root)
     result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
-        sys.stdout.flush()
+        LineWriter(sys.stdout)(json.dumps(result.to_dict(), indent=2, default=str))
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from chant.events import Event
 from chant.profiles import format_seconds
+from chant.render import LineWriter
 
 LABEL_WIDTH = 72
 _STYLES = {"ok": "32", "failed": "31", "retry": "33", "dim": "2", "bold": "1", "cancelled": "35"}
@@ -37,17 +38,13 @@ def outcome_text(value: Any) -> str:
 
 class HumanRenderer:
     def __init__(self, stream: TextIO, *, color: bool = False) -> None:
-        self.stream = stream
+        self.line = LineWriter(stream)
         self.color = color
         self.labels: dict[str, str] = {}
         self.parallel = False
 
     def style(self, kind: str, text: str) -> str:
         return f"\x1b[{_STYLES[kind]}m{text}\x1b[0m" if self.color else text
-
-    def line(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
 
     def __call__(self, event: Event) -> None:
         handler = getattr(self, "on_" + event.type, None)

@@ -6,12 +6,12 @@ import json
 from typing import TextIO
 
 from chant.events import Event
+from chant.render import LineWriter
 
 
 class JsonLinesRenderer:
     def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
+        self.write = LineWriter(stream)
 
     def __call__(self, event: Event) -> None:
-        self.stream.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
-        self.stream.flush()
+        self.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str))
