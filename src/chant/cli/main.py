@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -25,11 +26,24 @@ EXIT_INTERRUPTED = 130
 COMMANDS = {"init": "init", "build": "build", "list": "list_ops", "run": "run"}
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, minus its import of shutil (and shutil's of bz2, lzma, …)
+    just to learn the terminal width."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        try:
+            width = os.get_terminal_size().columns
+        except OSError:
+            width = int(os.environ.get("COLUMNS", "80") or 80)
+        super().__init__(prog, indent_increment, max_help_position, width - 2)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chant",
         description="chant: named, phased Ops that run locally or on Temporal.",
         allow_abbrev=False,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"chant {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
@@ -38,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     init = sub.add_parser(
         "init",
         allow_abbrev=False,
+        formatter_class=_Formatter,
         help="create chant.toml, ops/hello.op.py and .gitignore",
         description="Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
         "(default: here). Refuses to overwrite existing files.",
@@ -47,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "build",
         allow_abbrev=False,
+        formatter_class=_Formatter,
         help="validate every Op and write dist/ops/<name>.op.json",
         description="Validate every Op and write its IR to dist/ops/<name>.op.json.",
     )
@@ -54,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "list",
         allow_abbrev=False,
+        formatter_class=_Formatter,
         help="list Ops: name, phases, steps, overview",
         description="List every Op of the project: name, phases, steps and overview.",
     )
@@ -62,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         allow_abbrev=False,
+        formatter_class=_Formatter,
         help="run an Op",
         description="Run the Op called NAME. No build is needed: it is loaded from its "
         "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "
