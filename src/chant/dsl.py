@@ -73,6 +73,39 @@ def shell(
     )
 
 
+class ActivityCall(ActivityStep):
+    """What ``activity("name", ...)`` returns: a step, which can also decorate a function
+    to register it under that name (``@activity("name", profile="long_infra")``)."""
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to the plain ActivityStep it stands for (e.g. one read back from JSON).
+        if isinstance(other, ActivityStep):
+            return self.to_dict() == other.to_dict()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, fn: F) -> F:
+        if self.args or self.outcome is not None or self.id is not None:
+            raise TypeError(
+                "@activity(...) on a function takes only a name and profile=; "
+                "arguments belong to the steps that call it"
+            )
+        if self.profile is not None and not isinstance(self.profile, str):
+            raise TypeError("@activity(profile=...) takes a profile name")
+        _register(fn, self.fn, self.profile, self.origin)
+        return fn
+
+
+def _register(fn: Any, name: str | None, profile: str | None, origin: str | None) -> None:
+    from chant.activities.registry import declare
+
+    fn.__chant_activity__ = {
+        k: v for k, v in (("name", name), ("default_profile", profile)) if v is not None
+    }
+    declare(fn, name=name, default_profile=profile, source=origin)
+
+
 @overload
 def activity(name: F, /) -> F: ...
 
@@ -86,7 +119,7 @@ def activity(
     outcome: str | Outcome | None = None,
     id: str | None = None,
     **args: JSON,
-) -> ActivityStep: ...
+) -> ActivityCall: ...
 
 
 def activity(
@@ -97,18 +130,19 @@ def activity(
     outcome: str | Outcome | None = None,
     id: str | None = None,
     **args: JSON,
-) -> ActivityStep | F:
-    """Call the registered activity ``name`` with keyword ``args``.
+) -> ActivityCall | F:
+    """A step calling the registered activity ``name`` with keyword ``args``.
 
-    Used as a bare decorator (``@activity``) on a function, registers that function as an
-    activity under its own name instead.
+    As a decorator it registers a function as an activity instead: ``@activity`` under
+    the function's own name, ``@activity("name")`` or ``@activity("name",
+    profile="long_infra")`` under another name and with a default profile. The function
+    takes keyword arguments (and optionally ``ctx``) and returns JSON-able data; a plain
+    ``def`` runs in a thread.
     """
     if callable(name):
-        from chant.activities.registry import declare
-
-        declare(name, source=_origin(1))
+        _register(name, None, None, _origin(1))
         return name
-    return ActivityStep(
+    return ActivityCall(
         fn=name, args=args, id=id, profile=profile, outcome=_outcome(outcome), origin=_origin(1)
     )
 

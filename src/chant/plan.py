@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from chant.errors import Problem
 from chant.ir import JSON, ActivityStep, GateStep, Op, Phase, Profile, Secret, Step
 from chant.profiles import BUILTIN_PROFILES, parse_duration
 
+ArgsCheck = Callable[[str, Mapping[str, JSON]], "str | None"]
 OP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
@@ -54,7 +55,9 @@ class _Resolver:
         profiles: Mapping[str, Profile],
         activities: Mapping[str, str],
         problems: list[Problem],
+        check_args: ArgsCheck | None = None,
     ) -> None:
+        self.check_args = check_args
         self.op = op
         self.profiles = {**BUILTIN_PROFILES, **profiles}
         self.activities = activities
@@ -145,8 +148,24 @@ class _Resolver:
                 hint=suggest(step.fn, sorted(self.activities)),
             )
         self.args(step.args, f'step "{step_id}"', step.origin)
+        if self.check_args is not None and step.fn in self.activities:
+            why = self.check_args(step.fn, step.args)
+            if why:
+                self.problem(
+                    f'step "{step_id}": arguments do not fit activity "{step.fn}": {why}',
+                    step.origin,
+                    hint="chant activities shows each activity's signature",
+                )
         profile = self.profile(step, step_id)
-        return replace(step, id=step_id, profile=profile)
+        # A fresh ActivityStep: the DSL may hand over a subclass (see dsl.ActivityCall).
+        return ActivityStep(
+            fn=step.fn,
+            args=step.args,
+            id=step_id,
+            profile=profile,
+            outcome=step.outcome,
+            origin=step.origin,
+        )
 
     def args(self, value: JSON, what: str, origin: str | None) -> None:
         if isinstance(value, Mapping):
@@ -210,13 +229,15 @@ def resolve_op(
     profiles: Mapping[str, Profile],
     activities: Mapping[str, str],
     problems: list[Problem],
+    check_args: ArgsCheck | None = None,
 ) -> Op:
     """Return ``op`` with ids assigned and profiles resolved, appending problems found.
 
     ``profiles`` are the project's (they add to or replace the built-ins);
-    ``activities`` maps each registered activity name to its default profile name.
+    ``activities`` maps each registered activity name to its default profile name;
+    ``check_args(fn, args)`` says why ``args`` do not fit activity ``fn`` (or None).
     """
-    return _Resolver(op, profiles, activities, problems).resolve()
+    return _Resolver(op, profiles, activities, problems, check_args).resolve()
 
 
 def check_project(ops: list[tuple[Op, str]], problems: list[Problem]) -> None:

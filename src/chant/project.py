@@ -10,7 +10,7 @@ from chant.activities.registry import Registry, default_registry
 from chant.config import Config, load_config
 from chant.discover import discover
 from chant.errors import OpNotFoundError, ValidationError
-from chant.ir import Op
+from chant.ir import JSON, Op
 from chant.plan import check_project, resolve_op, suggest
 
 
@@ -48,11 +48,22 @@ def load_project(start: Path | None = None) -> Project:
     registry = default_registry()
     problems = list(found.problems)
     check_project(list(found.ops), problems)
-    defaults = {name: registry.get(name).default_profile for name in registry.names()}  # type: ignore[union-attr]
+    defaults = registry.defaults()
+
+    def check_args(fn: str, args: Mapping[str, JSON]) -> str | None:
+        found = registry.get(fn)
+        return found.check_args(args) if found else None
+
     ops: dict[str, Op] = {}
     files: dict[str, str] = {}
     for op, file in found.ops:
-        resolved = resolve_op(op, profiles=config.profiles, activities=defaults, problems=problems)
+        resolved = resolve_op(
+            op,
+            profiles=config.profiles,
+            activities=defaults,
+            problems=problems,
+            check_args=check_args,
+        )
         ops.setdefault(op.name, resolved)
         files.setdefault(op.name, file)
     if problems:

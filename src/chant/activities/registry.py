@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import importlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from chant.errors import ChantError
@@ -61,27 +63,58 @@ class ActivityContext:
 
 @dataclass(frozen=True)
 class ActivityDef:
-    """A registered activity."""
+    """A registered activity: a function, or a ``"module:function"`` imported on first use
+    (so built-ins cost nothing at start-up until an Op uses them)."""
 
     name: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | None = None
+    target: str | None = None
     default_profile: str = "fast_idempotent"
     source: str = "chant (built-in)"
-    takes_context: bool = field(init=False)
-    is_async: bool = field(init=False)
 
-    def __post_init__(self) -> None:
-        code = getattr(self.fn, "__code__", None)
+    @functools.cached_property
+    def function(self) -> Callable[..., Any]:
+        if self.fn is not None:
+            return self.fn
+        assert self.target, f"activity {self.name} has neither fn nor target"
+        module, _, attr = self.target.partition(":")
+        fn: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+        return fn
+
+    @functools.cached_property
+    def takes_context(self) -> bool:
+        code = getattr(self.function, "__code__", None)
         params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] if code else ()
-        object.__setattr__(self, "takes_context", "ctx" in params)
-        object.__setattr__(self, "is_async", asyncio.iscoroutinefunction(self.fn))
+        return "ctx" in params
+
+    def check_args(self, args: Mapping[str, JSON]) -> str | None:
+        """Why ``args`` cannot call this activity (missing or unknown), or None."""
+        import inspect
+
+        signature = inspect.signature(self.function)
+        if "ctx" in signature.parameters:
+            signature = signature.replace(
+                parameters=[p for n, p in signature.parameters.items() if n != "ctx"]
+            )
+        try:
+            signature.bind(**args)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
+    def signature(self) -> str:
+        import inspect
+
+        params = [p for n, p in inspect.signature(self.function).parameters.items() if n != "ctx"]
+        return f"{self.name}({', '.join(str(p) for p in params)})"
 
     async def invoke(self, args: Mapping[str, JSON], ctx: ActivityContext) -> JSON:
-        """Run the activity once with ``args``; plain functions run in a worker thread."""
+        """Run the activity once with ``args``; plain functions run in a daemon thread."""
+        fn = self.function
         kwargs = {**args, "ctx": ctx} if self.takes_context else dict(args)
-        if self.is_async:
-            return await self.fn(**kwargs)
-        return await _in_daemon_thread(self.fn, kwargs, f"chant-activity-{self.name}")
+        if asyncio.iscoroutinefunction(fn):
+            return await fn(**kwargs)
+        return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
@@ -114,45 +147,127 @@ async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name
 
 
 class Registry:
-    """Activities by name. Two with one name is an error naming both sources."""
+    """Activities by name. Two with one name is an error naming both sources.
 
-    def __init__(self, defs: Iterable[ActivityDef] = ()) -> None:
+    ``lazy`` is called once, the first time a name is missing (or every name is wanted),
+    to add activities that are costly to find, such as the ``chant.activities``
+    entry points of installed packages.
+    """
+
+    def __init__(
+        self,
+        defs: Iterable[ActivityDef] = (),
+        *,
+        lazy: Callable[[], Iterable[ActivityDef]] | None = None,
+    ) -> None:
         self._defs: dict[str, ActivityDef] = {}
+        self._lazy = lazy
         for d in defs:
             self.add(d)
 
+    def _load_lazy(self) -> None:
+        if self._lazy is not None:
+            lazy, self._lazy = self._lazy, None
+            for d in lazy():
+                self.add(d)
+
     def add(self, d: ActivityDef) -> None:
         old = self._defs.get(d.name)
-        if old is not None and old.fn is not d.fn:
+        if old is not None and (old.fn is not d.fn or old.target != d.target):
             raise ChantError(
                 f'two activities are named "{d.name}": {old.source} and {d.source}',
-                hint="rename one of them (e.g. @activity on a function with another name)",
+                hint='rename one of them, e.g. @activity("another-name")',
             )
         self._defs[d.name] = d
 
     def get(self, name: str) -> ActivityDef | None:
+        if name not in self._defs:
+            self._load_lazy()
         return self._defs.get(name)
 
     def names(self) -> list[str]:
+        self._load_lazy()
         return sorted(self._defs)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._defs
+        return isinstance(name, str) and self.get(name) is not None
+
+    def defaults(self) -> Mapping[str, str]:
+        """Each activity's default profile name, looked up (lazily) by name."""
+        return _Defaults(self)
+
+
+class _Defaults(Mapping[str, str]):
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __getitem__(self, name: str) -> str:
+        d = self.registry.get(name)
+        if d is None:
+            raise KeyError(name)
+        return d.default_profile
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.registry.names())
+
+    def __len__(self) -> int:
+        return len(self.registry.names())
 
 
 _DECLARED: list[ActivityDef] = []
 
 
-def declare(fn: Callable[..., Any], *, source: str | None = None) -> None:
+def declare(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    default_profile: str | None = None,
+    source: str | None = None,
+) -> None:
     """Record ``fn`` (decorated with ``@activity``) for every registry built afterwards."""
-    _DECLARED.append(ActivityDef(name=fn.__name__, fn=fn, source=source or fn.__module__))
+    _DECLARED.append(
+        ActivityDef(
+            name=name or fn.__name__,
+            fn=fn,
+            default_profile=default_profile or "fast_idempotent",
+            source=source or fn.__module__,
+        )
+    )
+
+
+BUILTINS = (ActivityDef(name="shell", target="chant.activities.shell:shell"),)
+
+
+def entry_point_activities() -> list[ActivityDef]:
+    """Activities that installed packages expose in the ``chant.activities`` group.
+
+    An entry point names one activity function (``name = "pkg.mod:fn"``), whose
+    ``@activity`` settings, if any, are kept.
+    """
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in entry_points(group="chant.activities"):
+        fn = ep.load()
+        meta = getattr(fn, "__chant_activity__", {})
+        source = f"entry point {ep.name} = {ep.value}" + (
+            f" ({ep.dist.name})" if ep.dist is not None else ""
+        )
+        found.append(
+            ActivityDef(
+                name=meta.get("name", ep.name),
+                fn=fn,
+                default_profile=meta.get("default_profile", "fast_idempotent"),
+                source=source,
+            )
+        )
+    return found
 
 
 def default_registry() -> Registry:
-    """The built-in activities plus every function declared with ``@activity`` so far."""
-    from chant.activities.shell import shell
-
-    reg = Registry([ActivityDef(name="shell", fn=shell)])
+    """The built-ins, every function declared with ``@activity`` so far, and (looked up
+    only when needed) the ``chant.activities`` entry points."""
+    reg = Registry(BUILTINS, lazy=entry_point_activities)
     for d in _DECLARED:
         reg.add(d)
     return reg
