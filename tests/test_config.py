@@ -141,7 +141,8 @@ def test_an_unknown_top_level_table_is_named_with_file_and_line(
     message = error_of(load, '[project]\nops = ["ops"]\n\n[tempral]\nx = 1\n')
     assert message == (
         'chant.toml:4: unknown key "tempral"\n'
-        "  hint: chant.toml has the tables [project], [profiles.*] and [temporal]"
+        "  hint: chant.toml has the tables [project], [profiles.*], [environments.*] "
+        "and [temporal]"
     )
 
 
@@ -151,7 +152,8 @@ def test_an_unknown_top_level_key_is_named_with_file_and_line(
     message = error_of(load, '# settings\nops = ["ops"]\n')
     assert message == (
         'chant.toml:2: unknown key "ops"\n'
-        "  hint: chant.toml has the tables [project], [profiles.*] and [temporal]"
+        "  hint: chant.toml has the tables [project], [profiles.*], [environments.*] "
+        "and [temporal]"
     )
 
 
@@ -160,7 +162,7 @@ def test_an_unknown_key_in_project_is_named_with_file_and_line(
 ) -> None:
     message = error_of(load, '[project]\nops = ["ops"]\nop_dirs = ["x"]\n')
     assert message == (
-        'chant.toml:3: unknown key "op_dirs" in [project]\n  hint: allowed keys: ops'
+        'chant.toml:3: unknown key "op_dirs" in [project]\n  hint: allowed keys: ops, activities'
     )
 
 

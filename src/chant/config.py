@@ -40,6 +40,15 @@ class TemporalConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Environment:
+    """An environment that ``state_snapshot`` / ``state_diff`` can observe."""
+
+    name: str
+    observe: tuple[str, ...]
+    """The command (an argument vector, no shell) printing the environment's state as JSON."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """A project's settings. ``file`` is None when there is no ``chant.toml``."""
 
@@ -51,6 +60,10 @@ class Config:
     """Profiles from ``[profiles.*]``; they add to or replace the built-ins by name."""
     temporal: TemporalConfig | None = None
     """Present when ``chant.toml`` has a ``[temporal]`` table."""
+    activities: tuple[str, ...] = ()
+    """Project modules (dotted, importable from ``root``) holding ``@activity`` functions."""
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    """``[environments.<name>]`` tables: how to observe each environment's state."""
 
 
 def find_root(start: Path) -> tuple[Path, Path | None]:
@@ -168,16 +181,23 @@ class _Reader:
         return str(value)
 
     def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
-        top = ("project", "profiles", "temporal")
+        top = ("project", "profiles", "temporal", "environments")
         for key in data:
             if key not in top:
                 self.fail(
                     f'unknown key "{key}"',
                     "" if not isinstance(data[key], Mapping) else key,
                     key if not isinstance(data[key], Mapping) else None,
-                    hint="chant.toml has the tables [project], [profiles.*] and [temporal]",
+                    hint="chant.toml has the tables [project], [profiles.*], [environments.*] "
+                    "and [temporal]",
                 )
-        project = self.table(data.get("project", {}), "[project]", ("ops",), at=("project", None))
+        project = self.table(
+            data.get("project", {}), "[project]", ("ops", "activities"), at=("project", None)
+        )
+        activities = self.strings(
+            project.get("activities", []), "project.activities", "project", "activities"
+        )
+        environments = self.environments(data.get("environments", {}))
         ops = project.get("ops", ["."])
         if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
             self.fail("project.ops must be a list of folder names", "project", "ops")
@@ -190,7 +210,36 @@ class _Reader:
         temporal = self.temporal(data["temporal"]) if "temporal" in data else None
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ConfigErrors(self.errors)
-        return Config(root=root, file=file, ops=tuple(ops), profiles=profiles, temporal=temporal)
+        return Config(
+            root=root,
+            file=file,
+            ops=tuple(ops),
+            profiles=profiles,
+            temporal=temporal,
+            activities=activities,
+            environments=environments,
+        )
+
+    def environments(self, raw: Any) -> dict[str, Environment]:
+        if not isinstance(raw, Mapping):
+            self.fail("[environments] must hold tables: [environments.<name>]", "environments")
+            return {}
+        found = {}
+        for name, spec in raw.items():
+            table = f"environments.{name}"
+            values = self.table(spec, f"[{table}]", ("observe",), at=(table, None))
+            if "observe" not in values:
+                self.fail(
+                    f'[{table}] needs observe = ["command", "arg", ...]',
+                    table,
+                    hint='e.g. observe = ["kubectl", "get", "all", "-A", "-o", "json"]',
+                )
+                continue
+            observe = self.strings(values["observe"], f"{table}.observe", table, "observe")
+            if not observe:
+                self.fail(f"{table}.observe must name a command", table, "observe")
+            found[name] = Environment(name=name, observe=observe)
+        return found
 
     def profile(self, name: str, spec: Any) -> Profile:
         table = f"profiles.{name}"

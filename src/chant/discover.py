@@ -61,7 +61,6 @@ def find_op_files(config: Config) -> list[Path]:
 
 def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
     """Import ``path`` and return its module-level Ops, or the problem that stopped it."""
-    shown = shown_path(path)
     module_name = "chant_ops." + path.stem.replace(".", "_") + f"_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
@@ -69,30 +68,51 @@ def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        where = f"{shown}:{exc.lineno}" if exc.lineno else shown
-        return [], Problem(
-            f"SyntaxError: {exc.msg}", where, hint="fix the syntax; chant imports every *.op.py"
-        )
     except (Exception, SystemExit) as exc:  # an *.op.py may raise anything: report it
-        line = _line_in(exc, path)
-        detail = exc.message if isinstance(exc, ChantError) else str(exc)
-        return [], Problem(
-            f"{type(exc).__name__} while importing: {detail}",
-            f"{shown}:{line}" if line else shown,
-            hint="fix the error above; chant imports every *.op.py to find its Ops",
-        )
+        return [], _import_problem(exc, path, "every *.op.py", "to find its Ops")
     ops = [v for v in vars(module).values() if isinstance(v, Op)]
     return ops, None
 
 
-def _line_in(exc: BaseException, path: Path) -> int | None:
-    """The last line of ``path`` on the traceback of ``exc``."""
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename) == path:
-            line = frame.lineno
-    return line
+def load_activity_module(name: str) -> Problem | None:
+    """Import project module ``name`` (listed in ``[project] activities``) so that its
+    ``@activity`` functions register; report why it could not be imported."""
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            return Problem(
+                f'activity module "{name}" listed in [project] activities was not found',
+                "chant.toml",
+                hint=f"create {name.replace('.', '/')}.py in the project root, or fix the name",
+            )
+        return _import_problem(exc, None, "this module", "to find its activities")
+    except (Exception, SystemExit) as exc:
+        return _import_problem(exc, None, "this module", "to find its activities")
+    return None
+
+
+def _import_problem(exc: BaseException, path: Path | None, what: str, why: str) -> Problem:
+    """Where and why importing ``path`` (or a module) failed; the line is the last one of
+    ``path`` on the traceback, or of the failing module when ``path`` is None."""
+    if isinstance(exc, SyntaxError):
+        file = shown_path(exc.filename) if exc.filename else None
+        where = f"{file}:{exc.lineno}" if file and exc.lineno else file
+        return Problem(
+            f"SyntaxError: {exc.msg}", where, hint=f"fix the syntax; chant imports {what}"
+        )
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if (Path(f.filename) == path if path is not None else "importlib" not in f.filename)
+    ]
+    where = f"{shown_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
+    detail = exc.message if isinstance(exc, ChantError) else str(exc)
+    return Problem(
+        f"{type(exc).__name__} while importing: {detail}",
+        where or (shown_path(path) if path is not None else None),
+        hint=f"fix the error above; chant imports {what} {why}",
+    )
 
 
 def discover(config: Config) -> Discovered:
@@ -111,6 +131,10 @@ def discover(config: Config) -> Discovered:
         for folder in config.ops
         if not (config.root / folder).exists()
     ]
+    for module in config.activities:
+        problem = load_activity_module(module)
+        if problem:
+            problems.append(problem)
     for path in find_op_files(config):
         found, problem = load_op_file(path)
         if problem:

@@ -17,7 +17,10 @@
         ├── ActivityTimeoutError    an attempt ran past its start-to-close timeout
         ├── HeartbeatTimeoutError   an attempt stopped heartbeating
         ├── OutcomeError            the outcome's dot-path is not in the result
-        └── UnknownActivityError    the step names no registered activity
+        ├── UnknownActivityError    the step names no registered activity
+        ├── ToolNotFoundError       a command-line tool is not on PATH (non-retryable)
+        ├── ManifestNotFoundError   a manifest file does not exist (non-retryable)
+        └── ReadinessFailedError    a rollout failed for good (non-retryable)
 
 An ``ActivityError``'s ``type`` is its class name unless given; that string is what
 ``non_retryable_error_types`` in a retry policy matches, as in Temporal.
@@ -168,6 +171,27 @@ class OutcomeError(ActivityError):
 
 class UnknownActivityError(ActivityError):
     """A step names an activity that is not registered."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, non_retryable=True)
+
+
+class ToolNotFoundError(ActivityError):
+    """A command-line tool an activity needs is not on ``PATH``; retrying cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, non_retryable=True)
+
+
+class ManifestNotFoundError(ActivityError):
+    """A manifest file to apply does not exist; retrying cannot help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, non_retryable=True)
+
+
+class ReadinessFailedError(ActivityError):
+    """A rollout reached a terminal failure (e.g. ProgressDeadlineExceeded)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, non_retryable=True)

@@ -285,7 +285,7 @@ def test_an_unknown_key_in_chant_toml_is_rejected_naming_key_file_and_line(
     assert_rejected(
         chant("run", "good", cwd=root),
         root,
-        'chant.toml:3: unknown key "parallel" in [project]\n  hint: allowed keys: ops',
+        'chant.toml:3: unknown key "parallel" in [project]\n  hint: allowed keys: ops, activities',
     )
 
 
@@ -385,5 +385,6 @@ def test_debug_shows_the_traceback_of_a_definition_error(
     assert "Traceback" in ran.err
     assert ran.err.endswith(
         'chant: error: chant.toml:1: unknown key "projcet"\n'
-        "  hint: chant.toml has the tables [project], [profiles.*] and [temporal]\n"
+        "  hint: chant.toml has the tables [project], [profiles.*], [environments.*] "
+        "and [temporal]\n"
     )

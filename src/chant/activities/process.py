@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chant.activities.registry import ActivityContext
+from chant.errors import CommandFailedError, ToolNotFoundError
 
 TAIL_CHARS = 64 * 1024
 """How much of each stream a result keeps (the end of it)."""
@@ -186,3 +187,40 @@ def _close(proc: asyncio.subprocess.Process) -> None:
     transport = getattr(proc, "_transport", None)
     if transport is not None:
         transport.close()
+
+
+def require_tool(name: str, install: str) -> str:
+    """The full path of command ``name``, or a non-retryable ``ToolNotFoundError`` saying
+    how to ``install`` it."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        raise ToolNotFoundError(f"{name} is not on PATH; {install}")
+    return path
+
+
+async def run_tool(
+    ctx: ActivityContext,
+    argv: Sequence[str],
+    *,
+    install: str,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stderr_lines: int = 5,
+) -> CommandResult:
+    """Run ``argv`` (no shell) after checking its tool is on PATH; a non-zero exit raises
+    ``CommandFailedError`` naming the tool, the code and the last stderr lines."""
+    require_tool(argv[0], install)
+    result = await run_command(ctx, argv, env=env, cwd=cwd)
+    if result.exit_code != 0:
+        raise CommandFailedError(
+            failure_message(argv[0], result, stderr_lines), exit_code=result.exit_code
+        )
+    return result
+
+
+def failure_message(what: str, result: CommandResult, lines: int = 5) -> str:
+    last = result.stderr.splitlines()[-lines:]
+    detail = ": " + " | ".join(line.strip() for line in last) if last else ""
+    return f"{what} exited with {result.exit_code}{detail}"

@@ -105,8 +105,20 @@ class ActivityDef:
     def signature(self) -> str:
         import inspect
 
-        params = [p for n, p in inspect.signature(self.function).parameters.items() if n != "ctx"]
-        return f"{self.name}({', '.join(str(p) for p in params)})"
+        signature = inspect.signature(self.function)
+
+        def show(p: inspect.Parameter) -> str:
+            # Annotations stay as written (they are strings under postponed evaluation).
+            text = p.name
+            if p.annotation is not p.empty:
+                note = p.annotation
+                text += f": {note if isinstance(note, str) else inspect.formatannotation(note)}"
+            if p.default is not p.empty:
+                text += f" = {p.default!r}"
+            return text
+
+        params = [show(p) for n, p in signature.parameters.items() if n != "ctx"]
+        return f"{self.name}({', '.join(params)})"
 
     async def invoke(self, args: Mapping[str, JSON], ctx: ActivityContext) -> JSON:
         """Run the activity once with ``args``; plain functions run in a daemon thread."""

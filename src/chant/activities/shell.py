@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chant.activities.process import run_command
+from chant.activities.process import failure_message, run_command
 from chant.activities.registry import ActivityContext
 from chant.errors import CommandFailedError
 
@@ -27,9 +27,7 @@ async def shell(
     """
     result = await run_command(ctx, ["/bin/sh", "-c", cmd], env=env, cwd=cwd)
     if result.exit_code != 0:
-        last = result.stderr.splitlines()[-STDERR_LINES_IN_ERROR:]
-        detail = ": " + " | ".join(line.strip() for line in last) if last else ""
         raise CommandFailedError(
-            f"command exited with {result.exit_code}{detail}", exit_code=result.exit_code
+            failure_message("command", result, STDERR_LINES_IN_ERROR), exit_code=result.exit_code
         )
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}

@@ -23,7 +23,13 @@ from chant import __version__
 from chant.errors import ChantError
 
 EXIT_INTERRUPTED = 130
-COMMANDS = {"init": "init", "build": "build", "list": "list_ops", "run": "run"}
+COMMANDS = {
+    "init": "init",
+    "build": "build",
+    "list": "list_ops",
+    "run": "run",
+    "activities": "activities",
+}
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -75,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
         description="List every Op of the project: name, phases, steps and overview.",
     )
     listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+
+    acts = sub.add_parser(
+        "activities",
+        allow_abbrev=False,
+        formatter_class=_Formatter,
+        help="list activities: name, default profile, source, signature",
+        description="List every registered activity: the built-ins, the project's "
+        "@activity functions and those of installed packages (chant.activities entry points).",
+    )
+    acts.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
     run = sub.add_parser(
         "run",

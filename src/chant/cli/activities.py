@@ -1,0 +1,35 @@
+"""``chant activities``: every registered activity, its source, signature and profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from chant.project import load_project
+
+
+def execute(args: argparse.Namespace) -> int:
+    """List built-in, project and entry-point activities."""
+    registry = load_project().registry
+    rows = []
+    for name in registry.names():
+        d = registry.get(name)
+        assert d is not None
+        rows.append(
+            {
+                "name": name,
+                "signature": d.signature(),
+                "default_profile": d.default_profile,
+                "source": d.source,
+            }
+        )
+    if args.as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    prof = max(len(r["default_profile"]) for r in [*rows, {"default_profile": "PROFILE"}])
+    print(f"{'NAME':<{width}}  {'PROFILE':<{prof}}  SOURCE")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['default_profile']:<{prof}}  {r['source']}")
+        print(f"{'':<{width}}  {r['signature']}")
+    return 0
