@@ -4,6 +4,16 @@ Declare Ops in ``*.op.py`` files with the builders re-exported here, then
 ``chant run NAME`` runs them locally (in-process) or on Temporal, unchanged.
 """
 
+from chant.builders import (
+    build,
+    helm_install,
+    http_check,
+    kubectl_apply,
+    state_diff,
+    state_snapshot,
+    teardown,
+    wait_for_rollout,
+)
 from chant.dsl import activity, gate, phase, secret, shell
 from chant.errors import (
     ActivityError,
@@ -11,6 +21,9 @@ from chant.errors import (
     ChantError,
     CommandFailedError,
     HeartbeatTimeoutError,
+    ManifestNotFoundError,
+    ReadinessFailedError,
+    ToolNotFoundError,
 )
 from chant.ir import Op, Outcome, Profile, Retry
 
@@ -22,13 +35,24 @@ __all__ = [
     "ChantError",
     "CommandFailedError",
     "HeartbeatTimeoutError",
+    "ManifestNotFoundError",
     "Op",
     "Outcome",
     "Profile",
+    "ReadinessFailedError",
     "Retry",
+    "ToolNotFoundError",
     "activity",
+    "build",
     "gate",
+    "helm_install",
+    "http_check",
+    "kubectl_apply",
     "phase",
     "secret",
     "shell",
+    "state_diff",
+    "state_snapshot",
+    "teardown",
+    "wait_for_rollout",
 ]

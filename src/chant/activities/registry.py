@@ -247,7 +247,23 @@ def declare(
     )
 
 
-BUILTINS = (ActivityDef(name="shell", target="chant.activities.shell:shell"),)
+def _builtin(name: str, module: str, profile: str = "fast_idempotent") -> ActivityDef:
+    return ActivityDef(
+        name=name, target=f"chant.activities.{module}:{name}", default_profile=profile
+    )
+
+
+BUILTINS = (
+    _builtin("shell", "shell"),
+    _builtin("build", "project"),
+    _builtin("teardown", "project", "long_infra"),
+    _builtin("kubectl_apply", "k8s", "long_infra"),
+    _builtin("helm_install", "k8s", "long_infra"),
+    _builtin("wait_for_rollout", "k8s", "k8s_wait"),
+    _builtin("http_check", "http"),
+    _builtin("state_snapshot", "state"),
+    _builtin("state_diff", "state"),
+)
 
 
 def entry_point_activities() -> list[ActivityDef]:
