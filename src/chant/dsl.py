@@ -93,7 +93,7 @@ class ActivityCall(ActivityStep):
             )
         if self.profile is not None and not isinstance(self.profile, str):
             raise TypeError("@activity(profile=...) takes a profile name")
-        _register(fn, self.fn, self.profile, self.origin)
+        _register(fn, self.fn or None, self.profile, self.origin)
         return fn
 
 
@@ -112,7 +112,7 @@ def activity(name: F, /) -> F: ...
 
 @overload
 def activity(
-    name: str,
+    name: str | None = None,
     /,
     *,
     profile: str | Profile | None = None,
@@ -123,7 +123,7 @@ def activity(
 
 
 def activity(
-    name: str | F,
+    name: str | F | None = None,
     /,
     *,
     profile: str | Profile | None = None,
@@ -135,15 +135,23 @@ def activity(
 
     As a decorator it registers a function as an activity instead: ``@activity`` under
     the function's own name, ``@activity("name")`` or ``@activity("name",
-    profile="long_infra")`` under another name and with a default profile. The function
+    profile="long_infra")`` under another name and with a default profile, and
+    ``@activity(profile="long_infra")`` under its own name with a default profile. The function
     takes keyword arguments (and optionally ``ctx``) and returns JSON-able data; a plain
     ``def`` runs in a thread.
     """
     if callable(name):
         _register(name, None, None, _origin(1))
         return name
+    # With no name this can only decorate (``@activity(profile=...)``): the function's
+    # own name is used then.
     return ActivityCall(
-        fn=name, args=args, id=id, profile=profile, outcome=_outcome(outcome), origin=_origin(1)
+        fn=name or "",
+        args=args,
+        id=id,
+        profile=profile,
+        outcome=_outcome(outcome),
+        origin=_origin(1),
     )
 
 

@@ -25,7 +25,7 @@ def where(origin: str | None) -> str | None:
     if not origin:
         return None
     path, _, line = origin.rpartition(":")
-    if not path:
+    if not path or not line.isdigit() or not os.path.isabs(path):
         return origin
     rel = os.path.relpath(path)
     return f"{path if rel.startswith('..') else rel}:{line}"

@@ -186,8 +186,10 @@ class Registry:
     def add(self, d: ActivityDef) -> None:
         old = self._defs.get(d.name)
         if old is not None and (old.fn is not d.fn or old.target != d.target):
+            from chant.plan import where
+
             raise ChantError(
-                f'two activities are named "{d.name}": {old.source} and {d.source}',
+                f'two activities are named "{d.name}": {where(old.source)} and {where(d.source)}',
                 hint='rename one of them, e.g. @activity("another-name")',
             )
         self._defs[d.name] = d

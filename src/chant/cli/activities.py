@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from chant.plan import where
 from chant.project import load_project
 
 
@@ -15,12 +16,16 @@ def execute(args: argparse.Namespace) -> int:
     for name in registry.names():
         d = registry.get(name)
         assert d is not None
+        try:
+            signature = d.signature()
+        except Exception as exc:  # a broken installed package must not hide the others
+            signature = f"{name}(…)  [cannot be imported: {type(exc).__name__}: {exc}]"
         rows.append(
             {
                 "name": name,
-                "signature": d.signature(),
+                "signature": signature,
                 "default_profile": d.default_profile,
-                "source": d.source,
+                "source": where(d.source) or d.source,
             }
         )
     if args.as_json:
