@@ -58,8 +58,8 @@ def teardown(
     outcome: OutcomeArg = None,
     id: str | None = None,
 ) -> ActivityStep:
-    """The inverse of ``build``: ``command``, else ``chant teardown`` / ``make teardown`` /
-    ``npm run teardown``. Default profile: long_infra."""
+    """The inverse of ``build``: ``command``, else (for a chant project) ``chant run
+    teardown`` / ``make teardown`` / ``npm run teardown``. Default profile: long_infra."""
     cmd = list(command) if command is not None and not isinstance(command, str) else command
     return _step("teardown", {"path": path, "command": cmd}, profile, outcome, id)
 
