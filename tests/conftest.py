@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from chant.activities import registry as activity_registry
+from chant.activities.registry import default_registry
 from chant.cli.main import main
+from chant.errors import Problem
+from chant.events import Event, RunResult
+from chant.ir import Op
+from chant.local.executor import LocalExecutor
+from chant.plan import resolve_op
 
 
 @dataclass
@@ -68,6 +76,37 @@ def chant(
         return Ran(code, captured.out, captured.err)
 
     return run
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    """Wait up to ``seconds`` for ``pid`` to be gone; whether it is."""
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def run_op(
+    op: Op, *, kill_grace: float = 0.5, timeout: float = 60
+) -> tuple[RunResult, list[Event]]:
+    """Resolve ``op`` against the real default registry and run it locally."""
+    registry = default_registry()
+    problems: list[Problem] = []
+    resolved = resolve_op(op, profiles={}, activities=registry.defaults(), problems=problems)
+    assert problems == []
+    events: list[Event] = []
+    executor = LocalExecutor(registry, sinks=[events.append], kill_grace=kill_grace)
+    result = asyncio.run(asyncio.wait_for(executor.run(resolved), timeout))
+    return result, events
 
 
 def chant_subprocess(

@@ -16,11 +16,9 @@ import pytest
 
 from chant import Op, Profile, Retry, http_check, phase
 from chant.activities.http import http_check as http_check_activity
-from chant.activities.registry import ActivityContext, default_registry
-from chant.errors import ActivityError, Problem
-from chant.events import Event, RunResult
-from chant.local.executor import LocalExecutor
-from chant.plan import resolve_op
+from chant.activities.registry import ActivityContext
+from chant.errors import ActivityError
+from conftest import run_op
 
 Lines = list[tuple[str, str]]
 FAST = {"interval": "10ms", "within": "5s"}
@@ -134,18 +132,6 @@ def fails(**kw: Any) -> tuple[ActivityError, Lines]:
     with pytest.raises(ActivityError) as err:
         asyncio.run(asyncio.wait_for(http_check_activity(context(lines), **kw), 20))
     return err.value, lines
-
-
-def run_op(op: Op) -> tuple[RunResult, list[Event]]:
-    registry = default_registry()
-    problems: list[Problem] = []
-    defaults = {n: registry.defaults()[n] for n in registry.names()}
-    resolved = resolve_op(op, profiles={}, activities=defaults, problems=problems)
-    assert problems == []
-    events: list[Event] = []
-    executor = LocalExecutor(registry, sinks=[events.append], kill_grace=0.5)
-    result = asyncio.run(asyncio.wait_for(executor.run(resolved), 30))
-    return result, events
 
 
 # --- matching --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from chant.events import Event, RunResult
 from chant.ir import ActivityStep
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
-from conftest import Ran
+from conftest import Ran, wait_gone
 
 FAKE = Path(__file__).parent / "fakes" / "fake_tool.py"
 KUBECTL_MISSING = "kubectl is not on PATH; install kubectl: https://kubernetes.io/docs/tasks/tools/"
@@ -151,25 +151,6 @@ def one(step: ActivityStep, **kw: Any) -> tuple[dict[str, Any], list[Event]]:
         "result": only.result,
         "error": only.error,
     }, events
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-def wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    async def poll() -> bool:
-        for _ in range(int(seconds / 0.05)):
-            if not alive(pid):
-                return True
-            await asyncio.sleep(0.05)
-        return not alive(pid)
-
-    return asyncio.run(poll())
 
 
 # -- the contract with the builders -----------------------------------------------------

@@ -18,11 +18,9 @@ import pytest
 from chant import Op, Profile, Retry, build, phase
 from chant.activities.project import build as build_activity
 from chant.activities.project import teardown as teardown_activity
-from chant.activities.registry import ActivityContext, default_registry
-from chant.errors import ActivityError, CommandFailedError, Problem, ToolNotFoundError
-from chant.events import Event, RunResult
-from chant.local.executor import LocalExecutor
-from chant.plan import resolve_op
+from chant.activities.registry import ActivityContext
+from chant.errors import ActivityError, CommandFailedError, ToolNotFoundError
+from conftest import run_op
 
 Lines = list[tuple[str, str]]
 ONCE = Profile(timeout="1m", retry=Retry(max_attempts=1))
@@ -42,18 +40,6 @@ def fails(fn: Callable[..., Any], **kw: Any) -> ActivityError:
     with pytest.raises(ActivityError) as err:
         call(fn, **kw)
     return err.value
-
-
-def run_op(op: Op) -> tuple[RunResult, list[Event]]:
-    registry = default_registry()
-    problems: list[Problem] = []
-    defaults = {n: registry.defaults()[n] for n in registry.names()}
-    resolved = resolve_op(op, profiles={}, activities=defaults, problems=problems)
-    assert problems == []
-    events: list[Event] = []
-    executor = LocalExecutor(registry, sinks=[events.append], kill_grace=0.5)
-    result = asyncio.run(asyncio.wait_for(executor.run(resolved), 60))
-    return result, events
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:

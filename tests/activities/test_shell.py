@@ -11,32 +11,10 @@ from typing import Any
 import pytest
 
 from chant import Op, Profile, Retry, phase, shell
-from chant.activities.registry import ActivityContext, default_registry
+from chant.activities.registry import ActivityContext
 from chant.activities.shell import shell as shell_activity
-from chant.errors import CommandFailedError, Problem
-from chant.events import Event, RunResult
-from chant.local.executor import LocalExecutor
-from chant.plan import resolve_op
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a running process (a zombie counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-def wait_gone(pid: int, seconds: float = 5.0) -> bool:
-    async def poll() -> bool:
-        for _ in range(int(seconds / 0.05)):
-            if not alive(pid):
-                return True
-            await asyncio.sleep(0.05)
-        return not alive(pid)
-
-    return asyncio.run(poll())
+from chant.errors import CommandFailedError
+from conftest import run_op, wait_gone
 
 
 class Lines:
@@ -55,18 +33,6 @@ def call(cmd: str, **kw: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     lines = Lines()
     result = asyncio.run(asyncio.wait_for(shell_activity(ctx(lines), cmd, **kw), 20))
     return result, lines.lines
-
-
-def run_op(op: Op, kill_grace: float = 0.5) -> tuple[RunResult, list[Event]]:
-    registry = default_registry()
-    problems: list[Problem] = []
-    names = {n: "fast_idempotent" for n in registry.names()}
-    resolved = resolve_op(op, profiles={}, activities=names, problems=problems)
-    assert problems == []
-    events: list[Event] = []
-    executor = LocalExecutor(registry, sinks=[events.append], kill_grace=kill_grace)
-    result = asyncio.run(asyncio.wait_for(executor.run(resolved), 30))
-    return result, events
 
 
 ONCE = Retry(max_attempts=1)

@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from conftest import alive
+
 OP = """
 from chant import Op, phase, shell
 
@@ -25,14 +27,6 @@ interruptible = Op(
     ],
 )
 """
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
 
 
 def start(tmp_path: Path, undo: str) -> subprocess.Popen[str]:
