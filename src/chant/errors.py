@@ -133,17 +133,19 @@ class ActivityError(ChantError):
     """One attempt of a step failed. ``type`` is matched by non-retryable error types."""
 
     exit_code = 1
+    NON_RETRYABLE = False
+    """Subclasses whose every instance fails the step at once set this to True."""
 
     def __init__(
         self,
         message: str,
         *,
-        type: str | None = None,
-        non_retryable: bool = False,
+        type: str | None = None,  # mirrors Temporal's ApplicationError.type
+        non_retryable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.type = type or self.__class__.__name__
-        self.non_retryable = non_retryable
+        self.non_retryable = self.NON_RETRYABLE if non_retryable is None else non_retryable
 
 
 class CommandFailedError(ActivityError):
@@ -165,33 +167,28 @@ class HeartbeatTimeoutError(ActivityError):
 class OutcomeError(ActivityError):
     """The outcome's dot-path does not exist in the step's result."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, non_retryable=True)
+    NON_RETRYABLE = True
 
 
 class UnknownActivityError(ActivityError):
     """A step names an activity that is not registered."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, non_retryable=True)
+    NON_RETRYABLE = True
 
 
 class ToolNotFoundError(ActivityError):
     """A command-line tool an activity needs is not on ``PATH``; retrying cannot help."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, non_retryable=True)
+    NON_RETRYABLE = True
 
 
 class ManifestNotFoundError(ActivityError):
     """A manifest file to apply does not exist; retrying cannot help."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, non_retryable=True)
+    NON_RETRYABLE = True
 
 
 class ReadinessFailedError(ActivityError):
     """A rollout reached a terminal failure (e.g. ProgressDeadlineExceeded)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, non_retryable=True)
+    NON_RETRYABLE = True
