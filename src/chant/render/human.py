@@ -20,7 +20,10 @@ def describe(fn: str, args: Mapping[str, Any]) -> str:
     if fn == "shell" and isinstance(args.get("cmd"), str):
         text = " ".join(str(args["cmd"]).split())
     else:
-        parts = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
+        # Off switches and empty lists say nothing worth the width.
+        parts = ", ".join(
+            f"{k}={_short(v)}" for k, v in args.items() if v is not False and v != [] and v != {}
+        )
         text = f"{fn}({parts})"
     return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
 
