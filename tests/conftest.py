@@ -38,6 +38,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # `make test` runs pytest under make; a nested make would then print "Entering
+    # directory" lines that a user's shell never shows.
+    for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+        monkeypatch.delenv(name, raising=False)
     saved = list(activity_registry._DECLARED)
     yield
     activity_registry._DECLARED[:] = saved
