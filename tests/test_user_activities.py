@@ -212,3 +212,72 @@ def test_activity_decorator_with_step_arguments_is_refused(
         "ops/x.op.py:3: TypeError while importing: @activity(...) on a function takes only a "
         "name and profile=; arguments belong to the steps that call it"
     ) in ran.err
+
+
+def test_a_project_activity_hides_an_installed_one_of_the_same_name(
+    make_project: MakeProject, chant_proc: Callable[..., Ran], tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (site / "acme_notify").mkdir(parents=True)
+    (site / "acme_notify" / "__init__.py").write_text(
+        "async def notify(msg: str) -> str:\n    return 'installed'\n"
+    )
+    info = site / "acme_notify-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-notify\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[chant.activities]\nnotify = acme_notify:notify\n")
+    root = make_project(
+        {
+            "ops/n.op.py": """
+            from chant import Op, activity, phase
+
+            @activity
+            async def notify(msg: str) -> str:
+                return "project"
+
+            n = Op(name="n", phases=[phase("P", [activity("notify", msg="hi", outcome="Who"),
+                                                 activity("nope-typo")])])
+            """
+        }
+    )
+    env = {"PYTHONPATH": str(site)}
+    # Looking up the unknown name loads the entry points; the project's notify still wins.
+    ran = chant_proc("activities", "--json", cwd=root, env=env)
+    assert ran.code == 0, ran.err
+    rows = json.loads(ran.out)
+    notify = [r for r in rows if r["name"] == "notify"]
+    assert [r["source"] for r in notify] == [
+        "ops/n.op.py:3",
+        "entry point notify = acme_notify:notify (acme-notify) — hidden by the project's own "
+        "'notify'",
+    ]
+
+
+def test_chant_activities_works_while_an_op_is_broken(
+    make_project: MakeProject, chant_proc: Callable[..., Ran]
+) -> None:
+    ops = OPS.replace('current="1.4.2", ', "")
+    root = project(make_project, ops)
+    assert chant_proc("build", cwd=root).code == 2
+    ran = chant_proc("activities", cwd=root)
+    assert ran.code == 0, ran.err
+    assert "bump(current: str, part: str = 'patch')" in ran.out
+
+
+def test_listing_into_a_closed_pipe_is_quiet(make_project: MakeProject) -> None:
+    import subprocess
+    import sys
+
+    root = project(make_project)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "activities"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=30) == 0
+    assert err == ""

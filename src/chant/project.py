@@ -40,9 +40,11 @@ class Project:
         )
 
 
-def load_project(start: Path | None = None) -> Project:
+def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
     """Find the project around ``start`` (default: the current directory), import every
-    ``*.op.py`` and validate every Op. Raises ``ValidationError`` with every problem."""
+    ``*.op.py`` and validate every Op. Raises ``ValidationError`` with every problem,
+    unless ``strict`` is False (for commands that only inspect, like ``chant activities``).
+    """
     config = load_config(start or Path.cwd())
     found = discover(config)
     registry = default_registry()
@@ -66,6 +68,6 @@ def load_project(start: Path | None = None) -> Project:
         )
         ops.setdefault(op.name, resolved)
         files.setdefault(op.name, file)
-    if problems:
+    if problems and strict:
         raise ValidationError(problems)
     return Project(config=config, ops=ops, files=files, registry=registry)

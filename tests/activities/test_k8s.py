@@ -651,3 +651,10 @@ def test_a_failed_rollout_fails_the_op_in_a_real_chant_process(
         ["kubectl", "apply"],
         ["kubectl", "rollout"],
     ]
+
+
+def test_a_single_values_file_may_be_given_as_a_string() -> None:
+    from chant import helm_install
+
+    step = helm_install("api", "charts/api", values="values/prod.yaml")
+    assert step.args["values"] == ["values/prod.yaml"]

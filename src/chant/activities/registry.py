@@ -174,14 +174,21 @@ class Registry:
     ) -> None:
         self._defs: dict[str, ActivityDef] = {}
         self._lazy = lazy
+        self.shadowed: list[ActivityDef] = []
+        """Installed activities hidden by a project activity of the same name."""
         for d in defs:
             self.add(d)
 
     def _load_lazy(self) -> None:
+        # The project's own activities (built-ins, op files, [project] activities) win
+        # over an installed package's of the same name, whichever is looked up first.
         if self._lazy is not None:
             lazy, self._lazy = self._lazy, None
             for d in lazy():
-                self.add(d)
+                if d.name not in self._defs:
+                    self._defs[d.name] = d
+                else:
+                    self.shadowed.append(d)
 
     def add(self, d: ActivityDef) -> None:
         old = self._defs.get(d.name)

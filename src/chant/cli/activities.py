@@ -11,7 +11,8 @@ from chant.project import load_project
 
 def execute(args: argparse.Namespace) -> int:
     """List built-in, project and entry-point activities."""
-    registry = load_project().registry
+    # Not strict: this is where a user looks when an Op's arguments do not fit.
+    registry = load_project(strict=False).registry
     rows = []
     for name in registry.names():
         d = registry.get(name)
@@ -26,6 +27,15 @@ def execute(args: argparse.Namespace) -> int:
                 "signature": signature,
                 "default_profile": d.default_profile,
                 "source": where(d.source) or d.source,
+            }
+        )
+    for d in registry.shadowed:
+        rows.append(
+            {
+                "name": d.name,
+                "signature": "",
+                "default_profile": d.default_profile,
+                "source": f"{d.source} — hidden by the project's own {d.name!r}",
             }
         )
     if args.as_json:

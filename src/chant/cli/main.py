@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from chant import __version__
 from chant.errors import ChantError
+from chant.render import LineWriter
 
 EXIT_INTERRUPTED = 130
 COMMANDS = {
@@ -140,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `chant list | head`: the reader has all it wanted
+        LineWriter(sys.stdout)("")  # points stdout at /dev/null so the exit flush is quiet
+        return 0
     except Exception as exc:
         if debug:
             traceback.print_exc()
