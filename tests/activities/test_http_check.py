@@ -235,38 +235,52 @@ def test_the_method_is_used_and_shown(server: Server) -> None:
 
 def test_running_out_of_time_names_the_last_answer_and_what_was_wanted(server: Server) -> None:
     server.script(Reply(503))
-    # Attempts at about 0, 100 and 200ms; a fourth would start after 250ms.
+    # Attempts at about 0, 100 and 200ms, and a last one as the 250ms run out.
     err, lines = fails(url=server.url, interval="100ms", within="250ms")
     assert err.type == "HttpCheckFailedError"
     assert not err.non_retryable
+    assert str(err).startswith(f"GET {server.url} did not answer 2xx within 250ms (")
+    assert str(err).endswith("attempts); the last attempt got 503 Service Unavailable")
+    assert lines[-1] == ("log", f"GET {server.url} → 503 Service Unavailable (want 2xx); giving up")
+
+
+def test_the_last_attempt_comes_when_within_runs_out(server: Server) -> None:
+    server.script(Reply(503))
+    # The interval is longer than within: one attempt at once, one more at the end.
+    err, lines = fails(url=server.url, interval="1s", within="300ms")
     assert str(err) == (
-        f"GET {server.url} did not answer 2xx within 250ms (3 attempts); "
+        f"GET {server.url} did not answer 2xx within 300ms (2 attempts); "
         "the last attempt got 503 Service Unavailable"
     )
-    assert len(server.seen) == 3
-    assert lines[-1] == ("log", f"GET {server.url} → 503 Service Unavailable (want 2xx); giving up")
+    assert len(server.seen) == 2
+    assert lines == [
+        (
+            "log",
+            f"GET {server.url} → 503 Service Unavailable (want 2xx); one last try as 300ms ends",
+        ),
+        ("log", f"GET {server.url} → 503 Service Unavailable (want 2xx); giving up"),
+    ]
 
 
 def test_a_body_that_never_matches_is_named_in_the_failure(server: Server) -> None:
     server.script(Reply(200, "starting"))
-    err, _ = fails(url=server.url, contains="ready", interval="50ms", within="50ms")
+    err, _ = fails(url=server.url, contains="ready", interval="1s", within="200ms")
     assert str(err) == (
-        f"GET {server.url} did not answer 2xx with 'ready' in the body within 50ms "
-        "(1 attempt); the last attempt got 200 OK, body without 'ready'"
+        f"GET {server.url} did not answer 2xx with 'ready' in the body within 200ms "
+        "(2 attempts); the last attempt got 200 OK, body without 'ready'"
     )
 
 
 def test_a_refused_connection_is_a_failed_attempt() -> None:
     url = f"http://127.0.0.1:{closed_port()}/"
-    err, lines = fails(url=url, interval="100ms", within="250ms")
+    err, lines = fails(url=url, interval="1s", within="300ms")
     assert err.type == "HttpCheckFailedError"
     assert str(err) == (
-        f"GET {url} did not answer 2xx within 250ms (3 attempts); "
+        f"GET {url} did not answer 2xx within 300ms (2 attempts); "
         "the last attempt got connection refused"
     )
     assert lines == [
-        ("log", f"GET {url} → connection refused (want 2xx); retrying in 100ms"),
-        ("log", f"GET {url} → connection refused (want 2xx); retrying in 100ms"),
+        ("log", f"GET {url} → connection refused (want 2xx); one last try as 300ms ends"),
         ("log", f"GET {url} → connection refused (want 2xx); giving up"),
     ]
 

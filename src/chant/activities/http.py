@@ -147,7 +147,8 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
             elapsed_ms = round((time.monotonic() - started) * 1000)
             ctx.log(f"{where} → {seen} (want {check.want}): matched")
             return {"status": answer.status, "elapsed_ms": elapsed_ms, "attempts": attempts}
-        if time.monotonic() + check.pause >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             ctx.log(f"{where} → {seen} (want {check.want}); giving up")
             tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
             raise ActivityError(
@@ -155,8 +156,12 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
                 f"the last attempt got {seen}",
                 type="HttpCheckFailedError",
             )
-        ctx.log(f"{where} → {seen} (want {check.want}); retrying in {check.interval}")
-        await asyncio.sleep(check.pause)
+        # The last attempt comes when ``within`` runs out, not one interval before it.
+        if check.pause < left:
+            ctx.log(f"{where} → {seen} (want {check.want}); retrying in {check.interval}")
+        else:
+            ctx.log(f"{where} → {seen} (want {check.want}); one last try as {check.within} ends")
+        await asyncio.sleep(min(check.pause, left))
 
 
 def _invalid(message: str) -> ActivityError:
