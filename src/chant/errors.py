@@ -108,7 +108,7 @@ class ValidationError(ChantError):
         count = len(problems)
         head = "1 problem" if count == 1 else f"{count} problems"
         body = "\n".join(str(p) for p in problems)
-        super().__init__(f"{head} in the Op definitions:\n{body}")
+        super().__init__(f"{head} in the project:\n{body}")
 
 
 class OpNotFoundError(ChantError):

@@ -32,7 +32,7 @@ def assert_rejected(ran: Ran, root: Path, message: str) -> None:
 
 
 def one_problem(text: str) -> str:
-    return f"1 problem in the Op definitions:\n{text}"
+    return f"1 problem in the project:\n{text}"
 
 
 def syntax_message(source: str) -> tuple[int, str]:
@@ -264,7 +264,7 @@ def test_all_problems_are_reported_together_in_one_pass(
     assert_rejected(
         chant("run", "deploy", cwd=root),
         root,
-        "2 problems in the Op definitions:\n"
+        "2 problems in the project:\n"
         f"ops/a_broken.op.py:{line}: SyntaxError: {msg}\n"
         "  hint: fix the syntax; chant imports every *.op.py\n"
         'ops/deploy.op.py:2: op "deploy": step "go.1": unknown profile \'fast_idempotnt\'\n'

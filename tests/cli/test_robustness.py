@@ -99,7 +99,7 @@ def test_a_missing_ops_folder_is_named(
     ran = chant("list", cwd=root)
     assert ran.code == 2
     assert ran.err == (
-        "chant: error: 1 problem in the Op definitions:\n"
+        "chant: error: 1 problem in the project:\n"
         'chant.toml: folder "opz" listed in [project] ops does not exist\n'
         "  hint: create opz/ or remove it from the list\n"
     )
