@@ -41,7 +41,7 @@ def suggest(name: str, choices: list[str]) -> str:
     import difflib  # only needed on the error path
 
     close = [c for c in choices if name and (c.startswith(name) or name.startswith(c))]
-    similar = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    similar = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
     close += [c for c in similar if c not in close]
     if close:
         return "did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
