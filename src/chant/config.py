@@ -335,6 +335,16 @@ class _Reader:
         return TemporalConfig(default_profile=default, profiles=profiles)
 
 
+def check_mode_flags(*, local: bool, temporal: bool) -> None:
+    """``--local`` and ``--temporal`` together is a usage error."""
+    from chant.errors import UsageError
+
+    if local and temporal:
+        raise UsageError(
+            "--local and --temporal cannot be used together", hint="pass one of them, or neither"
+        )
+
+
 def choose_mode(
     *, local: bool, temporal: bool, config: Config, op_name: str
 ) -> tuple[str, str | None]:
@@ -343,12 +353,7 @@ def choose_mode(
     ``--local`` and ``--temporal`` force a mode; with neither, Temporal is chosen when
     ``chant.toml`` has a ``[temporal]`` table, otherwise local, and chant says so.
     """
-    from chant.errors import UsageError
-
-    if local and temporal:
-        raise UsageError(
-            "--local and --temporal cannot be used together", hint="pass one of them, or neither"
-        )
+    check_mode_flags(local=local, temporal=temporal)
     if local:
         return "local", None
     if temporal:

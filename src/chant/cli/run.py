@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import TextIO
 
-from chant.config import choose_mode
+from chant.config import check_mode_flags, choose_mode
 from chant.errors import RuntimeUnavailableError
 from chant.events import RunResult, Sink
 from chant.ir import Op
@@ -72,10 +72,8 @@ def execute(args: argparse.Namespace) -> int:
             "--json and --progress-json cannot be used together",
             hint="--json prints the result; --progress-json streams events",
         )
-    if args.local and args.temporal:
-        raise UsageError(
-            "--local and --temporal cannot be used together", hint="pass one of them, or neither"
-        )
+    # Before loading anything: a broken op file must not hide a usage error.
+    check_mode_flags(local=args.local, temporal=args.temporal)
     project = load_project()
     mode, notice = choose_mode(
         local=args.local, temporal=args.temporal, config=project.config, op_name=name
