@@ -30,3 +30,11 @@ def test_quickstart_rollout_rolls_back_when_the_deploy_fails(
     assert ran.out.rstrip().endswith(
         "step deploy.1 failed: CommandFailedError: command exited with 1: cluster said no"
     )
+
+
+def test_the_quickstart_is_exactly_what_chant_init_writes() -> None:
+    # The README's tutorial and `make demo` must show the same files a new user gets.
+    from chant.cli.init import FILES
+
+    for name, text in FILES.items():
+        assert (QUICKSTART / name).read_text() == text, name
