@@ -6,8 +6,7 @@
     ├── UsageError                  bad command-line use (e.g. --local with --temporal)
     ├── ConfigError                 chant.toml is unreadable or holds unknown keys
     │   └── ConfigErrors            several of those, reported together
-    ├── OpLoadError                 an *.op.py failed to import (syntax error, exception)
-    ├── ValidationError             one or more Problems found while building Ops
+    ├── ValidationError             Problems found loading the project (import errors too)
     ├── OpNotFoundError             `chant run NAME` for an Op that does not exist
     ├── GateNotSupportedError       a gate in an Op run locally
     ├── SecretNotSetError           secret("NAME") with NAME missing from the environment
@@ -72,18 +71,6 @@ class ConfigErrors(ConfigError):
         self.errors = tuple(errors)
         self.file = errors[0].file
         self.line = None
-
-
-class OpLoadError(ChantError):
-    """An ``*.op.py`` could not be imported."""
-
-    def __init__(
-        self, message: str, *, file: str, line: int | None = None, hint: str | None = None
-    ) -> None:
-        where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {message}", hint=hint)
-        self.file = file
-        self.line = line
 
 
 @dataclass(frozen=True)

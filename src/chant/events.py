@@ -25,17 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 EVENT_VERSION = 1
-EVENT_TYPES = (
-    "run_started",
-    "phase_started",
-    "step_started",
-    "step_output",
-    "step_retrying",
-    "step_finished",
-    "phase_finished",
-    "compensation_started",
-    "run_finished",
-)
 MASK = "***"
 
 
@@ -128,9 +117,6 @@ class Emitter:
         for sink in self.sinks:
             sink(event)
         return event
-
-
-STEP_STATUSES = ("ok", "failed", "skipped", "cancelled")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from chant.errors import ChantError
 from chant.ir import JSON
+from chant.profiles import DEFAULT_PROFILE
 
 
 class ActivityContext:
@@ -69,7 +70,7 @@ class ActivityDef:
     name: str
     fn: Callable[..., Any] | None = None
     target: str | None = None
-    default_profile: str = "fast_idempotent"
+    default_profile: str = DEFAULT_PROFILE
     source: str = "chant (built-in)"
 
     @functools.cached_property
@@ -250,13 +251,13 @@ def declare(
         ActivityDef(
             name=name or fn.__name__,
             fn=fn,
-            default_profile=default_profile or "fast_idempotent",
+            default_profile=default_profile or DEFAULT_PROFILE,
             source=source or fn.__module__,
         )
     )
 
 
-def _builtin(name: str, module: str, profile: str = "fast_idempotent") -> ActivityDef:
+def _builtin(name: str, module: str, profile: str = DEFAULT_PROFILE) -> ActivityDef:
     return ActivityDef(
         name=name, target=f"chant.activities.{module}:{name}", default_profile=profile
     )
@@ -294,7 +295,7 @@ def entry_point_activities() -> list[ActivityDef]:
             ActivityDef(
                 name=meta.get("name", ep.name),
                 fn=fn,
-                default_profile=meta.get("default_profile", "fast_idempotent"),
+                default_profile=meta.get("default_profile", DEFAULT_PROFILE),
                 source=source,
             )
         )
