@@ -96,20 +96,28 @@ def _now_iso() -> str:
 class Emitter:
     """Numbers, stamps and masks events, then hands them to ``sinks`` in order."""
 
-    def __init__(self, *, op: str, run_id: str, sinks: Iterable[Sink], masker: Masker) -> None:
+    def __init__(
+        self,
+        *,
+        op: str,
+        run_id: str,
+        sinks: Iterable[Sink],
+        masker: Masker,
+        now: Callable[[], str] | None = None,
+    ) -> None:
         self.op = op
         self.run_id = run_id
         self.sinks = tuple(sinks)
         self.mask = masker
+        self.now = now or _now_iso
         self.seq = 0
-        self.started = time.monotonic()
 
     def __call__(self, type_: str, **data: Any) -> Event:
         self.seq += 1
         event = Event(
             type=type_,
             seq=self.seq,
-            ts=_now_iso(),
+            ts=self.now(),
             run_id=self.run_id,
             op=self.op,
             data=self.mask(data) if self.mask else data,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chant.errors import ChantError
-from chant.ir import JSON
+from chant.ir import JSON, Profile
 from chant.profiles import DEFAULT_PROFILE
 
 
@@ -128,6 +128,46 @@ class ActivityDef:
         if asyncio.iscoroutinefunction(fn):
             return await fn(**kwargs)
         return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+
+
+async def run_attempt(
+    defn: ActivityDef, args: Mapping[str, JSON], ctx: ActivityContext, profile: Profile
+) -> JSON:
+    """One attempt of ``defn``, bounded by ``profile``'s start-to-close timeout and, when it
+    has one, its heartbeat timeout. Both executors call this, so an attempt that runs out
+    of time is stopped the same way locally and on a Temporal worker: ``ctx.cancelled``
+    is set and the activity's task cancelled (a command's process group is killed), then
+    ``ActivityTimeoutError`` or ``HeartbeatTimeoutError`` is raised."""
+    from chant.errors import ActivityTimeoutError, HeartbeatTimeoutError
+    from chant.profiles import parse_duration
+
+    timeout = parse_duration(profile.timeout)
+    beat = parse_duration(profile.heartbeat_timeout) if profile.heartbeat_timeout else None
+    task = asyncio.ensure_future(defn.invoke(args, ctx))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            wake = deadline if beat is None else min(deadline, ctx.last_heartbeat + beat)
+            done, _ = await asyncio.wait({task}, timeout=max(0.0, wake - loop.time()))
+            if done:
+                result: JSON = task.result()
+                return result
+            now = loop.time()
+            if now >= deadline:
+                raise ActivityTimeoutError(
+                    f"attempt {ctx.attempt} timed out after {profile.timeout} "
+                    f"(start-to-close timeout of profile {profile.name or 'inline'})"
+                )
+            if beat is not None and now >= ctx.last_heartbeat + beat:
+                raise HeartbeatTimeoutError(
+                    f"attempt {ctx.attempt} sent no heartbeat for {profile.heartbeat_timeout}"
+                )
+    finally:
+        if not task.done():
+            ctx.cancelled.set()
+            task.cancel()
+            await asyncio.shield(asyncio.wait({task}))
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chant.config import CONFIG_NAME, Config, TemporalProfile
-from chant.errors import ConfigError, RuntimeUnavailableError, UsageError
+from chant.errors import RuntimeUnavailableError, UsageError
 from chant.plan import suggest
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def pick_profile(config: Config, name: str | None) -> TemporalProfile:
         if name is None:
             return DEFAULT_PROFILE
         raise UsageError(
-            f'--profile {name}: chant.toml has no [temporal] table, so no profiles',
+            f"--profile {name}: chant.toml has no [temporal] table, so no profiles",
             hint=f"add [temporal.profiles.{name}] to chant.toml, or drop --profile",
         )
     profiles = config.temporal.profiles
@@ -55,7 +55,7 @@ def pick_profile(config: Config, name: str | None) -> TemporalProfile:
     if chosen not in profiles:
         hint = suggest(chosen, list(profiles))
         raise UsageError(
-            f'--profile {chosen}: no [temporal.profiles.{chosen}] in chant.toml; '
+            f"--profile {chosen}: no [temporal.profiles.{chosen}] in chant.toml; "
             f"profiles: {', '.join(profiles)}",
             hint=hint if hint.startswith("did you mean") else None,
         )
@@ -85,7 +85,7 @@ async def _connect_once(profile: TemporalProfile) -> Client:
     if profile.api_key_env:
         api_key = os.environ.get(profile.api_key_env)
         if not api_key:
-            raise ConfigError(
+            raise UsageError(
                 f"profile {profile.name} takes its API key from ${profile.api_key_env}, "
                 "which is not set",
                 hint=f"export {profile.api_key_env}=<your Temporal Cloud API key>",
@@ -106,7 +106,7 @@ async def connect(profile: TemporalProfile, *, root: Path) -> Client:
     loopback address, the dev server is started first. Exit 3 when unreachable."""
     try:
         return await _connect_once(profile)
-    except ConfigError:
+    except UsageError:
         raise
     except (Exception, TimeoutError) as exc:
         first = _why(exc)
