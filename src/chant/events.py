@@ -190,6 +190,13 @@ class RunResult:
             "steps": [s.to_dict() for s in self.steps],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        """The inverse of ``to_dict`` (a Temporal run's record comes back as a dict)."""
+        steps = tuple(StepResult(**s) for s in data["steps"])
+        head = {k: v for k, v in data.items() if k != "steps"}
+        return cls(steps=steps, **head)
+
     @property
     def outcomes(self) -> dict[str, Any]:
         return {s.outcome["name"]: s.outcome["value"] for s in self.steps if s.outcome}

@@ -285,4 +285,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entrypoint() -> None:
     """The ``chant`` console script."""
-    sys.exit(main())
+    code = main()
+    if "temporalio" in sys.modules:
+        # temporalio can crash the interpreter at exit after a successful run (its
+        # issue 300); the run's exit code must survive that.
+        from chant.temporal.runner import flush_and_exit
+
+        flush_and_exit(code)
+    sys.exit(code)

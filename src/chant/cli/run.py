@@ -15,7 +15,7 @@ from chant.errors import RuntimeUnavailableError
 from chant.events import RunResult, Sink
 from chant.ir import Op
 from chant.plan import check_local, secret_values
-from chant.project import load_project
+from chant.project import Project, load_project
 from chant.render import LineWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -80,10 +80,7 @@ def execute(args: argparse.Namespace) -> int:
     )
     op = project.op(name)
     if mode == "temporal":
-        raise RuntimeUnavailableError(
-            "Temporal mode is not available yet in this version of chant",
-            hint=f"run it locally: chant run {name} --local",
-        )
+        return _run_temporal(args, project, op, notice)
     check_local(op)
     secrets = secret_values(op, os.environ)
     if notice:
@@ -93,18 +90,65 @@ def execute(args: argparse.Namespace) -> int:
             f'chant: op "{name}" has schedule "{op.schedule}", which applies only on Temporal '
             "— running it once now"
         )
-    sinks: list[Sink]
-    if progress_json:
-        from chant.render.jsonl import JsonLinesRenderer
-
-        sinks = [JsonLinesRenderer(sys.stdout)]
-    else:
-        sinks = [_human(sys.stderr if as_json else sys.stdout)]
+    sinks = _sinks(as_json=as_json, progress_json=progress_json)
     # Steps run from the project root, whatever folder chant was started in.
     os.chdir(project.config.root)
     result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
+    return _finish(result, as_json=as_json)
+
+
+def _sinks(*, as_json: bool, progress_json: bool) -> list[Sink]:
+    if progress_json:
+        from chant.render.jsonl import JsonLinesRenderer
+
+        return [JsonLinesRenderer(sys.stdout)]
+    return [_human(sys.stderr if as_json else sys.stdout)]
+
+
+def _finish(result: RunResult, *, as_json: bool) -> int:
     if as_json:
         LineWriter(sys.stdout)(json.dumps(result.to_dict(), indent=2, default=str))
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: str | None) -> int:
+    """Run ``op`` on Temporal: the same checks, events and exit codes as a local run."""
+    from chant.temporal.connect import pick_profile
+
+    profile = pick_profile(project.config, args.profile)
+    if not args.no_worker:
+        # The worker in this process resolves secrets; it must have them all.
+        secret_values(op, os.environ)
+    try:
+        from chant.temporal.runner import run_temporal
+    except ImportError as exc:
+        raise RuntimeUnavailableError(
+            f"Temporal mode needs the temporal extra ({exc.name} is not installed)",
+            hint="pip install 'chant[temporal]', or run locally with --local",
+        ) from exc
+    if notice:
+        _say(notice)
+    sinks = _sinks(as_json=args.as_json, progress_json=args.progress_json)
+    os.chdir(project.config.root)
+    followed = asyncio.run(
+        run_temporal(
+            op,
+            project.registry,
+            profile,
+            root=project.config.root,
+            sinks=sinks,
+            no_worker=args.no_worker,
+            say=_say,
+        )
+    )
+    if followed.detached:
+        return EXIT_INTERRUPTED
+    if followed.result is None:
+        _say(
+            f'chant: the workflow of "{op.name}" ended {followed.status} without finishing '
+            f"the Op (see `chant history {op.name}`)"
+        )
+        return EXIT_INTERRUPTED if followed.status in ("terminated", "canceled") else EXIT_FAILED
+    return _finish(followed.result, as_json=args.as_json)

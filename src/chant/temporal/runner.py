@@ -1,0 +1,243 @@
+"""``chant run NAME --temporal``: start the Op's workflow and follow it.
+
+The run's events come from the workflow's ``events_after`` query and go to the same
+sinks (renderers) as a local run's, so the output is the same. Ctrl-C detaches: the
+workflow keeps running on the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from chant.activities.registry import Registry
+from chant.config import TemporalProfile
+from chant.errors import ChantError, RuntimeUnavailableError
+from chant.events import Event, RunResult, Sink
+from chant.ir import ActivityStep, GateStep, Op, Profile
+from chant.profiles import parse_duration
+from chant.temporal.connect import connect, ensure_search_attributes
+from chant.temporal.workflow import OP_KEY, TIMEOUT_SLACK, WORKFLOW_NAME
+
+POLL = 0.1
+"""Seconds between two reads of a running workflow's events."""
+
+
+def workflow_id(op_name: str) -> str:
+    return f"chant-op-{op_name}"
+
+
+class AlreadyRunningError(ChantError):
+    """The Op's workflow is already running; a second start is refused."""
+
+
+def execution_timeout(op: Op) -> timedelta:
+    """An upper bound on the whole run, so that no run can stay open forever."""
+    total = 3600.0
+    for phase, _ in op.all_phases():
+        for step in phase.steps:
+            if isinstance(step, GateStep):
+                total += parse_duration(step.timeout)
+            elif isinstance(step, ActivityStep) and isinstance(step.profile, Profile):
+                retry = step.profile.retry
+                wait = parse_duration(retry.maximum_interval or retry.initial_interval) * 100
+                per = parse_duration(step.profile.timeout) + TIMEOUT_SLACK
+                total += retry.max_attempts * per + (retry.max_attempts - 1) * wait
+    return timedelta(seconds=total)
+
+
+def search_attributes(op: Op) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(OP_KEY, op.name)]
+    for key, value in op.search_attributes.items():
+        pairs.append(SearchAttributePair(SearchAttributeKey.for_keyword(key), value))
+    return TypedSearchAttributes(pairs)
+
+
+@dataclass
+class Followed:
+    """How following a run ended."""
+
+    result: RunResult | None
+    detached: bool = False
+    status: str | None = None
+    """Temporal's status of the workflow when it closed without a run record."""
+
+
+async def follow(
+    handle: WorkflowHandle[Any, Any],
+    sinks: list[Sink],
+    *,
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+    task_queue: str,
+) -> Followed:
+    """Render the run's events as they come, until it finishes or ``stop`` is set."""
+    seen = 0
+    warned = False
+    outcome = asyncio.ensure_future(_closed(handle))
+    try:
+        while not stop.is_set():
+            try:
+                events = await handle.query("events_after", seen, rpc_timeout=timedelta(seconds=5))
+            except RPCError as exc:
+                if outcome.done():
+                    return Followed(None, status=outcome.result())
+                if not warned:
+                    warned = True
+                    say(
+                        f"chant: waiting for a worker on task queue {task_queue} "
+                        f"({exc.message.splitlines()[0] if exc.message else 'no answer'}); "
+                        "start one with `chant worker`"
+                    )
+                await _wait(stop, 1.0)
+                continue
+            finished = False
+            for data in events:
+                event = Event.from_dict(data)
+                seen = event.seq
+                for sink in sinks:
+                    sink(event)
+                finished = finished or event.type == "run_finished"
+            if finished:
+                record = await handle.query("run_result", rpc_timeout=timedelta(seconds=10))
+                return Followed(RunResult.from_dict(record))
+            if not events and outcome.done():
+                # Closed without a run record: terminated, timed out or failed outright.
+                return Followed(None, status=outcome.result())
+            if not events:
+                await _wait(stop, POLL)
+        return Followed(None, detached=True)
+    finally:
+        outcome.cancel()
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> str:
+    """Waits until the workflow closes and returns its status's name."""
+    from temporalio.client import WorkflowFailureError
+
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        pass
+    except RPCError:
+        pass
+    description = await handle.describe()
+    status = description.status or WorkflowExecutionStatus.RUNNING
+    return status.name.lower()
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+
+
+async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[Any, Any]:
+    """Start ``chant-op-<name>``; refused while a run of the Op is open."""
+    wid = workflow_id(op.name)
+    try:
+        return await client.start_workflow(
+            WORKFLOW_NAME,
+            {"op": op.to_dict()},
+            id=wid,
+            task_queue=task_queue,
+            execution_timeout=execution_timeout(op),
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=search_attributes(op),
+        )
+    except WorkflowAlreadyStartedError as exc:
+        raise AlreadyRunningError(
+            f'Op "{op.name}" is already running (workflow {wid}); '
+            "a second run cannot start until it ends",
+            hint=f"follow it with `chant status {op.name}`, or stop it with "
+            f"`chant cancel {op.name}`",
+        ) from exc
+
+
+async def run_temporal(
+    op: Op,
+    registry: Registry,
+    profile: TemporalProfile,
+    *,
+    root: Any,
+    sinks: list[Sink],
+    no_worker: bool,
+    say: Callable[[str], None],
+) -> Followed:
+    """Start the Op's workflow (with a worker in this process unless ``no_worker``) and
+    follow it to its end. Ctrl-C / SIGTERM detaches."""
+    client = await connect(profile, root=root)
+    await ensure_search_attributes(client, profile, tuple(op.search_attributes))
+    task_queue = op.task_queue or profile.task_queue
+    worker = None
+    if not no_worker:
+        from chant.temporal.worker import build_worker
+
+        worker = build_worker(client, registry, task_queue=task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if worker is not None:
+            async with worker:
+                return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+        return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+    except RPCError as exc:
+        raise RuntimeUnavailableError(
+            f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
+            hint="check the cluster (`chant server status` for the dev server)",
+        ) from exc
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _start_and_follow(
+    client: Client,
+    op: Op,
+    sinks: list[Sink],
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+    task_queue: str,
+) -> Followed:
+    handle = await start(client, op, task_queue=task_queue)
+    followed = await follow(handle, sinks, stop=stop, say=say, task_queue=task_queue)
+    if followed.detached:
+        say(
+            f"chant: detached — workflow {handle.id} keeps running on Temporal "
+            f"(it needs a worker on task queue {task_queue}: `chant worker`)\n"
+            f"  follow it: chant status {op.name}\n"
+            f"  cancel it: chant cancel {op.name}"
+        )
+    return followed
+
+
+def flush_and_exit(code: int) -> None:
+    """End the process now, after flushing output.
+
+    temporalio can crash the interpreter at exit after a run has already succeeded
+    (sdk-python issue 300); leaving through ``os._exit`` keeps the run's exit code."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

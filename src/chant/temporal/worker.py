@@ -1,0 +1,221 @@
+"""A Temporal worker for a project: the interpreter workflow and every activity.
+
+Activities are served by one dynamic Temporal activity that looks the called name up
+in the project's ``Registry`` — the built-ins, the project's ``@activity`` functions
+and installed ``chant.activities`` — and runs one attempt through
+``registry.run_attempt``, exactly as the local executor does. So a timed-out attempt
+is stopped on the worker (its process group killed) instead of running on after the
+server gave up on it, and a cancelled one is stopped before compensation starts
+(activities are cancelled with ``WAIT_CANCELLATION_COMPLETED``).
+
+Secrets are read from the worker's environment and masked in everything the activity
+sends back. Output lines go back in the result, or by signal while a step runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from chant.activities.registry import ActivityContext, Registry, run_attempt
+from chant.errors import ActivityError
+from chant.events import Masker
+from chant.ir import Profile, _args_from_json, iter_secrets
+from chant.local.executor import resolve_secrets
+from chant.profiles import may_retry, retry_delay
+from chant.temporal.workflow import KILL_GRACE, ChantOpWorkflow
+from chant.walk import error_of
+
+MAX_LINES = 400
+"""Output lines kept per batch sent back (the newest); the payload limit is 2 MiB."""
+MAX_LINE = 4000
+TICK = 1.0
+"""Seconds between liveness heartbeats (and output flushes) of a running step."""
+
+
+class _Context(ActivityContext):
+    """An ``ActivityContext`` whose heartbeats also reach the Temporal server."""
+
+    def heartbeat(self, details: Any = None) -> None:
+        super().heartbeat(details)
+        with contextlib.suppress(Exception):
+            activity.heartbeat(self.heartbeat_details)
+
+
+class _Lines:
+    """A step's output lines not yet sent back, masked and bounded."""
+
+    def __init__(self, masker: Masker) -> None:
+        self.mask = masker
+        self.lines: list[list[str]] = []
+        self.dropped = 0
+
+    def add(self, line: str, stream: str) -> None:
+        self.lines.append([stream, self.mask.text(line)[:MAX_LINE]])
+        if len(self.lines) > MAX_LINES:
+            self.dropped += len(self.lines) - MAX_LINES
+            del self.lines[: len(self.lines) - MAX_LINES]
+
+    def take(self) -> list[list[str]]:
+        lines, self.lines = self.lines, []
+        if self.dropped:
+            lines.insert(0, ["log", f"[{self.dropped} earlier lines not shown]"])
+            self.dropped = 0
+        return lines
+
+
+def make_activity(registry: Registry) -> Any:
+    """The dynamic activity serving every name in ``registry``."""
+
+    @activity.defn(dynamic=True)
+    async def chant_step(raw: Sequence[RawValue]) -> dict[str, Any]:
+        info = activity.info()
+        name = info.activity_type
+        data = activity.payload_converter().from_payload(raw[0].payload, dict)
+        step_id = str(data["step"])
+        profile = Profile.from_dict(data["profile"])
+        defn = registry.get(name)
+        if defn is None:
+            raise ApplicationError(
+                f'no activity named "{name}" is registered on this worker '
+                f"({os.uname().nodename}, pid {os.getpid()})",
+                {
+                    "attempt": info.attempt,
+                    "error": {
+                        "type": "UnknownActivityError",
+                        "message": f'no activity named "{name}" is registered on this worker',
+                    },
+                },
+                type="UnknownActivityError",
+                non_retryable=True,
+            )
+        args = _args_from_json(data.get("args", {}))
+        names = iter_secrets(args)
+        missing = [n for n in names if n not in os.environ]
+        if missing:
+            message = (
+                f"secret(s) {', '.join(missing)} not set in the environment of the worker on "
+                f"{os.uname().nodename} (pid {os.getpid()})"
+            )
+            raise ApplicationError(
+                message,
+                {
+                    "attempt": info.attempt,
+                    "error": {"type": "SecretNotSetError", "message": message},
+                },
+                type="SecretNotSetError",
+                non_retryable=True,
+            )
+        secrets = {n: os.environ[n] for n in names}
+        masker = Masker(secrets.values())
+        lines = _Lines(masker)
+        handle = activity.client().get_workflow_handle(
+            str(info.workflow_id), run_id=info.workflow_run_id
+        )
+        lock = asyncio.Lock()
+
+        async def flush(signal: str, extra: dict[str, Any] | None = None) -> None:
+            batch = lines.take()
+            if not batch and extra is None:
+                return
+            with contextlib.suppress(Exception):  # progress only: never fail the step
+                await handle.signal(signal, {"step": step_id, "output": batch, **(extra or {})})
+
+        async def tick() -> None:
+            started = time.monotonic()
+            while True:
+                # Output goes back every second at first, then less often, so a long
+                # chatty step does not fill the workflow's history.
+                elapsed = time.monotonic() - started
+                await asyncio.sleep(TICK if elapsed < 30 else min(15.0, elapsed / 10))
+                activity.heartbeat(ctx.heartbeat_details)
+                async with lock:
+                    await flush("chant_output")
+
+        beat = profile.heartbeat_timeout
+        from chant.profiles import parse_duration
+
+        ctx = _Context(
+            step_id=step_id,
+            attempt=info.attempt,
+            output=lines.add,
+            heartbeat_interval=parse_duration(beat) / 2 if beat else None,
+            kill_grace=KILL_GRACE,
+        )
+        ticker = asyncio.ensure_future(tick())
+        try:
+            result = await run_attempt(
+                defn, resolve_secrets(args, secrets) if secrets else args, ctx, profile
+            )
+        except (TimeoutError, Exception) as exc:
+            error = masker(error_of(exc))
+            non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
+            retrying = may_retry(profile.retry, info.attempt, error["type"], non_retryable)
+            async with lock:
+                ticker.cancel()
+            if retrying:
+                await flush(
+                    "chant_retrying",
+                    {
+                        "attempt": info.attempt,
+                        "max_attempts": profile.retry.max_attempts,
+                        "error": error,
+                        "delay_ms": round(retry_delay(profile.retry, info.attempt) * 1000),
+                    },
+                )
+            raise ApplicationError(
+                error["message"],
+                {"attempt": info.attempt, "error": error, "output": lines.take()},
+                type=error["type"],
+                # chant decides, as locally: Temporal stops exactly when chant would.
+                non_retryable=not retrying,
+            ) from None
+        finally:
+            async with lock:
+                ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        return {"result": masker(result), "attempt": info.attempt, "output": lines.take()}
+
+    return chant_step
+
+
+def build_worker(
+    client: Client,
+    registry: Registry,
+    *,
+    task_queue: str,
+    max_concurrent: int | None = None,
+    identity: str | None = None,
+) -> Worker:
+    """A worker for ``task_queue`` running the interpreter workflow and ``registry``."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("chant")
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ChantOpWorkflow],
+        activities=[make_activity(registry)],
+        max_concurrent_activities=max_concurrent or 100,
+        identity=identity,
+        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        # Cancellation reaches an activity only with a heartbeat's answer.
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
+        default_heartbeat_throttle_interval=timedelta(seconds=1),
+        # When a worker dies, its cached workflows move on to another one quickly.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+        # On shutdown, running steps are cancelled at once (their process groups killed)
+        # and Temporal retries them elsewhere.
+        graceful_shutdown_timeout=timedelta(seconds=0),
+    )
