@@ -51,6 +51,14 @@ def pick(result: JSON, path: str | None, name: str) -> JSON:
     return value
 
 
+def fn_args(step: Step) -> tuple[str, dict[str, Any]]:
+    """The ``fn`` and ``args`` that events and records show for ``step``."""
+    if isinstance(step, ActivityStep):
+        args = _args_to_json(step.args)
+        return step.fn, dict(args) if isinstance(args, Mapping) else {}
+    return "gate", {"signal": step.signal, "timeout": step.timeout}
+
+
 def error_of(exc: BaseException) -> dict[str, str]:
     kind = exc.type if isinstance(exc, ActivityError) else type(exc).__name__
     message = exc.message if isinstance(exc, ActivityError) else str(exc)
@@ -167,11 +175,9 @@ class Walker:
 
     @staticmethod
     def _step_result(r: Record, mask: Masker) -> StepResult:
-        step = r.step
-        fn = step.fn if isinstance(step, ActivityStep) else "gate"
-        args = _args_to_json(step.args) if isinstance(step, ActivityStep) else {}
+        fn, args = fn_args(r.step)
         return StepResult(
-            id=str(step.id),
+            id=str(r.step.id),
             phase=r.phase,
             fn=fn,
             args=args,
@@ -206,13 +212,13 @@ class Walker:
         return rec
 
     def _finished(self, rec: Record) -> None:
-        step = rec.step
+        fn, args = fn_args(rec.step)
         self._emit(
             "step_finished",
-            step=step.id,
+            step=rec.step.id,
             phase=rec.phase,
-            fn=step.fn if isinstance(step, ActivityStep) else "gate",
-            args=_args_to_json(step.args) if isinstance(step, ActivityStep) else {},
+            fn=fn,
+            args=args,
             status=rec.status,
             attempts=rec.attempts,
             duration_ms=rec.duration_ms,
@@ -302,13 +308,8 @@ class Walker:
     async def _run_step(self, step: Step, phase: Phase, compensation: bool) -> Record:
         rec = Record(step, phase.name, compensation, status="running")
         self._records[str(step.id)] = rec
-        self._emit(
-            "step_started",
-            step=step.id,
-            phase=phase.name,
-            fn=step.fn if isinstance(step, ActivityStep) else "gate",
-            args=_args_to_json(step.args) if isinstance(step, ActivityStep) else {},
-        )
+        fn, args = fn_args(step)
+        self._emit("step_started", step=step.id, phase=phase.name, fn=fn, args=args)
         started = self.clock()
         try:
             await self._execute(step, rec, compensation)

@@ -25,7 +25,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import RawValue
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -100,6 +100,7 @@ def make_activity(registry: Registry) -> Any:
                 },
                 type="UnknownActivityError",
                 non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             )
         args = _args_from_json(data.get("args", {}))
         names = iter_secrets(args)
@@ -117,6 +118,7 @@ def make_activity(registry: Registry) -> Any:
                 },
                 type="SecretNotSetError",
                 non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
             )
         secrets = {n: os.environ[n] for n in names}
         masker = Masker(secrets.values())
@@ -181,6 +183,8 @@ def make_activity(registry: Registry) -> Any:
                 type=error["type"],
                 # chant decides, as locally: Temporal stops exactly when chant would.
                 non_retryable=not retrying,
+                # A failed step is reported by chant's own output; no worker traceback.
+                category=ApplicationErrorCategory.BENIGN,
             ) from None
         finally:
             async with lock:

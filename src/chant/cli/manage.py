@@ -1,0 +1,248 @@
+"""``chant signal|status|history|cancel OP``: manage an Op's runs on Temporal.
+
+They need only the project's ``chant.toml`` (for the profile) and the cluster: no op
+file is imported, so they work from any machine that can reach the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from chant.config import TemporalProfile, load_config
+from chant.errors import ChantError, RuntimeUnavailableError, UsageError
+from chant.render import LineWriter
+
+
+def execute(args: argparse.Namespace) -> int:
+    config = load_config(Path.cwd())
+    from chant.temporal.connect import pick_profile, require_temporal
+
+    require_temporal(config, args.command)
+    profile = pick_profile(config, args.profile)
+    action = {"signal": _signal, "status": _status, "history": _history, "cancel": _cancel}
+    code: int = asyncio.run(action[args.command](args, profile, config.root))
+    return code
+
+
+def _out(text: str) -> None:
+    LineWriter(sys.stdout)(text)
+
+
+async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
+    from chant.temporal.connect import connect
+    from chant.temporal.runner import workflow_id
+
+    client = await connect(profile, root=root)
+    return client, client.get_workflow_handle(workflow_id(op))
+
+
+async def _running(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
+    """The handle of the Op's open run; exit 2 when none is running."""
+    from temporalio.client import WorkflowExecutionStatus
+    from temporalio.service import RPCError, RPCStatusCode
+
+    client, handle = await _handle(profile, root, op)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotRunningError(op) from exc
+        raise
+    if described.status != WorkflowExecutionStatus.RUNNING:
+        raise NotRunningError(op, described.status.name.lower() if described.status else None)
+    return client, handle
+
+
+class NotRunningError(ChantError):
+    def __init__(self, op: str, last: str | None = None) -> None:
+        was = f" (its last run {last})" if last else ""
+        super().__init__(
+            f'Op "{op}" has no running workflow{was}',
+            hint=f"start one with `chant run {op}`; `chant history {op}` lists past runs",
+        )
+
+
+async def _query(handle: Any, name: str, *args: Any) -> Any:
+    from datetime import timedelta
+
+    from temporalio.service import RPCError
+
+    try:
+        return await handle.query(name, *args, rpc_timeout=timedelta(seconds=10))
+    except RPCError as exc:
+        raise RuntimeUnavailableError(
+            f"workflow {handle.id} did not answer ({exc.message.splitlines()[0]})",
+            hint="is a worker running for its task queue? start one with `chant worker`",
+        ) from exc
+
+
+async def _signal(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+    _, handle = await _running(profile, root, args.op)
+    status = await _query(handle, "status")
+    gates = [w["signal"] for w in status["waiting"]]
+    if args.signal not in gates:
+        waiting = f"it waits for: {', '.join(gates)}" if gates else "it waits for no signal now"
+        raise UsageError(f'Op "{args.op}" is not waiting for signal "{args.signal}"; {waiting}')
+    await handle.signal(
+        "gate", {"signal": args.signal, "approver": args.approver, "note": args.note}
+    )
+    who = f" as {args.approver}" if args.approver else ""
+    _out(f'sent "{args.signal}" to {handle.id}{who}')
+    return 0
+
+
+async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    _, handle = await _handle(profile, root, args.op)
+    try:
+        described = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotRunningError(args.op) from exc
+        raise
+    state = described.status.name.lower() if described.status else "unknown"
+    if state == "running":
+        status = await _query(handle, "status")
+    else:
+        # A closed run needs no worker: its record is the result (or the failure's details).
+        status = _from_record(await _record(handle))
+    if args.as_json:
+        _out(
+            json.dumps(
+                {
+                    "op": args.op,
+                    "workflow_id": handle.id,
+                    "run_id": described.run_id,
+                    "state": state,
+                    "start": described.start_time.isoformat(),
+                    **status,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    _out(f"Op {args.op}: {state} (workflow {handle.id}, run {described.run_id})")
+    _out(f"  started  {described.start_time:%Y-%m-%d %H:%M:%S} UTC")
+    if status.get("phase"):
+        _out(f"  phase    {status['phase']}")
+    for step in status["steps"]:
+        if step["status"] in ("running", "failed", "cancelled"):
+            attempts = f", attempt {step['attempts']}" if step["attempts"] > 1 else ""
+            _out(f"  step     {step['step']} ({step['fn']}): {step['status']}{attempts}")
+    for gate in status["waiting"]:
+        _out(
+            f'  waiting  for signal "{gate["signal"]}" at {gate["step"]} since {gate["since"]} '
+            f"(up to {gate['timeout']}): chant signal {args.op} {gate['signal']} --approver NAME"
+        )
+    for a in status["approvals"]:
+        note = f" — {a['note']}" if a.get("note") else ""
+        _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(no name)"} at {a["at"]}{note}')
+    for name, value in status["outcomes"].items():
+        _out(f"  outcome  {name}={value}")
+    return 0
+
+
+async def _record(handle: Any) -> dict[str, Any] | None:
+    """The run record of a closed workflow, when it left one."""
+    from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
+
+    try:
+        result = await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.details:
+            record = cause.details[0]
+            return record if isinstance(record, dict) else None
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _from_record(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``status`` query's shape, from a finished run's record."""
+    if record is None:
+        return {
+            "phase": None,
+            "steps": [],
+            "waiting": [],
+            "approvals": [],
+            "outcomes": {},
+            "finished": True,
+        }
+    steps = [
+        {k: s.get(k) for k in ("step", "fn", "status", "attempts", "phase", "error")}
+        | {"step": s["id"]}
+        for s in record.get("steps", [])
+    ]
+    approvals = [
+        s["result"]
+        for s in record.get("steps", [])
+        if s.get("fn") == "gate" and isinstance(s.get("result"), dict)
+    ]
+    outcomes = {
+        s["outcome"]["name"]: s["outcome"]["value"]
+        for s in record.get("steps", [])
+        if s.get("outcome")
+    }
+    failed = record.get("failed_step")
+    phase = next((s["phase"] for s in record.get("steps", []) if s["id"] == failed), None)
+    return {
+        "phase": phase,
+        "steps": steps,
+        "waiting": [],
+        "approvals": approvals,
+        "outcomes": outcomes,
+        "finished": True,
+        "error": record.get("error"),
+    }
+
+
+async def _history(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+    from chant.temporal.connect import OP_ATTRIBUTE, OUTCOMES_ATTRIBUTE
+
+    client, _ = await _handle(profile, root, args.op)
+    rows = []
+    query = f"{OP_ATTRIBUTE} = '{args.op}'"
+    async for wf in client.list_workflows(query, limit=max(1, args.limit)):
+        end = wf.close_time
+        duration = (end - wf.start_time).total_seconds() if end else None
+        outcomes = wf.search_attributes.get(OUTCOMES_ATTRIBUTE, [])
+        rows.append(
+            {
+                "run_id": wf.run_id,
+                "status": wf.status.name.lower() if wf.status else "unknown",
+                "start": wf.start_time.isoformat(),
+                "duration_s": round(duration, 1) if duration is not None else None,
+                "outcomes": list(outcomes),
+            }
+        )
+    if args.as_json:
+        _out(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        _out(f'no runs of "{args.op}" on {profile.address} ({profile.namespace})')
+        return 0
+    _out(f"{'START (UTC)':<20} {'STATUS':<11} {'DURATION':>9}  OUTCOMES")
+    for r in rows:
+        start = r["start"][:19].replace("T", " ")
+        took = f"{r['duration_s']}s" if r["duration_s"] is not None else "-"
+        _out(f"{start:<20} {r['status']:<11} {took:>9}  {', '.join(r['outcomes']) or '-'}")
+    return 0
+
+
+async def _cancel(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+    _, handle = await _running(profile, root, args.op)
+    if args.force:
+        await handle.terminate(reason="chant cancel --force")
+        _out(f"terminated {handle.id} (no compensation ran)")
+    else:
+        await handle.cancel()
+        _out(f"cancelling {handle.id}: running steps stop, then on_failure runs")
+    return 0

@@ -1,0 +1,63 @@
+"""``chant worker``: a standalone Temporal worker for the project.
+
+It runs the interpreter workflow and every activity the project knows (built-ins,
+project ``@activity`` functions, installed ``chant.activities``). Scale out by running
+more of them, on more machines, against the same cluster and task queue. On SIGTERM
+or Ctrl-C it stops: running steps are cancelled (their process groups killed) and
+Temporal retries them on another worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from chant.errors import UsageError
+from chant.project import load_project
+
+
+def execute(args: argparse.Namespace) -> int:
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        raise UsageError("--max-concurrent must be at least 1")
+    project = load_project()
+    from chant.temporal.connect import pick_profile, require_temporal
+
+    require_temporal(project.config, "worker")
+    profile = pick_profile(project.config, args.profile)
+    task_queue = args.task_queue or profile.task_queue
+    os.chdir(project.config.root)  # steps run from the project root, as locally
+    return asyncio.run(_serve(project, profile, task_queue, args.max_concurrent))
+
+
+async def _serve(project: object, profile: object, task_queue: str, limit: int | None) -> int:
+    from chant.config import TemporalProfile
+    from chant.project import Project
+    from chant.temporal.connect import connect, ensure_search_attributes
+    from chant.temporal.worker import build_worker
+
+    assert isinstance(project, Project) and isinstance(profile, TemporalProfile)
+    client = await connect(profile, root=project.config.root)
+    await ensure_search_attributes(client, profile)
+    identity = f"{os.getpid()}@{os.uname().nodename}"
+    worker = build_worker(
+        client, project.registry, task_queue=task_queue, max_concurrent=limit, identity=identity
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ops = ", ".join(project.ops) or "none found"
+    sys.stderr.write(
+        f"chant worker {identity}: polling task queue {task_queue} on {profile.address} "
+        f"(namespace {profile.namespace}, profile {profile.name}); Ops: {ops}; "
+        "Ctrl-C stops it\n"
+    )
+    sys.stderr.flush()
+    async with worker:
+        await stop.wait()
+        sys.stderr.write("chant worker: stopping — cancelling running steps\n")
+        sys.stderr.flush()
+    return 0
