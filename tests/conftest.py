@@ -23,6 +23,8 @@ from chant.ir import Op
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
 
+pytest_plugins = ["temporal_server"]
+
 
 @dataclass
 class Ran:

