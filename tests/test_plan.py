@@ -299,8 +299,7 @@ def test_check_local_rejects_a_gate_naming_it_its_phase_and_the_fix() -> None:
     assert str(err.value) == (
         'op "a" has gate "go" in phase "Approve": gates wait for a human signal and need '
         "Temporal; local mode cannot run them\n"
-        "  hint: run it on Temporal: chant run a --temporal "
-        "(Temporal mode is not available in this version yet)"
+        "  hint: run it on Temporal: chant run a --temporal"
     )
 
 

@@ -308,6 +308,5 @@ def check_local(op: Op) -> None:
         raise GateNotSupportedError(
             f'op "{op.name}" has gate "{gate.signal}" in phase "{phase_name}"{more}: gates wait '
             "for a human signal and need Temporal; local mode cannot run them",
-            hint=f"run it on Temporal: chant run {op.name} --temporal "
-            "(Temporal mode is not available in this version yet)",
+            hint=f"run it on Temporal: chant run {op.name} --temporal",
         )

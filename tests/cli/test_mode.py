@@ -84,28 +84,36 @@ def test_local_flag_overrides_a_temporal_table(make_project: MakeProject, chant:
 
 
 # --- Temporal ------------------------------------------------------------------------
+# Nothing listens on port 1: choosing Temporal reaches for it and exits 3 with the fix.
+# (Subprocesses: temporalio stays out of the test process.)
 
-UNAVAILABLE = (
-    "chant: error: Temporal mode is not available yet in this version of chant\n"
-    "  hint: run it locally: chant run hello --local\n"
+UNREACHABLE = "chant: error: cannot reach Temporal at 127.0.0.1:1 (profile {profile}): "
+FIX = (
+    "  hint: start one with `chant server start`, set auto_start = true in "
+    "[temporal.profiles.{profile}], or run with --local\n"
 )
 
 
-def test_a_temporal_table_chooses_temporal_which_is_unavailable_yet(
-    make_project: MakeProject, chant: Chant
+def test_a_temporal_table_chooses_temporal_and_an_unreachable_cluster_exits_3(
+    make_project: MakeProject, chant_proc: Chant
 ) -> None:
     root = make_project({"chant.toml": TEMPORAL, "ops/hello.op.py": HELLO})
-    ran = chant("run", "hello", cwd=root)
-    assert (ran.code, ran.err) == (3, UNAVAILABLE)
+    ran = chant_proc("run", "hello", cwd=root)
+    assert ran.code == 3
+    lines = ran.err.splitlines(keepends=True)
+    assert lines[0] == 'chant: [temporal] found in chant.toml — running "hello" on Temporal\n'
+    assert lines[1].startswith(UNREACHABLE.format(profile="dev"))
+    assert lines[2:] == [FIX.format(profile="dev")]
     assert runs(root) == 0
 
 
-def test_temporal_flag_chooses_temporal_which_is_unavailable_yet(
-    make_project: MakeProject, chant: Chant
-) -> None:
-    root = make_project({"ops/hello.op.py": HELLO})
-    ran = chant("run", "hello", "--temporal", cwd=root)
-    assert (ran.code, ran.err) == (3, UNAVAILABLE)
+def test_an_unknown_profile_is_a_usage_error(make_project: MakeProject, chant_proc: Chant) -> None:
+    root = make_project({"chant.toml": TEMPORAL, "ops/hello.op.py": HELLO})
+    ran = chant_proc("run", "hello", "--profile", "prod", cwd=root)
+    assert (ran.code, ran.err) == (
+        2,
+        "chant: error: --profile prod: no [temporal.profiles.prod] in chant.toml; profiles: dev\n",
+    )
     assert runs(root) == 0
 
 
@@ -134,8 +142,7 @@ def test_a_gate_is_rejected_locally_naming_it_its_phase_and_temporal(
     assert ran.err == (
         'chant: error: op "release" has gate "approve-prod" in phase "Approve": gates wait for '
         "a human signal and need Temporal; local mode cannot run them\n"
-        "  hint: run it on Temporal: chant run release --temporal "
-        "(Temporal mode is not available in this version yet)\n"
+        "  hint: run it on Temporal: chant run release --temporal\n"
     )
     assert not (root / "ran.marker").exists()
 
