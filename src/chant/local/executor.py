@@ -75,7 +75,7 @@ class LocalExecutor(Walker):
                 if step.outcome is not None:
                     value = pick(result, step.outcome.path, step.outcome.name)
                     rec.outcome = {"name": step.outcome.name, "value": value}
-                rec.result, rec.status = result, "ok"
+                rec.result, rec.status, rec.error = result, "ok", None
                 return
             except (TimeoutError, Exception) as exc:
                 rec.error = error_of(exc)

@@ -111,6 +111,7 @@ class TemporalWalker(Walker):
             "args": _args_to_json(step.args),
             "profile": profile.to_dict(),
         }
+        rec.attempts = 1  # as locally: the attempt under way counts
         try:
             done: dict[str, Any] = await workflow.execute_activity(
                 step.fn,
@@ -223,7 +224,7 @@ class TemporalWalker(Walker):
         self.output(step_id, data.get("output", []))
         attempt = int(data.get("attempt", 0))
         self.attempts[step_id] = max(self.attempts.get(step_id, 0), attempt)
-        rec.attempts = attempt
+        rec.attempts = attempt + 1
         self._emit(
             "step_retrying",
             step=step_id,

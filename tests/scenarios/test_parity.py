@@ -1,0 +1,173 @@
+"""Parity: every fixture Op gives the same normalised result locally and on Temporal.
+
+Each scenario runs ``chant run NAME --json`` in both modes (a real subprocess each,
+the Temporal one against the session's dev server with a worker in the process) and
+compares statuses, attempts, outcomes, errors, the order of steps and compensation,
+and the exit code. Timings are not compared: Temporal spaces retries at least ~1 s.
+The expected values are also written out, so that both executors being wrong the same
+way still fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import alive
+
+PROJECT = Path(__file__).parent / "project"
+SECRET = "s3cr3t-parity-value"
+
+# name -> (exit code, [(step id, status, attempts, error type or None, compensation)])
+EXPECTED: dict[str, tuple[int, list[tuple[str, str, int, str | None, bool]]]] = {
+    "happy": (
+        0,
+        [
+            ("greet.1", "ok", 1, None, False),
+            ("look.1", "ok", 1, None, False),
+            ("look.2", "ok", 1, None, False),
+        ],
+    ),
+    "retry-then-success": (0, [("flaky.1", "ok", 2, None, False)]),
+    "exhausted": (
+        1,
+        [
+            ("deploy.1", "failed", 2, "CommandFailedError", False),
+            ("verify.1", "skipped", 0, None, False),
+            ("roll-back.1", "ok", 1, None, True),
+            ("notify.1", "ok", 1, None, True),
+        ],
+    ),
+    "timeout": (1, [("hang.1", "failed", 1, "ActivityTimeoutError", False)]),
+    "non-retryable": (
+        1,
+        [
+            ("check.1", "failed", 1, "QuotaExceededError", False),
+            ("check.2", "failed", 1, "CommandFailedError", False),
+        ],
+    ),
+    "parallel": (
+        1,
+        [
+            ("fan-out.1", "failed", 1, "CommandFailedError", False),
+            ("fan-out.2", "ok", 1, None, False),
+            ("fan-out.3", "ok", 1, None, False),
+            ("later.1", "skipped", 0, None, False),
+        ],
+    ),
+    "fail-fast": (
+        1,
+        [
+            ("fan-out.1", "failed", 1, "CommandFailedError", False),
+            ("fan-out.2", "cancelled", 1, "Cancelled", False),
+            ("clean-up.1", "ok", 1, None, True),
+        ],
+    ),
+    "outcomes": (
+        0,
+        [("observe.1", "ok", 1, None, False), ("observe.2", "ok", 1, None, False)],
+    ),
+    "failing-compensation": (
+        1,
+        [
+            ("deploy.1", "failed", 1, "CommandFailedError", False),
+            ("undo.1", "failed", 1, "CommandFailedError", True),
+            ("undo.2", "ok", 1, None, True),
+            ("report.1", "ok", 1, None, True),
+        ],
+    ),
+    "secrets": (
+        1,
+        [("use.1", "ok", 1, None, False), ("use.2", "failed", 1, "CommandFailedError", False)],
+    ),
+}
+
+
+def _project(tmp_path: Path, address: str, mode: str) -> Path:
+    root = tmp_path / mode
+    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("state", "__pycache__"))
+    (root / "state").mkdir()
+    (root / "chant.toml").write_text(
+        '[project]\nops = ["ops"]\n\n[temporal]\ndefault_profile = "test"\n'
+        f'[temporal.profiles.test]\naddress = "{address}"\n'
+        f'task_queue = "parity-{uuid.uuid4().hex[:8]}"\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+def _run(root: Path, name: str, mode: str) -> tuple[int, dict[str, Any], str]:
+    env = {**os.environ, "PARITY_TOKEN": SECRET}
+    proc = subprocess.run(
+        [sys.executable, "-m", "chant", "run", name, f"--{mode}", "--json"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout, f"{mode} run printed no JSON; stderr:\n{proc.stderr}"
+    return proc.returncode, json.loads(proc.stdout), proc.stdout + proc.stderr
+
+
+def _normalised(doc: dict[str, Any]) -> list[tuple[str, str, int, str | None, bool]]:
+    return [
+        (s["id"], s["status"], s["attempts"], (s["error"] or {}).get("type"), s["compensation"])
+        for s in doc["steps"]
+    ]
+
+
+def _details(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What else must match: phase, fn, args, outcome and the error's message."""
+    return [
+        (s["id"], s["phase"], s["fn"], s["args"], s["outcome"], s["error"]) for s in doc["steps"]
+    ]
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal_server) -> None:
+    runs = {}
+    for mode in ("local", "temporal"):
+        root = _project(tmp_path, temporal_server.address, mode)
+        code, doc, text = _run(root, name, mode)
+        runs[mode] = (code, doc, text, root)
+        assert doc["mode"] == mode
+    (lcode, ldoc, ltext, lroot), (tcode, tdoc, ttext, troot) = runs["local"], runs["temporal"]
+    code, steps = EXPECTED[name]
+    assert (lcode, _normalised(ldoc)) == (code, steps), ltext
+    assert (tcode, _normalised(tdoc)) == (code, steps), ttext
+    assert _details(tdoc) == _details(ldoc)
+    assert (tdoc["ok"], tdoc["status"], tdoc["failed_step"], tdoc["error"]) == (
+        ldoc["ok"],
+        ldoc["status"],
+        ldoc["failed_step"],
+        ldoc["error"],
+    )
+    for root in (lroot, troot):
+        _check_side_effects(name, root)
+    if name == "secrets":
+        for text in (ltext, ttext):
+            assert SECRET not in text
+            assert "token=***" in text and "bad token ***" in text
+    if name == "outcomes":
+        assert tdoc["steps"][0]["outcome"] == {"name": "Drift", "value": True}
+        assert tdoc["steps"][1]["outcome"] == {"name": "Replicas", "value": "3"}
+
+
+def _check_side_effects(name: str, root: Path) -> None:
+    state = root / "state"
+    if name == "exhausted":
+        assert (state / "compensation").read_text().split() == ["rollback", "notify"]
+    if name in ("timeout", "fail-fast"):
+        # The step's whole process group was stopped, grandchildren included.
+        pid_file = state / ("orphan.pid" if name == "timeout" else "sibling.pid")
+        pid = int(pid_file.read_text())
+        assert not alive(pid), f"{name}: process {pid} outlived its step"
