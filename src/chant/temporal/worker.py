@@ -196,6 +196,13 @@ def make_activity(registry: Registry) -> Any:
     return chant_step
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, with chant's own (pure) modules passed through to it."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("chant")
+    )
+
+
 def build_worker(
     client: Client,
     registry: Registry,
@@ -205,7 +212,6 @@ def build_worker(
     identity: str | None = None,
 ) -> Worker:
     """A worker for ``task_queue`` running the interpreter workflow and ``registry``."""
-    restrictions = SandboxRestrictions.default.with_passthrough_modules("chant")
     return Worker(
         client,
         task_queue=task_queue,
@@ -213,7 +219,7 @@ def build_worker(
         activities=[make_activity(registry)],
         max_concurrent_activities=max_concurrent or 100,
         identity=identity,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=restrictions),
+        workflow_runner=workflow_runner(),
         # Cancellation reaches an activity only with a heartbeat's answer.
         max_heartbeat_throttle_interval=timedelta(seconds=1),
         default_heartbeat_throttle_interval=timedelta(seconds=1),

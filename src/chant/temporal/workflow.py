@@ -14,8 +14,9 @@ read with the ``events`` query; ``chant run --temporal`` renders them. Workers a
 signals of their own: ``chant_output`` (a step's output lines while it runs) and
 ``chant_retrying`` (an attempt failed and Temporal will retry it).
 
-Any exception escaping this code fails the run (``failure_exception_types``) rather
-than leaving it retrying its workflow task forever.
+Any exception escaping this code fails the run with an ``ApplicationError`` rather
+than leaving it retrying its workflow task forever; every run also has an execution
+timeout (``runner.execution_timeout``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,12 @@ def heartbeat_timeout(profile: Profile) -> float:
     return LIVENESS
 
 
+def activity_id(step_id: str) -> str:
+    """The Temporal activity id of a step: its chant step id, readable in Temporal's UI.
+    Changing this breaks the replay of runs in flight (tests/temporal/test_replay.py)."""
+    return step_id
+
+
 def _iso(now: Any) -> str:
     return str(now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
 
@@ -116,6 +123,7 @@ class TemporalWalker(Walker):
             done: dict[str, Any] = await workflow.execute_activity(
                 step.fn,
                 payload,
+                activity_id=activity_id(step_id),
                 start_to_close_timeout=timedelta(seconds=timeout + TIMEOUT_SLACK),
                 heartbeat_timeout=timedelta(seconds=heartbeat_timeout(profile)),
                 retry_policy=retry_policy(profile.retry),
@@ -241,7 +249,7 @@ class TemporalWalker(Walker):
             self.output(step_id, data.get("output", []))
 
 
-@workflow.defn(name=WORKFLOW_NAME, failure_exception_types=[Exception])
+@workflow.defn(name=WORKFLOW_NAME)
 class ChantOpWorkflow:
     """Runs the Op given as ``{"op": <IR dict>}``; see the module's docstring."""
 
@@ -265,6 +273,21 @@ class ChantOpWorkflow:
 
     @workflow.run
     async def run(self, data: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._run(data)
+        except (ApplicationError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # A bug or a sandbox violation would otherwise fail the workflow *task*, which
+            # Temporal retries forever. (Nondeterminism is not caught here on purpose: it
+            # is not raised in this code, and a fixed worker can still resume the run.)
+            raise ApplicationError(
+                f"chant's workflow failed: {type(exc).__name__}: {exc}",
+                type="ChantWorkflowError",
+                non_retryable=True,
+            ) from exc
+
+    async def _run(self, data: dict[str, Any]) -> dict[str, Any]:
         try:
             op = Op.from_dict(data["op"])
         except (IRError, KeyError, TypeError) as exc:

@@ -1,0 +1,78 @@
+"""Record workflow histories for tests/temporal/test_replay.py.
+
+Run it against a dev server when the interpreter workflow changes on purpose (and
+say in the commit why old histories no longer replay):
+
+    chant server start   # or any dev server
+    python tests/temporal/histories/record.py 127.0.0.1:7233
+
+It runs a few of the parity scenarios and a gated Op on Temporal and saves each run's
+history as JSON next to this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).parent
+PROJECT = HERE.parent.parent / "scenarios" / "project"
+OPS = ["happy", "retry-then-success", "exhausted", "fail-fast", "outcomes", "secrets"]
+GATED = """
+from chant import Op, gate, phase, shell
+
+gated = Op(
+    name="gated",
+    phases=[phase("Ask", [gate("approve", timeout="30s")]), phase("Do", [shell("echo did")])],
+)
+"""
+
+
+async def main(address: str) -> None:
+    from temporalio.client import Client
+
+    client = await Client.connect(address)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "project"
+        shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("state", "__pycache__"))
+        (root / "state").mkdir()
+        (root / "ops" / "gated.op.py").write_text(GATED)
+        queue = f"record-{uuid.uuid4().hex[:6]}"
+        (root / "chant.toml").write_text(
+            f'[project]\nops = ["ops"]\n[temporal]\n[temporal.profiles.rec]\n'
+            f'address = "{address}"\ntask_queue = "{queue}"\n'
+        )
+        env = {**os.environ, "PARITY_TOKEN": "recorded-secret"}
+        for name in [*OPS, "gated"]:
+            cmd = [sys.executable, "-m", "chant", "run", name, "--temporal", "--json"]
+            proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL)
+            if name == "gated":
+                await asyncio.sleep(3)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "chant",
+                        "signal",
+                        name,
+                        "approve",
+                        "--approver",
+                        "recorder",
+                    ],
+                    cwd=root,
+                    check=True,
+                )
+            proc.wait(timeout=120)
+            history = await client.get_workflow_handle(f"chant-op-{name}").fetch_history()
+            (HERE / f"{name}.json").write_text(history.to_json())
+            print(f"recorded {name} (exit {proc.returncode})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233"))
