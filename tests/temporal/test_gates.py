@@ -97,8 +97,9 @@ def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
             ("approve-prod", "approve.1", "1m")
         ]
         human = chant_proc("status", name, cwd=root)
+        since = status["waiting"][0]["since"]
         assert (
-            f'  waiting  for signal "approve-prod" at approve.1 since {status["waiting"][0]["since"]}'
+            f'  waiting  for signal "approve-prod" at approve.1 since {since}'
             f" (up to 1m): chant signal {name} approve-prod --approver NAME\n"
         ) in human.out
         assert _log(root) == ["built"]  # nothing ran past the gate
