@@ -13,13 +13,14 @@ from chant.plan import (
     check_local,
     check_project,
     gates,
+    parse_schedule,
     resolve_op,
     secret_values,
     slug,
     suggest,
     where,
 )
-from chant.profiles import BUILTIN_PROFILES
+from chant.profiles import BUILTIN_PROFILES, DURATION_HELP
 
 ACTIVITIES = {"shell": "fast_idempotent", "http_check": "k8s_wait"}
 
@@ -331,3 +332,59 @@ def test_every_missing_secret_is_named_at_once() -> None:
         'op "a" needs secret(s) not set (or empty) in the environment: TOKEN_A, TOKEN_B\n'
         "  hint: export TOKEN_A=… before running (the value is masked as *** in all output)"
     )
+
+
+# --- schedules ---------------------------------------------------------------------
+
+SCHEDULE_HINT = (
+    'write a 5-field cron expression such as "*/5 * * * *" or "0 3 * * MON-FRI" '
+    '(minute hour day-of-month month day-of-week), or an interval such as "every 1h"'
+)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["*/5 * * * *", "0 3 * * MON-FRI", "0 0 1,15 jan-jun 0-7", "30 2 * * sun", "every 2s"],
+)
+def test_cron_expressions_and_intervals_are_accepted_schedules(schedule: str) -> None:
+    _, problems = resolve(one(shell("a"), schedule=schedule))
+    assert problems == []
+
+
+def test_parse_schedule_gives_an_intervals_seconds_and_none_for_cron() -> None:
+    assert parse_schedule("every 1h30m") == 5400
+    assert parse_schedule("*/5 * * * *") is None
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("0 3 * *", "it has 4 fields, but a cron expression has 5"),
+        ("daily", "it has 1 field, but a cron expression has 5"),
+        ("61 * * * *", 'minute "61": 61 is out of range 0-59'),
+        ("* * * 13 *", 'month "13": 13 is out of range 1-12'),
+        ("* * * * FUNDAY", 'day of week "FUNDAY": "FUNDAY" is not a number or a name (SUN/MON/…)'),
+        ("*/0 * * * *", 'minute "*/0": the step after / must be a whole number of at least 1'),
+        ("1-2-3 * * * *", 'minute "1-2-3": "1-2-3" is not *, a value or a range a-b'),
+        ("0 3? * * *", 'hour "3?": "3?" is not a number'),
+        ("every 500ms", "the interval is shorter than 1s"),
+        ("every 1 h", 'an interval is "every" and one duration, like "every 1h"'),
+        ("every 1x", "bad duration '1x': " + DURATION_HELP),
+        ("   ", "it is neither a cron expression nor an interval"),
+    ],
+)
+def test_a_malformed_schedule_is_a_problem_saying_what_is_wrong_and_both_forms(
+    schedule: str, why: str
+) -> None:
+    problems: list[Problem] = []
+    resolve_op(
+        one(shell("a"), schedule=schedule), profiles={}, activities=ACTIVITIES, problems=problems
+    )
+    assert [(p.message, p.hint) for p in problems] == [
+        (f'op "a": schedule "{schedule}": {why}', SCHEDULE_HINT)
+    ]
+
+
+def test_a_schedule_that_is_not_a_string_is_a_problem() -> None:
+    _, problems = resolve(one(shell("a"), schedule=5))
+    assert problems == ['op "a": schedule 5: it is neither a cron expression nor an interval']

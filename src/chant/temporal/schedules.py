@@ -1,0 +1,243 @@
+"""Temporal Schedules for the Ops that declare ``schedule``: apply, list, delete.
+
+One Schedule per scheduled Op, with the id ``chant-schedule-<op>``. Its action starts
+the same interpreter workflow as ``chant run --temporal``, with the Op's IR as it was
+when applied, on the Op's task queue (or the profile's), with the same execution
+timeout and search attributes. Temporal appends the time of each start to the
+workflow id (``chant-op-nightly-2025-01-01T03:00:00Z``), so scheduled runs are found
+by their ``ChantOp`` search attribute, as ``chant history`` does, not by id.
+
+The overlap policy is SKIP: while a run the Schedule started is still open, the next
+start is skipped — the "one run at a time" rule of ``chant run``. (Temporal only
+knows the Schedule's own runs: a run started by hand does not block it.)
+
+``apply`` is idempotent. What it would create is summed up in a fingerprint kept in
+the action's memo; an existing Schedule with the same fingerprint is left alone, one
+with another is updated (keeping its paused/unpaused state), and ``chant-schedule-*``
+Schedules on this project's task queues whose Op is gone, or has no schedule any more,
+are deleted. A Schedule changed by other means (the ``temporal`` CLI, the UI) keeps
+chant's fingerprint, so ``apply`` leaves it as it is; delete it to have it recreated.
+Cron expressions are read in UTC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleDescription,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from chant.config import TemporalProfile
+from chant.errors import UsageError
+from chant.ir import Op
+from chant.plan import parse_schedule, suggest
+from chant.temporal.runner import execution_timeout, search_attributes, workflow_id
+from chant.temporal.workflow import WORKFLOW_NAME
+
+PREFIX = "chant-schedule-"
+MEMO_KEY = "chant_schedule"
+"""The action's memo entry holding the spec text and the fingerprint."""
+NEXT_RUNS = 3
+"""How many upcoming start times ``list_schedules`` reports."""
+
+
+def schedule_id(op_name: str) -> str:
+    """``chant-schedule-<op>``: the id of the Op's Schedule."""
+    return f"{PREFIX}{op_name}"
+
+
+def task_queue(op: Op, profile: TemporalProfile) -> str:
+    """The queue the Op's runs go to: its own, else the profile's."""
+    return op.task_queue or profile.task_queue
+
+
+def schedule_spec(text: str) -> ScheduleSpec:
+    """``"*/5 * * * *"`` → a cron spec; ``"every 2s"`` → an interval spec.
+
+    Raises ``ValueError`` for anything else (``chant.plan`` reports it while loading)."""
+    seconds = parse_schedule(text)
+    if seconds is None:
+        return ScheduleSpec(cron_expressions=[" ".join(text.split())])
+    return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
+
+
+def _schedule(op: Op, queue: str) -> tuple[Schedule, str]:
+    """The Schedule ``apply`` wants for ``op``, and its fingerprint."""
+    assert op.schedule is not None
+    spec_text = " ".join(op.schedule.split())
+    action = ScheduleActionStartWorkflow(
+        WORKFLOW_NAME,
+        {"op": op.to_dict()},
+        id=workflow_id(op.name),
+        task_queue=queue,
+        execution_timeout=execution_timeout(op),
+        typed_search_attributes=search_attributes(op),
+    )
+    schedule = Schedule(
+        action=action,
+        spec=schedule_spec(spec_text),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    # The SDK's dataclasses spell out every field, the Op's IR included: any change to
+    # what chant would send changes the fingerprint.
+    fingerprint = hashlib.sha256(repr(schedule).encode()).hexdigest()[:16]
+    action.memo = {MEMO_KEY: {"schedule": spec_text, "fingerprint": fingerprint}}
+    return schedule, fingerprint
+
+
+async def _memo(client: Client, description: ScheduleDescription) -> dict[str, Any]:
+    """What chant kept in the action's memo (empty for a Schedule chant did not make)."""
+    action = description.schedule.action
+    if not isinstance(action, ScheduleActionStartWorkflow) or not action.memo:
+        return {}
+    raw = action.memo.get(MEMO_KEY)
+    if raw is None:
+        return {}
+    value = raw
+    if not isinstance(raw, Mapping):  # a payload, as described by the server
+        (value,) = await client.data_converter.decode([raw])
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+async def _describe(client: Client, sid: str) -> ScheduleDescription | None:
+    """The Schedule ``sid``, or None when there is none."""
+    try:
+        return await client.get_schedule_handle(sid).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+
+
+async def _chant_ids(client: Client) -> list[str]:
+    return sorted([s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)])
+
+
+async def apply(
+    client: Client, ops: Mapping[str, Op], profile: TemporalProfile
+) -> list[tuple[str, str]]:
+    """Create, update or delete Schedules so that every Op with a ``schedule`` has one.
+
+    Returns ``(what, schedule id)`` pairs, ``what`` being ``created``, ``updated`` or
+    ``unchanged`` for the scheduled Ops (in their order), then ``deleted`` for the
+    ``chant-schedule-*`` Schedules on one of this project's task queues whose Op is gone
+    or no longer scheduled. Schedules on other task queues belong to other projects and
+    are left alone.
+    """
+    done: list[tuple[str, str]] = []
+    wanted: set[str] = set()
+    for op in ops.values():
+        if not op.schedule:
+            continue
+        sid = schedule_id(op.name)
+        wanted.add(sid)
+        schedule, fingerprint = _schedule(op, task_queue(op, profile))
+        current = await _describe(client, sid)
+        if current is None:
+            await client.create_schedule(sid, schedule)
+            done.append(("created", sid))
+        elif (await _memo(client, current)).get("fingerprint") == fingerprint:
+            done.append(("unchanged", sid))
+        else:
+
+            def keep_state(given: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                # A Schedule someone paused stays paused.
+                state = given.description.schedule.state
+                return ScheduleUpdate(schedule=dataclasses.replace(new, state=state))
+
+            await client.get_schedule_handle(sid).update(keep_state)
+            done.append(("updated", sid))
+    # Schedules on other task queues belong to other projects sharing the namespace.
+    ours = {profile.task_queue} | {op.task_queue for op in ops.values() if op.task_queue}
+    for sid in await _chant_ids(client):
+        if sid in wanted:
+            continue
+        current = await _describe(client, sid)
+        action = current.schedule.action if current else None
+        ours_too = isinstance(action, ScheduleActionStartWorkflow) and action.task_queue in ours
+        if ours_too and await _delete(client, sid):
+            done.append(("deleted", sid))
+    return done
+
+
+async def _delete(client: Client, sid: str) -> bool:
+    """Delete the Schedule ``sid``; False when there was none."""
+    try:
+        await client.get_schedule_handle(sid).delete()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def list_schedules(client: Client) -> list[dict[str, Any]]:
+    """Every ``chant-schedule-*`` Schedule, by Op name: its spec, where its runs go, the
+    next start times (ISO 8601, UTC), how many runs it started (in all, and among the
+    recent ones Temporal keeps), how many it skipped because one was open, and whether
+    it is paused."""
+    found = []
+    for sid in await _chant_ids(client):
+        described = await _describe(client, sid)
+        if described is None:  # deleted since it was listed
+            continue
+        action = described.schedule.action
+        wf = action if isinstance(action, ScheduleActionStartWorkflow) else None
+        info = described.info
+        found.append(
+            {
+                "op": sid.removeprefix(PREFIX),
+                "schedule_id": sid,
+                "spec": (await _memo(client, described)).get("schedule")
+                or _spec_text(described.schedule.spec),
+                "workflow_id": wf.id if wf else None,
+                "task_queue": wf.task_queue if wf else None,
+                "paused": described.schedule.state.paused,
+                "next_runs": [t.isoformat() for t in info.next_action_times[:NEXT_RUNS]],
+                "runs_started": info.num_actions,
+                "recent_actions": len(info.recent_actions),
+                "skipped_overlap": info.num_actions_skipped_overlap,
+            }
+        )
+    return found
+
+
+def _spec_text(spec: ScheduleSpec) -> str:
+    """A Schedule made outside chant: its spec, as well as it reads in one line."""
+    parts = list(spec.cron_expressions)
+    parts += [f"every {i.every.total_seconds():g}s" for i in spec.intervals]
+    return ", ".join(parts) or f"{len(spec.calendars)} calendar(s)"
+
+
+async def delete(client: Client, op_name: str) -> str:
+    """Delete the Schedule of ``op_name`` and return its id. A run it already started
+    goes on to its end. Exit 2, naming the Schedules there are, when it has none."""
+    sid = schedule_id(op_name)
+    if await _delete(client, sid):
+        return sid
+    names = [s.removeprefix(PREFIX) for s in await _chant_ids(client)]
+    if not names:
+        raise UsageError(
+            f'no Schedule for Op "{op_name}" ({sid}); there are no chant Schedules',
+            hint="`chant schedule apply` creates them for the Ops with a schedule",
+        )
+    hint = suggest(op_name, names)
+    raise UsageError(
+        f'no Schedule for Op "{op_name}" ({sid}); Schedules: {", ".join(names)}',
+        hint=hint if hint.startswith("did you mean") else None,
+    )

@@ -1,0 +1,281 @@
+"""``chant schedule apply|list|delete`` against a real dev server and a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from conftest import Ran, chant_subprocess
+from temporal_server import TemporalServer
+
+MakeProject = Callable[..., Path]
+Chant = Callable[..., Ran]
+
+TICKER = """
+from chant import Op, phase, shell
+
+ticker = Op(
+    name="{name}",
+    phases=[phase("Tick", [shell("echo tick >> ticks.log")])],
+    schedule="every 2s",
+)
+"""
+
+
+def _config(address: str, queue: str) -> str:
+    return textwrap.dedent(
+        f"""
+        [temporal]
+        default_profile = "test"
+        [temporal.profiles.test]
+        address = "{address}"
+        task_queue = "{queue}"
+        """
+    ).lstrip()
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker, and SIGKILL its process group if it does not stop in time."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@dataclass
+class Ticking:
+    """A project whose Op ``name`` runs every 2s from its Schedule, with a worker."""
+
+    root: Path
+    name: str
+    applied: Ran
+
+    def ticks(self) -> int:
+        path = self.root / "ticks.log"
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    def chant(self, *args: str) -> Ran:
+        return chant_subprocess(*args, cwd=self.root, env={"HOME": str(self.root / "home")})
+
+
+@pytest.fixture(scope="module")
+def ticking(
+    temporal_server: TemporalServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Ticking]:
+    """Applied once, left ticking until it has run twice; deleted and stopped at the end."""
+    name = f"ticker-{uuid.uuid4().hex[:6]}"
+    root = tmp_path_factory.mktemp("ticking")
+    (root / "home").mkdir()
+    (root / "chant.toml").write_text(_config(temporal_server.address, name))
+    (root / "ticker.op.py").write_text(TICKER.format(name=name))
+    with (root / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "chant", "worker"],
+            cwd=root,
+            env={**os.environ, "HOME": str(root / "home")},
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    ticking = Ticking(root, name, applied=Ran(-1, "", ""))
+    try:
+        ticking.applied = ticking.chant("schedule", "apply")
+        if ticking.applied.code == 0:
+            _wait_for(lambda: ticking.ticks() >= 2, "two scheduled runs")
+        yield ticking
+    finally:
+        ticking.chant("schedule", "delete", name)
+        _stop(worker)
+
+
+def test_apply_creates_a_schedule_whose_runs_a_worker_executes_until_it_is_deleted(
+    ticking: Ticking,
+) -> None:
+    name = ticking.name
+    applied = ticking.applied
+    assert (applied.code, applied.err) == (0, "")
+    assert applied.out == (
+        f"created    chant-schedule-{name}  every 2s  → chant-op-{name} on task queue {name}\n"
+        f"next: keep a `chant worker` polling task queue {name} — a Schedule only starts "
+        "runs, workers run them; re-run `chant schedule apply` after changing a scheduled Op\n"
+    )
+    assert ticking.ticks() >= 2
+
+    listed = ticking.chant("schedule", "list")
+    assert listed.code == 0, listed.err
+    head, *rows = listed.out.splitlines()
+    assert head.split("  ")[0:1] == ["OP"]
+    mine = [r.split() for r in rows if r.startswith(f"{name} ")]
+    assert len(mine) == 1
+    assert mine[0][:4] == [name, "every", "2s", name]
+    assert mine[0][-1] == "active"
+
+    again = ticking.chant("schedule", "apply")
+    assert again.code == 0, again.err
+    assert again.out.startswith(f"unchanged  chant-schedule-{name}  every 2s  → ")
+
+    deleted = ticking.chant("schedule", "delete", name)
+    assert (deleted.code, deleted.out) == (
+        0,
+        f"deleted  chant-schedule-{name} (a run it already started goes on to its end; "
+        f"`chant history {name}` lists its runs)\n",
+    )
+    after = ticking.ticks()
+    time.sleep(5)
+    assert ticking.ticks() <= after + 1  # only a run already in flight may still finish
+    gone = ticking.chant("schedule", "list", "--json")
+    assert gone.code == 0, gone.err
+    assert [s["op"] for s in json.loads(gone.out) if s["op"] == name] == []
+
+
+def test_scheduled_runs_carry_the_op_attribute_so_history_lists_them(ticking: Ticking) -> None:
+    history = ticking.chant("history", ticking.name, "--json")
+    assert history.code == 0, history.err
+    statuses = [run["status"] for run in json.loads(history.out)]
+    assert statuses.count("completed") >= 2, statuses
+
+
+def test_list_json_describes_each_schedule(
+    make_project: MakeProject, chant: Chant, temporal_server: TemporalServer
+) -> None:
+    name = f"nightly-{uuid.uuid4().hex[:6]}"
+    root = make_project(
+        {
+            "chant.toml": _config(temporal_server.address, name),
+            "nightly.op.py": TICKER.format(name=name).replace("every 2s", "0 3 * * MON-FRI"),
+        }
+    )
+    assert chant("schedule", "apply", cwd=root).code == 0
+    try:
+        listed = chant("schedule", "list", "--json", cwd=root)
+        assert listed.code == 0, listed.err
+        (mine,) = [s for s in json.loads(listed.out) if s["op"] == name]
+        assert len(mine.pop("next_runs")) == 3
+        assert mine == {
+            "op": name,
+            "schedule_id": f"chant-schedule-{name}",
+            "spec": "0 3 * * MON-FRI",
+            "workflow_id": f"chant-op-{name}",
+            "task_queue": name,
+            "paused": False,
+            "runs_started": 0,
+            "recent_actions": 0,
+            "skipped_overlap": 0,
+        }
+    finally:
+        chant("schedule", "delete", name, cwd=root)
+
+
+def test_apply_updates_a_changed_op_keeping_it_paused_and_deletes_unscheduled_ones(
+    make_project: MakeProject, chant: Chant, temporal_server: TemporalServer
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    a, b = f"a-{tag}", f"b-{tag}"
+    op = TICKER.replace("ticker =", "{var} =")
+
+    def write(a_schedule: str, b_schedule: str | None) -> Path:
+        files = {
+            "chant.toml": _config(temporal_server.address, f"q-{tag}"),
+            "a.op.py": op.format(name=a, var="a").replace("every 2s", a_schedule),
+            "b.op.py": op.format(name=b, var="b").replace(
+                'schedule="every 2s"', f"schedule={b_schedule!r}"
+            ),
+        }
+        return make_project(files)
+
+    root = write("every 1h", "0 3 * * *")
+    try:
+        created = chant("schedule", "apply", cwd=root)
+        assert created.code == 0, created.err
+        assert created.out.splitlines()[:2] == [
+            f"created    chant-schedule-{a}  every 1h   → chant-op-{a} on task queue q-{tag}",
+            f"created    chant-schedule-{b}  0 3 * * *  → chant-op-{b} on task queue q-{tag}",
+        ]
+        asyncio.run(_pause(temporal_server, f"chant-schedule-{a}"))
+
+        write("every 2h", None)
+        changed = chant("schedule", "apply", cwd=root)
+        assert changed.code == 0, changed.err
+        assert changed.out.splitlines()[:2] == [
+            f"updated    chant-schedule-{a}  every 2h  → chant-op-{a} on task queue q-{tag}",
+            f'deleted    chant-schedule-{b}  (Op "{b}" has no schedule now)',
+        ]
+        (listed,) = [
+            s
+            for s in json.loads(chant("schedule", "list", "--json", cwd=root).out)
+            if s["op"] in (a, b)
+        ]
+        assert (listed["op"], listed["spec"], listed["paused"]) == (a, "every 2h", True)
+
+        (root / "a.op.py").unlink()
+        gone = chant("schedule", "apply", cwd=root)
+        assert (gone.code, gone.out) == (
+            0,
+            f'deleted    chant-schedule-{a}  (no Op "{a}" in this project)\n',
+        )
+    finally:
+        for name in (a, b):
+            chant("schedule", "delete", name, cwd=root)
+
+
+async def _pause(server: TemporalServer, schedule_id: str) -> None:
+    client = await Client.connect(server.address, namespace=server.namespace)
+    await client.get_schedule_handle(schedule_id).pause(note="paused by the test")
+
+
+def test_deleting_the_schedule_of_an_unknown_op_exits_2_naming_the_ones_there_are(
+    make_project: MakeProject, chant: Chant, temporal_server: TemporalServer
+) -> None:
+    name = f"report-{uuid.uuid4().hex[:6]}"
+    root = make_project(
+        {
+            "chant.toml": _config(temporal_server.address, name),
+            "report.op.py": TICKER.format(name=name).replace("every 2s", "every 1h"),
+        }
+    )
+    assert chant("schedule", "apply", cwd=root).code == 0
+    try:
+        missing = chant("schedule", "delete", f"{name}x", cwd=root)
+        assert (missing.code, missing.out) == (2, "")
+        message, hint = missing.err.splitlines()
+        there = f'chant: error: no Schedule for Op "{name}x" (chant-schedule-{name}x); Schedules: '
+        assert message.startswith(there)
+        assert name in message.removeprefix(there).split(", ")  # other tests' may be there too
+        assert hint == f'  hint: did you mean "{name}"?'
+    finally:
+        chant("schedule", "delete", name, cwd=root)
+
+
+def test_schedule_commands_need_a_temporal_table(make_project: MakeProject, chant: Chant) -> None:
+    root = make_project({"chant.toml": "[project]\n", "hello.op.py": TICKER.format(name="t")})
+    listed = chant("schedule", "list", cwd=root)
+    assert (listed.code, listed.out) == (2, "")
+    assert listed.err == (
+        "chant: error: `chant schedule` needs Temporal, and chant.toml has no [temporal] "
+        "table (runs here are local, with nothing to manage)\n"
+        "  hint: add a [temporal] table to chant.toml (see docs/temporal.md), "
+        "or use `chant run NAME --temporal`\n"
+    )
