@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chant.config import CONFIG_NAME, Config, TemporalProfile
 from chant.errors import RuntimeUnavailableError, UsageError
@@ -78,6 +78,35 @@ def unreachable(profile: TemporalProfile, why: str) -> RuntimeUnavailableError:
     )
 
 
+def _runtime() -> Any:
+    """temporalio's runtime, with its core's log lines sent to Python logging (so to
+    stderr) instead of stdout, where they would break ``--json`` output."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        import logging
+
+        from temporalio.runtime import (
+            LogForwardingConfig,
+            LoggingConfig,
+            Runtime,
+            TelemetryConfig,
+            TelemetryFilter,
+        )
+
+        _RUNTIME = Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                )
+            )
+        )
+    return _RUNTIME
+
+
+_RUNTIME: Any = None
+
+
 async def _connect_once(profile: TemporalProfile) -> Client:
     from temporalio.client import Client
 
@@ -96,6 +125,7 @@ async def _connect_once(profile: TemporalProfile) -> Client:
             namespace=profile.namespace,
             tls=profile.tls or bool(api_key),
             api_key=api_key,
+            runtime=_runtime(),
         ),
         CONNECT_TIMEOUT,
     )
