@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -34,11 +35,29 @@ def _out(text: str) -> None:
 
 
 async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
+    """The client, and a handle on the Op's latest run (an open one first).
+
+    A run started by ``chant run`` has the id ``chant-op-<name>``; a Schedule's runs
+    get a timestamp appended by Temporal, so runs are found by their ``ChantOp``
+    search attribute, with the plain id as a fallback while visibility catches up."""
     from chant.temporal.connect import connect
-    from chant.temporal.runner import workflow_id
+    from chant.temporal.runner import find_open_run, workflow_id
 
     client = await connect(profile, root=root)
-    return client, client.get_workflow_handle(workflow_id(op))
+    handle = await find_open_run(client, op)
+    if handle is not None:
+        return client, handle
+    plain = client.get_workflow_handle(workflow_id(op))
+    latest = None
+    async for wf in client.list_workflows(f"ChantOp = '{op}'", limit=1):
+        latest = wf
+    if latest is not None and latest.id != plain.id:
+        with contextlib.suppress(Exception):
+            mine = await plain.describe()
+            if mine.start_time >= latest.start_time:
+                return client, plain
+        return client, client.get_workflow_handle(latest.id, run_id=latest.run_id)
+    return client, plain
 
 
 async def _running(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:

@@ -148,9 +148,36 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
+async def find_open_run(client: Client, op_name: str) -> WorkflowHandle[Any, Any] | None:
+    """The Op's open run, started by ``chant run`` or by a Schedule, if there is one."""
+    handle = client.get_workflow_handle(workflow_id(op_name))
+    try:
+        described = await handle.describe()
+        if described.status == WorkflowExecutionStatus.RUNNING:
+            return client.get_workflow_handle(handle.id, run_id=described.run_id)
+    except RPCError:
+        pass
+    query = f"ChantOp = '{op_name}' AND ExecutionStatus = 'Running'"
+    async for wf in client.list_workflows(query, limit=1):
+        return client.get_workflow_handle(wf.id, run_id=wf.run_id)
+    return None
+
+
+def _already_running(op: Op, wid: str) -> AlreadyRunningError:
+    return AlreadyRunningError(
+        f'Op "{op.name}" is already running (workflow {wid}); '
+        "a second run cannot start until it ends",
+        hint=f"follow it with `chant status {op.name}`, or stop it with `chant cancel {op.name}`",
+    )
+
+
 async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[Any, Any]:
-    """Start ``chant-op-<name>``; refused while a run of the Op is open."""
+    """Start ``chant-op-<name>``; refused while a run of the Op is open (a scheduled one
+    included)."""
     wid = workflow_id(op.name)
+    running = await find_open_run(client, op.name)
+    if running is not None:
+        raise _already_running(op, running.id)
     try:
         return await client.start_workflow(
             WORKFLOW_NAME,
@@ -163,12 +190,7 @@ async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[An
             search_attributes=search_attributes(op),
         )
     except WorkflowAlreadyStartedError as exc:
-        raise AlreadyRunningError(
-            f'Op "{op.name}" is already running (workflow {wid}); '
-            "a second run cannot start until it ends",
-            hint=f"follow it with `chant status {op.name}`, or stop it with "
-            f"`chant cancel {op.name}`",
-        ) from exc
+        raise _already_running(op, wid) from exc
 
 
 async def run_temporal(
