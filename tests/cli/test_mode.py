@@ -102,7 +102,7 @@ def test_a_temporal_table_chooses_temporal_and_an_unreachable_cluster_exits_3(
     assert ran.code == 3
     lines = ran.err.splitlines(keepends=True)
     assert lines[0] == 'chant: [temporal] found in chant.toml — running "hello" on Temporal\n'
-    assert lines[1].startswith(UNREACHABLE.format(profile="dev"))
+    assert lines[1] == UNREACHABLE.format(profile="dev")
     assert lines[2:] == [FIX.format(profile="dev")]
     assert runs(root) == 0
 

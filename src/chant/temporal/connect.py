@@ -152,10 +152,25 @@ async def connect(profile: TemporalProfile, *, root: Path) -> Client:
 
 
 def _why(exc: BaseException) -> str:
+    """A short reason from a connection error (temporalio's are Rust debug dumps)."""
     if isinstance(exc, TimeoutError):
         return f"no answer within {CONNECT_TIMEOUT:g}s"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    text = str(exc)
+    for needle, reason in (
+        ("ConnectionRefused", "connection refused"),
+        ("Connection refused", "connection refused"),
+        ("dns error", "the host name does not resolve"),
+        ("failed to lookup address", "the host name does not resolve"),
+        ("InvalidCertificate", "the server's TLS certificate was refused"),
+        ("tls handshake", "the TLS handshake failed"),
+        ("Unauthenticated", "the API key or certificate was refused"),
+        ("PermissionDenied", "permission denied"),
+        ("Namespace", "no such namespace"),
+    ):
+        if needle in text:
+            return reason
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:160]
 
 
 async def ensure_search_attributes(
