@@ -87,7 +87,9 @@ def test_local_flag_overrides_a_temporal_table(make_project: MakeProject, chant:
 # Nothing listens on port 1: choosing Temporal reaches for it and exits 3 with the fix.
 # (Subprocesses: temporalio stays out of the test process.)
 
-UNREACHABLE = "chant: error: cannot reach Temporal at 127.0.0.1:1 (profile {profile}): "
+UNREACHABLE = (
+    "chant: error: cannot reach Temporal at 127.0.0.1:1 (profile {profile}): connection refused\n"
+)
 FIX = (
     "  hint: start one with `chant server start`, set auto_start = true in "
     "[temporal.profiles.{profile}], or run with --local\n"
