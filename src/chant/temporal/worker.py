@@ -40,7 +40,10 @@ from chant.walk import error_of
 
 MAX_LINES = 400
 """Output lines kept per batch sent back (the newest); the payload limit is 2 MiB."""
-MAX_LINE = 4000
+MAX_LINE = 1000
+MAX_RESULT = 256 * 1024
+"""Bytes of JSON a step's result may take in the workflow's history; a larger result
+is replaced by a note and the tail of its JSON text."""
 TICK = 1.0
 """Seconds between liveness heartbeats (and output flushes) of a running step."""
 
@@ -74,6 +77,19 @@ class _Lines:
             lines.insert(0, ["log", f"[{self.dropped} earlier lines not shown]"])
             self.dropped = 0
         return lines
+
+
+def _bounded(result: Any) -> Any:
+    import json
+
+    text = json.dumps(result, default=str)
+    if len(text) <= MAX_RESULT:
+        return result
+    return {
+        "truncated": f"the result took {len(text)} bytes of JSON; only its last "
+        f"{MAX_RESULT // 1024} KiB are kept",
+        "tail": text[-MAX_RESULT:],
+    }
 
 
 def make_activity(registry: Registry) -> Any:
@@ -191,7 +207,7 @@ def make_activity(registry: Registry) -> Any:
                 ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        return {"result": masker(result), "attempt": info.attempt, "output": lines.take()}
+        return {"result": _bounded(masker(result)), "attempt": info.attempt, "output": lines.take()}
 
     return chant_step
 
