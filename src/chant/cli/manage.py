@@ -86,13 +86,13 @@ class NotRunningError(ChantError):
         )
 
 
-async def _query(handle: Any, name: str, *args: Any) -> Any:
+async def _query(handle: Any, name: str, *args: Any, timeout: float = 10) -> Any:
     from datetime import timedelta
 
     from temporalio.service import RPCError
 
     try:
-        return await handle.query(name, *args, rpc_timeout=timedelta(seconds=10))
+        return await handle.query(name, *args, rpc_timeout=timedelta(seconds=timeout))
     except RPCError as exc:
         raise RuntimeUnavailableError(
             f"workflow {handle.id} did not answer ({exc.message.splitlines()[0]})",
@@ -127,7 +127,15 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path
         raise
     state = described.status.name.lower() if described.status else "unknown"
     if state == "running":
-        status = await _query(handle, "status")
+        try:
+            status = await _query(handle, "status", timeout=5)
+        except RuntimeUnavailableError:
+            # Queries need a worker; the run itself is fine and resumes when one polls.
+            status = _from_record(None) | {"finished": False}
+            status["note"] = (
+                f"no worker answered: start one with `chant worker` (task queue "
+                f"{described.task_queue})"
+            )
     else:
         # A closed run needs no worker: its record is the result (or the failure's details).
         status = _from_record(await _record(handle))
@@ -149,6 +157,8 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path
         return 0
     _out(f"Op {args.op}: {state} (workflow {handle.id}, run {described.run_id})")
     _out(f"  started  {described.start_time:%Y-%m-%d %H:%M:%S} UTC")
+    if status.get("note"):
+        _out(f"  note     {status['note']}")
     if status.get("phase"):
         _out(f"  phase    {status['phase']}")
     for step in status["steps"]:
