@@ -1,0 +1,446 @@
+"""``chant status|history|cancel|signal`` and detaching, against a real Temporal dev server.
+
+Every chant here is a real process (``python -m chant``); the long-lived ones run in
+their own session and are stopped in ``finally``. Every test has its own Op name (the
+workflow id is ``chant-op-<name>``) and task queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import Client
+
+from conftest import alive, chant_subprocess, wait_gone
+from temporal_server import TemporalServer
+
+MakeProject = Callable[..., Path]
+NewProject = Callable[[str, str], tuple[Path, str]]
+
+
+class Chant:
+    """A long-lived ``python -m chant ARGS`` in its own session, output in files."""
+
+    def __init__(self, *args: str, cwd: Path, name: str) -> None:
+        logs = cwd / ".logs"
+        logs.mkdir(exist_ok=True)
+        self.out, self.err = logs / f"{name}.out", logs / f"{name}.err"
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "chant", *args],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+            )
+        self.pid = self.proc.pid
+
+    def stdout(self) -> str:
+        return self.out.read_text(encoding="utf-8")
+
+    def stderr(self) -> str:
+        return self.err.read_text(encoding="utf-8")
+
+    def wait(self, seconds: float) -> int:
+        try:
+            return self.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(
+                f"chant (pid {self.pid}) still runs after {seconds}s\n"
+                f"stdout:\n{self.stdout()}\nstderr:\n{self.stderr()}"
+            )
+
+    def wait_stderr(self, text: str, seconds: float = 20) -> None:
+        until(lambda: text in self.stderr(), seconds, f"{text!r} on stderr", self)
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL the whole process group if anything of it remains."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(10)
+        if group_alive(self.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is in group ``pgid`` (which, having members,
+    cannot have been reused by another process)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+    return False
+
+
+def until(check: Callable[[], bool], seconds: float, what: str, proc: Chant | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if proc is not None and proc.proc.poll() is not None:
+            pytest.fail(
+                f"waiting for {what}: chant exited {proc.proc.returncode}\n"
+                f"stdout:\n{proc.stdout()}\nstderr:\n{proc.stderr()}"
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds}s")
+        time.sleep(0.05)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def toml(server: TemporalServer, queue: str) -> str:
+    return (
+        '[temporal]\ndefault_profile = "test"\n[temporal.profiles.test]\n'
+        f'address = "{server.address}"\n'
+        f'namespace = "{server.namespace}"\n'
+        f'task_queue = "{queue}"\n'
+    )
+
+
+@pytest.fixture
+def op_project(
+    make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
+) -> Iterator[NewProject]:
+    """``op_project(prefix, op_text)``: a project whose ``ops/op.op.py`` is ``op_text``
+    formatted with ``name`` (unique) and ``tmp``; its runs are terminated at the end."""
+    made: list[tuple[Path, str]] = []
+
+    def make(prefix: str, text: str) -> tuple[Path, str]:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        root = make_project(
+            {
+                "chant.toml": toml(temporal_server, f"q-{name}"),
+                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
+            },
+            folder=name,
+        )
+        made.append((root, name))
+        return root, name
+
+    yield make
+    for root, name in made:
+        # Nothing may be left running on the shared server (exit 2: it was not running).
+        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
+
+
+def history(root: Path, name: str) -> list[dict[str, Any]]:
+    ran = chant_subprocess("history", name, "--json", cwd=root)
+    assert ran.code == 0, ran.err
+    rows: list[dict[str, Any]] = json.loads(ran.out)
+    return rows
+
+
+def history_shows(root: Path, name: str, statuses: list[str]) -> list[dict[str, Any]]:
+    """The Op's history once its runs' statuses (newest first) are ``statuses``; the
+    cluster's visibility store is eventually consistent, so this polls (up to 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = history(root, name)
+        if [r["status"] for r in rows] == statuses or time.monotonic() > deadline:
+            assert [r["status"] for r in rows] == statuses, rows
+            return rows
+        time.sleep(0.2)
+
+
+LIVE_OP = """
+from chant import Op, phase, shell
+
+op = Op(
+    name="{name}",
+    phases=[
+        phase("Wait here", [shell("echo $$ > {tmp}/sleep.pid; exec sleep 30")]),
+        phase("Never", [shell("echo later >> {tmp}/later")]),
+    ],
+    on_failure=[phase("Undo", [shell("echo compensated >> {tmp}/undo")])],
+)
+"""
+
+
+def start_live(root: Path, name: str, tmp_path: Path, procs: list[Chant]) -> tuple[Chant, int]:
+    """``chant run NAME`` (with its own worker) until its step sleeps; the sleep's pid."""
+    run = Chant("run", name, cwd=root, name="run")
+    procs.append(run)
+    until(lambda: bool(lines(tmp_path / "sleep.pid")), 30, "the step's sleep", run)
+    return run, int(lines(tmp_path / "sleep.pid")[0])
+
+
+def stop_all(procs: list[Chant], tmp_path: Path) -> None:
+    for proc in reversed(procs):
+        proc.stop()
+    for pid in (int(p) for p in lines(tmp_path / "sleep.pid")):
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_status_of_a_live_run_a_second_start_and_cancel_with_compensation(
+    op_project: NewProject, tmp_path: Path
+) -> None:
+    root, name = op_project("live", LIVE_OP)
+    wid = f"chant-op-{name}"
+    procs: list[Chant] = []
+    try:
+        run, sleep_pid = start_live(root, name, tmp_path, procs)
+
+        status = chant_subprocess("status", name, cwd=root)
+        assert status.code == 0, status.err
+        head, *rest = status.out.splitlines()
+        assert re.fullmatch(rf"Op {name}: running \(workflow {wid}, run [0-9a-f-]{{36}}\)", head)
+        assert re.fullmatch(r"  started  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", rest[0])
+        assert rest[1:] == ["  phase    Wait here", "  step     wait-here.1 (shell): running"]
+
+        shown = chant_subprocess("status", name, "--json", cwd=root)
+        assert shown.code == 0, shown.err
+        doc = json.loads(shown.out)
+        assert (doc["op"], doc["workflow_id"], doc["state"]) == (name, wid, "running")
+        assert doc["run_id"] in head
+        assert doc["phase"] == "Wait here"
+        assert doc["steps"] == [
+            {
+                "step": "wait-here.1",
+                "fn": "shell",
+                "status": "running",
+                "attempts": 1,
+                "phase": "Wait here",
+            }
+        ]
+        assert (doc["waiting"], doc["outcomes"], doc["finished"]) == ([], {}, False)
+
+        second = chant_subprocess("run", name, cwd=root)
+        assert (second.code, second.out) == (2, "")
+        assert second.err.endswith(
+            f'chant: error: Op "{name}" is already running (workflow {wid}); '
+            "a second run cannot start until it ends\n"
+            f"  hint: follow it with `chant status {name}`, or stop it with "
+            f"`chant cancel {name}`\n"
+        ), second.err
+
+        cancel = chant_subprocess("cancel", name, cwd=root)
+        assert (cancel.code, cancel.err) == (0, "")
+        assert cancel.out == f"cancelling {wid}: running steps stop, then on_failure runs\n"
+        assert run.wait(30) == 130, run.stderr()
+        assert lines(tmp_path / "undo") == ["compensated"]
+        assert not (tmp_path / "later").exists()
+        assert wait_gone(sleep_pid), "the cancelled step's sleep is still running"
+        out = run.stdout()
+        assert "[compensation]" in out and "[phase] Undo (on_failure)" in out, out
+        assert f'Op "{name}" interrupted after' in out, out
+        history_shows(root, name, ["canceled"])
+
+        closed = chant_subprocess("status", name, "--json", cwd=root)
+        assert closed.code == 0, closed.err
+        assert json.loads(closed.out)["state"] == "canceled"
+    finally:
+        stop_all(procs, tmp_path)
+
+
+def test_cancel_force_terminates_without_compensation(
+    op_project: NewProject, tmp_path: Path
+) -> None:
+    root, name = op_project("force", LIVE_OP)
+    procs: list[Chant] = []
+    try:
+        run, sleep_pid = start_live(root, name, tmp_path, procs)
+
+        cancel = chant_subprocess("cancel", name, "--force", cwd=root)
+        assert (cancel.code, cancel.err) == (0, "")
+        assert cancel.out == f"terminated chant-op-{name} (no compensation ran)\n"
+        assert run.wait(15) == 130, run.stderr()
+        assert (
+            f'chant: the workflow of "{name}" ended terminated without finishing the Op'
+            in run.stderr()
+        )
+        history_shows(root, name, ["terminated"])
+        assert not (tmp_path / "undo").exists()
+        assert not (tmp_path / "later").exists()
+        # The follower's own worker stopped the step as it left.
+        assert wait_gone(sleep_pid), "the terminated run's sleep is still running"
+
+        again = chant_subprocess("cancel", name, "--force", cwd=root)
+        assert again.code == 2
+        assert f'Op "{name}" has no running workflow (its last run terminated)' in again.err
+    finally:
+        stop_all(procs, tmp_path)
+
+
+DRIFT_OP = """
+from chant import Op, Outcome, activity, phase
+
+
+@activity
+def probe(ctx=None) -> dict:
+    return {{"drift": True}}
+
+
+op = Op(
+    name="{name}",
+    phases=[phase("Check", [activity("probe", outcome=Outcome("Drift", "drift"))])],
+)
+"""
+
+
+async def find_workflows(server: TemporalServer, query: str) -> list[tuple[str, str]]:
+    client = await Client.connect(server.address, namespace=server.namespace)
+    return [(wf.id, wf.run_id) async for wf in client.list_workflows(query)]
+
+
+def test_history_lists_completed_runs_and_outcomes_are_searchable(
+    op_project: NewProject, temporal_server: TemporalServer
+) -> None:
+    root, name = op_project("drift", DRIFT_OP)
+    run_ids = []
+    for _ in range(2):
+        ran = chant_subprocess("run", name, "--json", cwd=root)
+        assert ran.code == 0, ran.err
+        result = json.loads(ran.out)
+        assert result["steps"][0]["outcome"] == {"name": "Drift", "value": True}
+        assert "[outcome] Drift=true" in ran.err
+        run_ids.append(result["run_id"])
+
+    rows = history_shows(root, name, ["completed", "completed"])
+    assert [r["run_id"] for r in rows] == run_ids[::-1]
+    for row in rows:
+        assert isinstance(row["duration_s"], float) and 0 <= row["duration_s"] < 30, row
+        assert row["outcomes"] == ["Drift=true"]
+
+    query = f"ChantOutcomes = 'Drift=true' AND ChantOp = '{name}'"
+    deadline = time.monotonic() + 10
+    while len(found := asyncio.run(find_workflows(temporal_server, query))) < 2:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+    assert sorted(found) == sorted((f"chant-op-{name}", r) for r in run_ids)
+    none = f"ChantOutcomes = 'Drift=false' AND ChantOp = '{name}'"
+    assert asyncio.run(find_workflows(temporal_server, none)) == []
+
+    closed = chant_subprocess("status", name, "--json", cwd=root)
+    assert closed.code == 0, closed.err
+    doc = json.loads(closed.out)
+    assert (doc["state"], doc["run_id"], doc["outcomes"]) == (
+        "completed",
+        run_ids[1],
+        {"Drift": True},
+    )
+
+
+DETACH_OP = """
+from chant import Op, phase, shell
+
+op = Op(
+    name="{name}",
+    phases=[phase("Slow", [shell("echo $$ > {tmp}/sleep.pid; sleep 3; echo done >> {tmp}/log")])],
+)
+"""
+
+
+async def described_status(server: TemporalServer, workflow_id: str) -> str | None:
+    client = await Client.connect(server.address, namespace=server.namespace)
+    try:
+        described = await client.get_workflow_handle(workflow_id).describe()
+    except Exception:
+        return None
+    return described.status.name if described.status else None
+
+
+def test_ctrl_c_detaches_and_the_workflow_runs_on_with_a_worker(
+    op_project: NewProject, temporal_server: TemporalServer, tmp_path: Path
+) -> None:
+    root, name = op_project("detach", DETACH_OP)
+    wid = f"chant-op-{name}"
+    procs: list[Chant] = []
+    try:
+        # No worker anywhere: the workflow is started and waits for one.
+        run = Chant("run", name, "--no-worker", cwd=root, name="run")
+        procs.append(run)
+        until(
+            lambda: asyncio.run(described_status(temporal_server, wid)) == "RUNNING",
+            20,
+            "the workflow started",
+            run,
+        )
+        run.proc.send_signal(signal.SIGINT)
+        assert run.wait(10) == 130, run.stderr()
+        err = run.stderr()
+        assert (
+            f"chant: detached — workflow {wid} keeps running on Temporal "
+            f"(it needs a worker on task queue q-{name}: `chant worker`)\n"
+            f"  follow it: chant status {name}\n"
+            f"  cancel it: chant cancel {name}\n"
+        ) in err, err
+        assert "Traceback" not in err
+        assert asyncio.run(described_status(temporal_server, wid)) == "RUNNING"
+
+        worker = Chant("worker", cwd=root, name="worker")
+        procs.append(worker)
+        until(lambda: bool(lines(tmp_path / "sleep.pid")), 20, "the step started", worker)
+        status = chant_subprocess("status", name, "--json", cwd=root)
+        assert status.code == 0, status.err
+        doc = json.loads(status.out)
+        assert (doc["state"], doc["phase"]) == ("running", "Slow")
+        assert [(s["step"], s["status"]) for s in doc["steps"]] == [("slow.1", "running")]
+
+        until(lambda: lines(tmp_path / "log") == ["done"], 20, "the step's work", worker)
+        history_shows(root, name, ["completed"])
+    finally:
+        stop_all(procs, tmp_path)
+
+
+NEEDS_TEMPORAL = (
+    "chant: error: `chant {command}` needs Temporal, and {where} has no [temporal] table "
+    "(runs here are local, with nothing to manage)\n"
+    "  hint: add a [temporal] table to chant.toml (see docs/temporal.md), "
+    "or use `chant run NAME --temporal`\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status", "hello"], ["history", "hello"], ["cancel", "hello"], ["signal", "hello", "go"]],
+)
+def test_run_management_needs_temporal(make_project: MakeProject, args: list[str]) -> None:
+    local = make_project({"chant.toml": '[project]\nops = ["ops"]\n'}, folder="local")
+    ran = chant_subprocess(*args, cwd=local)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == NEEDS_TEMPORAL.format(command=args[0], where="chant.toml")
+
+    bare = make_project({"README": "no chant.toml here\n"}, folder="bare")
+    ran = chant_subprocess(*args, cwd=bare)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == NEEDS_TEMPORAL.format(command=args[0], where="this project (no chant.toml)")
+
+
+def test_an_op_without_runs(make_project: MakeProject, temporal_server: TemporalServer) -> None:
+    name = f"nosuchop-{uuid.uuid4().hex[:8]}"
+    root = make_project({"chant.toml": toml(temporal_server, f"q-{name}")})
+    no_run = (
+        f'chant: error: Op "{name}" has no running workflow\n'
+        f"  hint: start one with `chant run {name}`; `chant history {name}` lists past runs\n"
+    )
+    for command in ("status", "cancel"):
+        ran = chant_subprocess(command, name, cwd=root)
+        assert (ran.code, ran.out, ran.err) == (2, "", no_run)
+    listed = chant_subprocess("history", name, cwd=root)
+    assert (listed.code, listed.err) == (0, "")
+    assert listed.out == f'no runs of "{name}" on {temporal_server.address} (default)\n'
+    assert history(root, name) == []
