@@ -128,7 +128,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path
     state = described.status.name.lower() if described.status else "unknown"
     if state == "running":
         try:
-            status = await _query(handle, "status", timeout=5)
+            status = await _query(handle, "status", timeout=3)
         except RuntimeUnavailableError:
             # Queries need a worker; the run itself is fine and resumes when one polls.
             status = _from_record(None) | {"finished": False}

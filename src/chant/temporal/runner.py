@@ -94,8 +94,20 @@ async def follow(
     outcome = asyncio.ensure_future(_closed(handle))
     try:
         while not stop.is_set():
+            query = asyncio.ensure_future(
+                handle.query("events_after", seen, rpc_timeout=timedelta(seconds=5))
+            )
+            stopping = asyncio.ensure_future(stop.wait())
+            # Ctrl-C must not wait for a query that no worker is there to answer.
+            await asyncio.wait({query, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not query.done():
+                query.cancel()
+                with contextlib.suppress(BaseException):
+                    await query
+                break
             try:
-                events = await handle.query("events_after", seen, rpc_timeout=timedelta(seconds=5))
+                events = query.result()
             except RPCError as exc:
                 if outcome.done():
                     return Followed(None, status=outcome.result())
