@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from chant.activities import guard
 from chant.activities.registry import ActivityContext
 from chant.errors import CommandFailedError, ToolNotFoundError
 
@@ -151,6 +152,7 @@ async def run_command(
         await stop_group(proc.pid, ctx.kill_grace)
         _close(proc)
         raise
+    guard.track(proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
     out, err = _Tail(), _Tail()
     readers = asyncio.gather(
@@ -178,6 +180,7 @@ async def run_command(
         if beat is not None:
             beat.cancel()
         _close(proc)
+        guard.untrack(proc.pid)
     return CommandResult(code, out.text(), err.text())
 
 

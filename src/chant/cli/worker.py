@@ -56,8 +56,13 @@ async def _serve(project: object, profile: object, task_queue: str, limit: int |
         "Ctrl-C stops it\n"
     )
     sys.stderr.flush()
-    async with worker:
-        await stop.wait()
-        sys.stderr.write("chant worker: stopping — cancelling running steps\n")
-        sys.stderr.flush()
+    from chant.activities import guard
+
+    try:
+        async with worker:
+            await stop.wait()
+            sys.stderr.write("chant worker: stopping — cancelling running steps\n")
+            sys.stderr.flush()
+    finally:
+        guard.disable()
     return 0

@@ -231,8 +231,13 @@ async def run_temporal(
         loop.add_signal_handler(sig, stop.set)
     try:
         if worker is not None:
-            async with worker:
-                return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+            from chant.activities import guard
+
+            try:
+                async with worker:
+                    return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+            finally:
+                guard.disable()
         return await _start_and_follow(client, op, sinks, stop, say, task_queue)
     except RPCError as exc:
         raise RuntimeUnavailableError(

@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from chant.activities import guard
 from chant.activities.registry import ActivityContext, Registry, run_attempt
 from chant.errors import ActivityError
 from chant.events import Masker
@@ -227,7 +228,12 @@ def build_worker(
     max_concurrent: int | None = None,
     identity: str | None = None,
 ) -> Worker:
-    """A worker for ``task_queue`` running the interpreter workflow and ``registry``."""
+    """A worker for ``task_queue`` running the interpreter workflow and ``registry``.
+
+    It also starts the watchdog that stops this process's running commands should it
+    be killed outright (``chant.activities.guard``); call ``guard.disable()`` after a
+    clean shutdown."""
+    guard.enable()
     return Worker(
         client,
         task_queue=task_queue,
