@@ -209,15 +209,18 @@ def _temporal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     schedule_sub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
     apply = schedule_sub.add_parser(
         "apply",
+        allow_abbrev=False,
         formatter_class=_Formatter,
         help="create or update a Schedule for every scheduled Op (idempotent)",
     )
     _temporal_flags(apply)
-    listing = schedule_sub.add_parser("list", formatter_class=_Formatter, help="list Schedules")
+    listing = schedule_sub.add_parser(
+        "list", allow_abbrev=False, formatter_class=_Formatter, help="list Schedules"
+    )
     listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
     _temporal_flags(listing)
     delete = schedule_sub.add_parser(
-        "delete", formatter_class=_Formatter, help="delete the Schedule of OP"
+        "delete", allow_abbrev=False, formatter_class=_Formatter, help="delete the Schedule of OP"
     )
     delete.add_argument("op", metavar="OP")
     _temporal_flags(delete)
@@ -234,7 +237,11 @@ def _temporal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         ("stop", "stop the dev server started by `chant server start`"),
         ("status", "say whether the dev server is running, and where"),
     ):
-        _temporal_flags(server_sub.add_parser(action, formatter_class=_Formatter, help=help_))
+        _temporal_flags(
+            server_sub.add_parser(
+                action, allow_abbrev=False, formatter_class=_Formatter, help=help_
+            )
+        )
 
     worker = command(
         "worker",

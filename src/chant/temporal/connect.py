@@ -28,8 +28,22 @@ DEFAULT_PROFILE = TemporalProfile(name="default")
 127.0.0.1:7233, as ``chant server start`` runs it."""
 
 
+def require_sdk() -> None:
+    """Exit 3 with the install command when the ``temporal`` extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("temporalio") is None:
+        raise RuntimeUnavailableError(
+            "Temporal mode needs the temporal extra (temporalio is not installed)",
+            hint="pip install 'chant[temporal]', or run locally with --local",
+        )
+
+
 def require_temporal(config: Config, command: str) -> None:
-    """Run-management commands need a ``[temporal]`` table: exit 2 without one."""
+    """Run-management commands need a ``[temporal]`` table (exit 2 without one) and the
+    temporal extra (exit 3)."""
+    if config.temporal is not None:
+        require_sdk()
     if config.temporal is None:
         where = CONFIG_NAME if config.file else f"this project (no {CONFIG_NAME})"
         raise UsageError(
@@ -68,10 +82,19 @@ def is_loopback(address: str) -> bool:
 
 
 def unreachable(profile: TemporalProfile, why: str) -> RuntimeUnavailableError:
-    fix = (
-        "start one with `chant server start`, "
-        f"set auto_start = true in [temporal.profiles.{profile.name}], or run with --local"
-    )
+    if is_loopback(profile.address):
+        start = "chant server start" + (
+            "" if profile.name in ("default", "dev") else f" --profile {profile.name}"
+        )
+        fix = (
+            f"start one with `{start}`, "
+            f"set auto_start = true in [temporal.profiles.{profile.name}], or run with --local"
+        )
+    else:
+        fix = (
+            f"check address, tls and api_key_env in [temporal.profiles.{profile.name}] and "
+            "that this machine can reach the cluster, or run with --local"
+        )
     return RuntimeUnavailableError(
         f"cannot reach Temporal at {profile.address} (profile {profile.name}): {why}",
         hint=fix,

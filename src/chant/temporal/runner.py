@@ -36,6 +36,8 @@ from chant.profiles import parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
 from chant.temporal.workflow import OP_KEY, TIMEOUT_SLACK, WORKFLOW_NAME
 
+UNLIMITED = 30 * 24 * 3600.0
+"""What a step with unlimited attempts adds to a run's execution timeout."""
 POLL = 0.1
 """Seconds between two reads of a running workflow's events."""
 
@@ -57,6 +59,9 @@ def execution_timeout(op: Op) -> timedelta:
                 total += parse_duration(step.timeout)
             elif isinstance(step, ActivityStep) and isinstance(step.profile, Profile):
                 retry = step.profile.retry
+                if retry.max_attempts <= 0:  # unlimited attempts: bounded by a month
+                    total += UNLIMITED
+                    continue
                 wait = parse_duration(retry.maximum_interval or retry.initial_interval) * 100
                 per = parse_duration(step.profile.timeout) + TIMEOUT_SLACK
                 total += retry.max_attempts * per + (retry.max_attempts - 1) * wait
@@ -108,15 +113,15 @@ async def follow(
                 break
             try:
                 events = query.result()
-            except RPCError as exc:
+            except RPCError:
                 if outcome.done():
                     return Followed(None, status=outcome.result())
                 if not warned:
                     warned = True
                     say(
                         f"chant: waiting for a worker on task queue {task_queue} "
-                        f"({exc.message.splitlines()[0] if exc.message else 'no answer'}); "
-                        "start one with `chant worker`"
+                        "(none answered); start one with `chant worker"
+                        f"{'' if task_queue == 'chant' else ' --task-queue ' + task_queue}`"
                     )
                 await _wait(stop, 1.0)
                 continue

@@ -22,6 +22,7 @@ timeout (``runner.execution_timeout``).
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -267,7 +268,9 @@ class ChantOpWorkflow:
     def outcome(self, name: str, value: Any) -> None:
         self.outcomes[name] = value
         entries = [
-            f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in self.outcomes.items()
+            # Strings as they are; anything else as JSON (true, 3, ["a"]).
+            f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
+            for k, v in self.outcomes.items()
         ]
         workflow.upsert_search_attributes([OUTCOMES_KEY.value_set(entries)])
 
