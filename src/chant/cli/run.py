@@ -141,6 +141,9 @@ def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: st
             sinks=sinks,
             no_worker=args.no_worker,
             say=_say,
+            default_profile=(
+                project.config.temporal.default_profile if project.config.temporal else None
+            ),
         )
     )
     if followed.detached:

@@ -46,6 +46,17 @@ def workflow_id(op_name: str) -> str:
     return f"chant-op-{op_name}"
 
 
+def worker_command(profile: TemporalProfile, task_queue: str, default: str | None) -> str:
+    """The ``chant worker`` command line that polls ``task_queue`` on ``profile``'s cluster
+    (``default`` is the project's default profile name)."""
+    command = "chant worker"
+    if profile.name != (default or "default"):
+        command += f" --profile {profile.name}"
+    if task_queue != profile.task_queue:
+        command += f" --task-queue {task_queue}"
+    return command
+
+
 class AlreadyRunningError(ChantError):
     """The Op's workflow is already running; a second start is refused."""
 
@@ -92,6 +103,7 @@ async def follow(
     stop: asyncio.Event,
     say: Callable[[str], None],
     task_queue: str,
+    worker: str = "chant worker",
 ) -> Followed:
     """Render the run's events as they come, until it finishes or ``stop`` is set."""
     seen = 0
@@ -100,7 +112,7 @@ async def follow(
     try:
         while not stop.is_set():
             query = asyncio.ensure_future(
-                handle.query("events_after", seen, rpc_timeout=timedelta(seconds=5))
+                handle.query("events_after", seen, rpc_timeout=timedelta(seconds=3))
             )
             stopping = asyncio.ensure_future(stop.wait())
             # Ctrl-C must not wait for a query that no worker is there to answer.
@@ -120,8 +132,7 @@ async def follow(
                     warned = True
                     say(
                         f"chant: waiting for a worker on task queue {task_queue} "
-                        "(none answered); start one with `chant worker"
-                        f"{'' if task_queue == 'chant' else ' --task-queue ' + task_queue}`"
+                        f"(none answered); start one with `{worker}`"
                     )
                 await _wait(stop, 1.0)
                 continue
@@ -219,12 +230,14 @@ async def run_temporal(
     sinks: list[Sink],
     no_worker: bool,
     say: Callable[[str], None],
+    default_profile: str | None = None,
 ) -> Followed:
     """Start the Op's workflow (with a worker in this process unless ``no_worker``) and
     follow it to its end. Ctrl-C / SIGTERM detaches."""
     client = await connect(profile, root=root)
     await ensure_search_attributes(client, profile, tuple(op.search_attributes))
     task_queue = op.task_queue or profile.task_queue
+    hint = worker_command(profile, task_queue, default_profile)
     worker = None
     if not no_worker:
         from chant.temporal.worker import build_worker
@@ -240,10 +253,10 @@ async def run_temporal(
 
             try:
                 async with worker:
-                    return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+                    return await _start_and_follow(client, op, sinks, stop, say, task_queue, hint)
             finally:
                 guard.disable()
-        return await _start_and_follow(client, op, sinks, stop, say, task_queue)
+        return await _start_and_follow(client, op, sinks, stop, say, task_queue, hint)
     except RPCError as exc:
         raise RuntimeUnavailableError(
             f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
@@ -261,13 +274,14 @@ async def _start_and_follow(
     stop: asyncio.Event,
     say: Callable[[str], None],
     task_queue: str,
+    worker: str,
 ) -> Followed:
     handle = await start(client, op, task_queue=task_queue)
-    followed = await follow(handle, sinks, stop=stop, say=say, task_queue=task_queue)
+    followed = await follow(handle, sinks, stop=stop, say=say, task_queue=task_queue, worker=worker)
     if followed.detached:
         say(
             f"chant: detached — workflow {handle.id} keeps running on Temporal "
-            f"(it needs a worker on task queue {task_queue}: `chant worker`)\n"
+            f"(it needs a worker on task queue {task_queue}: `{worker}`)\n"
             f"  follow it: chant status {op.name}\n"
             f"  cancel it: chant cancel {op.name}"
         )
