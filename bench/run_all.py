@@ -332,6 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--big-runs", type=int, default=3, help="runs of the 5,000-step case")
     parser.add_argument("--big-steps", type=int, default=5000, help="steps of the big Op")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
+    parser.add_argument(
+        "--temporal",
+        action="store_true",
+        help="then run bench/temporal.py (chant on a Temporal dev server it starts; "
+        "needs the temporal extra)",
+    )
     args = parser.parse_args(argv)
 
     if not Path(CHANT).exists():
@@ -605,6 +611,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps(dump, indent=2) + "\n", encoding="utf-8")
+    if args.temporal:
+        print(flush=True)
+        return subprocess.run([PYTHON, str(BENCH / "temporal.py")], check=False).returncode
     return 0
 
 
