@@ -184,14 +184,16 @@ async def _record(handle: Any) -> dict[str, Any] | None:
     from temporalio.exceptions import ApplicationError
 
     try:
-        result = await handle.result(follow_runs=False)
+        payload = await handle.result(follow_runs=False)
     except WorkflowFailureError as exc:
         cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.details:
-            record = cause.details[0]
-            return record if isinstance(record, dict) else None
-        return None
-    return result if isinstance(result, dict) else None
+        if not (isinstance(cause, ApplicationError) and cause.details):
+            return None
+        payload = cause.details[0]
+    if isinstance(payload, dict) and isinstance(payload.get("run"), dict):
+        record: dict[str, Any] = payload["run"]
+        return record
+    return None
 
 
 def _from_record(record: dict[str, Any] | None) -> dict[str, Any]:

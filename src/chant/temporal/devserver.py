@@ -109,6 +109,9 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             "--ip", host, "--port", str(port), "--db-filename", str(db),
             # Without this the server calls an outside host to check for updates.
             "--dynamic-config-value", "frontend.enableServerVersionCheck=false",
+            # The dev server's default (20) spaces steps ~50 ms apart after the first
+            # dozen; a real cluster is not throttled so.
+            "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
             "--search-attribute", "ChantOp=Keyword",
             "--search-attribute", "ChantOutcomes=KeywordList",
             "--log-level", "warn",

@@ -34,7 +34,7 @@ from chant.events import Event, RunResult, Sink
 from chant.ir import ActivityStep, GateStep, Op, Profile
 from chant.profiles import parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
-from chant.temporal.workflow import OP_KEY, TIMEOUT_SLACK, WORKFLOW_NAME
+from chant.temporal.workflow import MAX_EVENTS_PER_QUERY, OP_KEY, TIMEOUT_SLACK, WORKFLOW_NAME
 
 UNLIMITED = 30 * 24 * 3600.0
 """What a step with unlimited attempts adds to a run's execution timeout."""
@@ -105,70 +105,129 @@ async def follow(
     task_queue: str,
     worker: str = "chant worker",
 ) -> Followed:
-    """Render the run's events as they come, until it finishes or ``stop`` is set."""
+    """Render the run's events as they come, until it finishes or ``stop`` is set.
+
+    While the run is open its events are read with the ``events_after`` query, at most
+    every ``POLL`` seconds. When it closes, the rest of the events and the run record
+    come with its result (or the ``OpFailed`` failure's details), so a closed workflow
+    is not replayed just to answer one more query."""
     seen = 0
     warned = False
-    outcome = asyncio.ensure_future(_closed(handle))
+    closed = asyncio.ensure_future(_closed(handle))
+
+    def emit(batch: list[dict[str, Any]]) -> bool:
+        nonlocal seen
+        finished = False
+        for data in batch:
+            event = Event.from_dict(data)
+            if event.seq <= seen:
+                continue
+            seen = event.seq
+            for sink in sinks:
+                sink(event)
+            finished = finished or event.type == "run_finished"
+        return finished
+
     try:
         while not stop.is_set():
+            if closed.done():
+                return await _finish(handle, closed.result(), emit, lambda: seen)
             query = asyncio.ensure_future(
                 handle.query("events_after", seen, rpc_timeout=timedelta(seconds=3))
             )
             stopping = asyncio.ensure_future(stop.wait())
             # Ctrl-C must not wait for a query that no worker is there to answer.
-            await asyncio.wait({query, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({query, stopping, closed}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
             if not query.done():
                 query.cancel()
                 with contextlib.suppress(BaseException):
                     await query
-                break
+                if stop.is_set():
+                    break
+                continue  # closed: the result has the rest
             try:
                 events = query.result()
             except RPCError:
-                if outcome.done():
-                    return Followed(None, status=outcome.result())
+                if closed.done():
+                    continue
                 if not warned:
                     warned = True
                     say(
                         f"chant: waiting for a worker on task queue {task_queue} "
                         f"(none answered); start one with `{worker}`"
                     )
-                await _wait(stop, 1.0)
+                await _wait_any(stop, closed, 1.0)
                 continue
-            finished = False
-            for data in events:
-                event = Event.from_dict(data)
-                seen = event.seq
-                for sink in sinks:
-                    sink(event)
-                finished = finished or event.type == "run_finished"
-            if finished:
+            if emit(events):
+                # The workflow closes right after its last event; its result has the record.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(closed), 10)
+                if closed.done():
+                    return await _finish(handle, closed.result(), emit, lambda: seen)
                 record = await handle.query("run_result", rpc_timeout=timedelta(seconds=10))
                 return Followed(RunResult.from_dict(record))
-            if not events and outcome.done():
-                # Closed without a run record: terminated, timed out or failed outright.
-                return Followed(None, status=outcome.result())
-            if not events:
-                await _wait(stop, POLL)
+            if len(events) < MAX_EVENTS_PER_QUERY:
+                await _wait_any(stop, closed, POLL)
         return Followed(None, detached=True)
     finally:
-        outcome.cancel()
+        closed.cancel()
 
 
-async def _closed(handle: WorkflowHandle[Any, Any]) -> str:
-    """Waits until the workflow closes and returns its status's name."""
+async def _finish(
+    handle: WorkflowHandle[Any, Any],
+    ended: tuple[str, dict[str, Any] | None],
+    emit: Callable[[list[dict[str, Any]]], bool],
+    seen: Callable[[], int],
+) -> Followed:
+    """The run closed: show the events not shown yet and return its record."""
+    status, payload = ended
+    if payload is not None and isinstance(payload.get("events"), list):
+        emit(payload["events"])
+        return Followed(RunResult.from_dict(payload["run"]))
+    # No events in the result (a cancelled run, or too many to carry): ask the workflow,
+    # which a worker answers by replaying its history.
+    finished = False
+    with contextlib.suppress(RPCError):
+        while True:
+            batch = await handle.query("events_after", seen(), rpc_timeout=timedelta(seconds=10))
+            finished = emit(batch) or finished
+            if len(batch) < MAX_EVENTS_PER_QUERY:
+                break
+    if not finished:
+        # Closed without a run record: terminated, timed out or failed outright.
+        return Followed(None, status=status)
+    if payload is not None:
+        return Followed(RunResult.from_dict(payload["run"]))
+    record = await handle.query("run_result", rpc_timeout=timedelta(seconds=10))
+    return Followed(RunResult.from_dict(record))
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> tuple[str, dict[str, Any] | None]:
+    """Waits until the workflow closes; its status's name and what it returned (the run
+    record and events), if anything."""
     from temporalio.client import WorkflowFailureError
+    from temporalio.exceptions import ApplicationError
 
     try:
-        await handle.result()
-    except WorkflowFailureError:
-        pass
+        payload = await handle.result()
+        return "completed", payload if isinstance(payload, dict) else None
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "OpFailed" and cause.details:
+            details = cause.details[0]
+            return "failed", details if isinstance(details, dict) else None
     except RPCError:
         pass
     description = await handle.describe()
     status = description.status or WorkflowExecutionStatus.RUNNING
-    return status.name.lower()
+    return status.name.lower(), None
+
+
+async def _wait_any(stop: asyncio.Event, closed: asyncio.Future[Any], seconds: float) -> None:
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({stopping, closed}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -59,6 +59,17 @@ LIVENESS = 10.0
 step runs, so a dead worker's step is retried elsewhere after this long instead of
 after its whole start-to-close timeout."""
 MAX_EVENTS_PER_QUERY = 500
+EVENTS_IN_RESULT = 512 * 1024
+"""Bytes of JSON of events a run's result may carry (the payload limit is 2 MiB)."""
+RECORD_LIMIT = 1024 * 1024
+"""Bytes of JSON the run record may take; beyond, step results are left out of it."""
+
+
+def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(record, default=str)) <= RECORD_LIMIT:
+        return record
+    note = "left out: the run record is limited to 1 MiB (see the step's own output)"
+    return {**record, "steps": [{**s, "result": {"truncated": note}} for s in record["steps"]]}
 
 
 def retry_policy(retry: Retry) -> RetryPolicy:
@@ -310,18 +321,24 @@ class ChantOpWorkflow:
                 # `chant cancel`: stop the running steps, then compensate (like Ctrl-C).
                 cancelled = True
                 walker.interrupt()
-        self.result = result.to_dict()
+        self.result = _bounded_record(result.to_dict())
         if cancelled:
             raise asyncio.CancelledError()
+        outcome = {"run": self.result, "events": self._events_if_small()}
         if not result.ok:
             error = result.error or {}
             raise ApplicationError(
                 f"step {result.failed_step} failed: {error.get('type')}: {error.get('message')}",
-                self.result,
+                outcome,
                 type="OpFailed",
                 non_retryable=True,
             )
-        return self.result
+        return outcome
+
+    def _events_if_small(self) -> list[dict[str, Any]] | None:
+        """The run's events, to return with its record, unless they are big: a follower
+        then has the last of them without querying (replaying) the closed workflow."""
+        return self.events if len(json.dumps(self.events)) <= EVENTS_IN_RESULT else None
 
     @workflow.query
     def events_after(self, seq: int) -> list[dict[str, Any]]:
