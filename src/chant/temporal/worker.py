@@ -178,6 +178,29 @@ def make_activity(registry: Registry) -> Any:
             result = await run_attempt(
                 defn, resolve_secrets(args, secrets) if secrets else args, ctx, profile
             )
+        except asyncio.CancelledError:
+            # A stopping worker cancels its steps (their groups are killed by now); Temporal
+            # retries them elsewhere while attempts are left, so say so, as for a failure.
+            if activity.is_worker_shutdown() and may_retry(
+                profile.retry, info.attempt, "WorkerStopped", False
+            ):
+                async with lock:
+                    ticker.cancel()
+                error = {"type": "WorkerStopped", "message": "the worker running it stopped"}
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(
+                        flush(
+                            "chant_retrying",
+                            {
+                                "attempt": info.attempt,
+                                "max_attempts": profile.retry.max_attempts,
+                                "error": error,
+                                "delay_ms": round(retry_delay(profile.retry, info.attempt) * 1000),
+                            },
+                        ),
+                        2.0,
+                    )
+            raise
         except (TimeoutError, Exception) as exc:
             error = masker(error_of(exc))
             non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
