@@ -135,3 +135,21 @@ def chant_subprocess(
 @pytest.fixture
 def chant_proc() -> Callable[..., Ran]:
     return chant_subprocess
+
+
+# temporalio can crash an interpreter at exit (sdk-python issue 300), which would turn a
+# green run red after its summary. A few tests use a temporalio client in this process;
+# when one did, leave as `chant` itself does: flush, then os._exit with pytest's status.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "temporalio" in sys.modules and _EXIT_STATUS:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])
