@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 
+from chant.config import TemporalProfile
 from chant.errors import UsageError
-from chant.project import load_project
+from chant.project import Project, load_project
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -32,13 +33,12 @@ def execute(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(project, profile, task_queue, args.max_concurrent))
 
 
-async def _serve(project: object, profile: object, task_queue: str, limit: int | None) -> int:
-    from chant.config import TemporalProfile
-    from chant.project import Project
+async def _serve(
+    project: Project, profile: TemporalProfile, task_queue: str, limit: int | None
+) -> int:
     from chant.temporal.connect import connect, ensure_search_attributes
     from chant.temporal.worker import build_worker
 
-    assert isinstance(project, Project) and isinstance(profile, TemporalProfile)
     client = await connect(profile, root=project.config.root)
     await ensure_search_attributes(client, profile)
     identity = f"{os.getpid()}@{os.uname().nodename}"

@@ -35,7 +35,7 @@ from chant.errors import ActivityError
 from chant.events import Masker
 from chant.ir import Profile, _args_from_json, iter_secrets
 from chant.local.executor import resolve_secrets
-from chant.profiles import may_retry, retry_delay
+from chant.profiles import may_retry, parse_duration, retry_delay
 from chant.temporal.workflow import KILL_GRACE, ChantOpWorkflow
 from chant.walk import error_of
 
@@ -164,8 +164,6 @@ def make_activity(registry: Registry) -> Any:
                     await flush("chant_output")
 
         beat = profile.heartbeat_timeout
-        from chant.profiles import parse_duration
-
         ctx = _Context(
             step_id=step_id,
             attempt=info.attempt,
