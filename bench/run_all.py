@@ -270,9 +270,13 @@ def cpu_per_step(chant: Series, floor: Series, steps: int) -> str:
 def table(rows: Sequence[Row]) -> str:
     head = Row("metric", "chant", "floor", "ratio / overhead", "target (aim)", "result")
     head.cpu = "same in CPU time"
-    cells = [
-        [r.metric, r.chant, r.floor, r.compare, r.target, r.verdict, r.cpu] for r in (head, *rows)
-    ]
+    return markdown_table(
+        [[r.metric, r.chant, r.floor, r.compare, r.target, r.verdict, r.cpu] for r in (head, *rows)]
+    )
+
+
+def markdown_table(cells: Sequence[Sequence[str]]) -> str:
+    """A Markdown table with aligned columns; the first row is the header."""
     widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
     lines = []
     for n, c in enumerate(cells):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import run_all
 from run_all import (
     CHANT,
     PYTHON,
@@ -313,41 +314,34 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 @dataclass
-class Series:
-    label: str
-    walls: list[float] = field(default_factory=list)
-    cpus: list[float] = field(default_factory=list)
-    rss: list[int] = field(default_factory=list)
+class Series(run_all.Series):
     server_cpus: list[float] = field(default_factory=list)
     """CPU seconds the dev server used during each run."""
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.walls)
-
-    @property
-    def cpu(self) -> float:
-        return statistics.median(self.cpus)
+    pending_server_cpu: float = 0.0
 
     @property
     def server_cpu(self) -> float:
         return statistics.median(self.server_cpus)
 
+    def add(self, s: Sample) -> None:
+        super().add(s)
+        self.server_cpus.append(self.pending_server_cpu)
+
 
 def alternate(runs: int, jobs: Sequence[tuple[Series, Callable[[], Sample]]], server: int) -> None:
-    """One unmeasured warm-up of every job, then ``runs`` rounds, rotating which job goes
-    first; the dev server's CPU time is read around each run."""
-    for _series, job in jobs:
-        job()
-    for i in range(runs):
-        k = i % len(jobs)
-        for series, job in list(jobs[k:]) + list(jobs[:k]):
+    """``run_all.alternate`` (a warm-up, then rounds rotating which job goes first), with
+    the dev server's CPU time read around each run."""
+
+    def metered(series: Series, job: Callable[[], Sample]) -> Callable[[], Sample]:
+        def run() -> Sample:
             before = cpu_seconds(server)
-            s = job()
-            series.server_cpus.append(cpu_seconds(server) - before)
-            series.walls.append(s.wall)
-            series.cpus.append(s.cpu)
-            series.rss.append(s.maxrss_kib)
+            sample = job()
+            series.pending_server_cpu = cpu_seconds(server) - before
+            return sample
+
+        return run
+
+    run_all.alternate(runs, [(series, metered(series, job)) for series, job in jobs])
 
 
 async def in_process(
@@ -429,17 +423,10 @@ class Row:
 
 
 def table(rows: Sequence[Row]) -> str:
-    head = Row("metric", "chant", "hand-written", "local", "ratio", "target", "result")
-    cells = [[r.metric, r.chant, r.hand, r.local, r.ratio, r.target, r.result] for r in rows]
-    cells.insert(0, [head.metric, head.chant, head.hand, head.local, head.ratio, head.target,
-                     head.result])  # fmt: skip
-    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
-    lines = []
-    for n, c in enumerate(cells):
-        lines.append("| " + " | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) + " |")
-        if n == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    head = ["metric", "chant", "hand-written", "local", "ratio", "target", "result"]
+    return run_all.markdown_table(
+        [head, *([r.metric, r.chant, r.hand, r.local, r.ratio, r.target, r.result] for r in rows)]
+    )
 
 
 def per_step(many: Series, one: Series, steps: int, attr: str = "median") -> float:
