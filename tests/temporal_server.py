@@ -26,6 +26,15 @@ class TemporalServer:
     root: Path
     pid: int
 
+    def toml(self, task_queue: str) -> str:
+        """A chant.toml whose default profile ``test`` points at this server, with a task
+        queue of the test's own (so no other test's worker runs its steps)."""
+        return (
+            '[temporal]\ndefault_profile = "test"\n[temporal.profiles.test]\n'
+            f'address = "{self.address}"\nnamespace = "{self.namespace}"\n'
+            f'task_queue = "{task_queue}"\n'
+        )
+
 
 def free_port() -> int:
     """A loopback TCP port nothing listens on right now."""

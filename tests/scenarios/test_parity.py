@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import alive
+from temporal_server import TemporalServer
 
 PROJECT = Path(__file__).parent / "project"
 SECRET = "s3cr3t-parity-value"
@@ -91,14 +92,12 @@ EXPECTED: dict[str, tuple[int, list[tuple[str, str, int, str | None, bool]]]] = 
 }
 
 
-def _project(tmp_path: Path, address: str, mode: str) -> Path:
+def _project(tmp_path: Path, server: TemporalServer, mode: str) -> Path:
     root = tmp_path / mode
     shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("state", "__pycache__"))
     (root / "state").mkdir()
     (root / "chant.toml").write_text(
-        '[project]\nops = ["ops"]\n\n[temporal]\ndefault_profile = "test"\n'
-        f'[temporal.profiles.test]\naddress = "{address}"\n'
-        f'task_queue = "parity-{uuid.uuid4().hex[:8]}"\n',
+        '[project]\nops = ["ops"]\n\n' + server.toml(f"parity-{uuid.uuid4().hex[:8]}"),
         encoding="utf-8",
     )
     return root
@@ -136,7 +135,7 @@ def _details(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
 def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal_server) -> None:
     runs = {}
     for mode in ("local", "temporal"):
-        root = _project(tmp_path, temporal_server.address, mode)
+        root = _project(tmp_path, temporal_server, mode)
         code, doc, text = _run(root, name, mode)
         runs[mode] = (code, doc, text, root)
         assert doc["mode"] == mode

@@ -37,14 +37,11 @@ def op_project(
 
     def make(prefix: str, text: str) -> tuple[Path, str]:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        toml = (
-            '[temporal]\ndefault_profile = "test"\n[temporal.profiles.test]\n'
-            f'address = "{temporal_server.address}"\n'
-            f'namespace = "{temporal_server.namespace}"\n'
-            f'task_queue = "q-{name}"\n'
-        )
         root = make_project(
-            {"chant.toml": toml, "ops/op.op.py": text.format(name=name, tmp=tmp_path)},
+            {
+                "chant.toml": temporal_server.toml(f"q-{name}"),
+                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
+            },
             folder=name,
         )
         made.append((root, name))

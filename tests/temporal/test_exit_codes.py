@@ -30,12 +30,7 @@ def test_twenty_runs_each_exit_with_the_runs_own_code(
     tag = uuid.uuid4().hex[:6]
     root = make_project(
         {
-            "chant.toml": f"""
-                [temporal]
-                [temporal.profiles.test]
-                address = "{temporal_server.address}"
-                task_queue = "exit-{tag}"
-                """,
+            "chant.toml": temporal_server.toml(f"exit-{tag}"),
             "ops/pair.op.py": OPS.format(tag=tag),
         }
     )

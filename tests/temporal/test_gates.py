@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import Ran
+from temporal_server import TemporalServer
 
 MakeProject = Callable[..., Path]
 Chant = Callable[..., Ran]
@@ -32,17 +33,11 @@ from chant import Op, gate, phase, shell
 """
 
 
-def _project(make_project: MakeProject, address: str, timeout: str) -> tuple[Path, str]:
+def _project(make_project: MakeProject, server: TemporalServer, timeout: str) -> tuple[Path, str]:
     name = f"release-{uuid.uuid4().hex[:6]}"
     root = make_project(
         {
-            "chant.toml": f"""
-                [temporal]
-                default_profile = "test"
-                [temporal.profiles.test]
-                address = "{address}"
-                task_queue = "{name}"
-                """,
+            "chant.toml": server.toml(name),
             "ops/release.op.py": GATED.format(var="release", name=name, timeout=timeout),
         }
     )
@@ -81,7 +76,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
     make_project: MakeProject, chant_proc: Chant, temporal_server
 ) -> None:
-    root, name = _project(make_project, temporal_server.address, "1m")
+    root, name = _project(make_project, temporal_server, "1m")
     run = _start(root, "run", name, "--progress-json")
     try:
 
@@ -143,7 +138,7 @@ def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
 def test_a_gate_that_times_out_fails_the_op_and_runs_on_failure(
     make_project: MakeProject, chant_proc: Chant, temporal_server
 ) -> None:
-    root, name = _project(make_project, temporal_server.address, "2s")
+    root, name = _project(make_project, temporal_server, "2s")
     ran = chant_proc("run", name, "--json", cwd=root, timeout=60)
     assert ran.code == 1, ran.err
     doc = json.loads(ran.out)

@@ -40,12 +40,7 @@ def test_huge_output_and_results_are_cut_to_a_tail_and_the_run_completes(
     tag = uuid.uuid4().hex[:6]
     root = make_project(
         {
-            "chant.toml": f"""
-                [temporal]
-                [temporal.profiles.test]
-                address = "{temporal_server.address}"
-                task_queue = "limits-{tag}"
-                """,
+            "chant.toml": temporal_server.toml(f"limits-{tag}"),
             "ops/loud.op.py": OPS.format(tag=tag),
         }
     )

@@ -29,15 +29,6 @@ MakeProject = Callable[..., Path]
 NewProject = Callable[[str, str], tuple[Path, str]]
 
 
-def toml(server: TemporalServer, queue: str) -> str:
-    return (
-        '[temporal]\ndefault_profile = "test"\n[temporal.profiles.test]\n'
-        f'address = "{server.address}"\n'
-        f'namespace = "{server.namespace}"\n'
-        f'task_queue = "{queue}"\n'
-    )
-
-
 @pytest.fixture
 def op_project(
     make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
@@ -50,7 +41,7 @@ def op_project(
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         root = make_project(
             {
-                "chant.toml": toml(temporal_server, f"q-{name}"),
+                "chant.toml": temporal_server.toml(f"q-{name}"),
                 "ops/op.op.py": text.format(name=name, tmp=tmp_path),
             },
             folder=name,
@@ -350,7 +341,7 @@ def test_run_management_needs_temporal(make_project: MakeProject, args: list[str
 
 def test_an_op_without_runs(make_project: MakeProject, temporal_server: TemporalServer) -> None:
     name = f"nosuchop-{uuid.uuid4().hex[:8]}"
-    root = make_project({"chant.toml": toml(temporal_server, f"q-{name}")})
+    root = make_project({"chant.toml": temporal_server.toml(f"q-{name}")})
     no_run = (
         f'chant: error: Op "{name}" has no running workflow\n'
         f"  hint: start one with `chant run {name}`; `chant history {name}` lists past runs\n"

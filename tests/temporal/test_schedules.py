@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,18 +32,6 @@ ticker = Op(
     schedule="every 2s",
 )
 """
-
-
-def _config(address: str, queue: str) -> str:
-    return textwrap.dedent(
-        f"""
-        [temporal]
-        default_profile = "test"
-        [temporal.profiles.test]
-        address = "{address}"
-        task_queue = "{queue}"
-        """
-    ).lstrip()
 
 
 def _wait_for(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -89,7 +76,7 @@ def ticking(
     name = f"ticker-{uuid.uuid4().hex[:6]}"
     root = tmp_path_factory.mktemp("ticking")
     (root / "home").mkdir()
-    (root / "chant.toml").write_text(_config(temporal_server.address, name))
+    (root / "chant.toml").write_text(temporal_server.toml(name))
     (root / "ticker.op.py").write_text(TICKER.format(name=name))
     with (root / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
@@ -164,7 +151,7 @@ def test_list_json_describes_each_schedule(
     name = f"nightly-{uuid.uuid4().hex[:6]}"
     root = make_project(
         {
-            "chant.toml": _config(temporal_server.address, name),
+            "chant.toml": temporal_server.toml(name),
             "nightly.op.py": TICKER.format(name=name).replace("every 2s", "0 3 * * MON-FRI"),
         }
     )
@@ -198,7 +185,7 @@ def test_apply_updates_a_changed_op_keeping_it_paused_and_deletes_unscheduled_on
 
     def write(a_schedule: str, b_schedule: str | None) -> Path:
         files = {
-            "chant.toml": _config(temporal_server.address, f"q-{tag}"),
+            "chant.toml": temporal_server.toml(f"q-{tag}"),
             "a.op.py": op.format(name=a, var="a").replace("every 2s", a_schedule),
             "b.op.py": op.format(name=b, var="b").replace(
                 'schedule="every 2s"', f"schedule={b_schedule!r}"
@@ -252,7 +239,7 @@ def test_deleting_the_schedule_of_an_unknown_op_exits_2_naming_the_ones_there_ar
     name = f"report-{uuid.uuid4().hex[:6]}"
     root = make_project(
         {
-            "chant.toml": _config(temporal_server.address, name),
+            "chant.toml": temporal_server.toml(name),
             "report.op.py": TICKER.format(name=name).replace("every 2s", "every 1h"),
         }
     )
