@@ -66,6 +66,12 @@ class Masker:
     def __bool__(self) -> bool:
         return bool(self.values)
 
+    @property
+    def longest(self) -> int:
+        """The length of the longest secret (0 without secrets): how much text a stream
+        must hold back before cutting it, so that no cut splits a secret."""
+        return len(self.values[0]) if self.values else 0
+
     def text(self, s: str) -> str:
         for v in self.values:
             if v in s:

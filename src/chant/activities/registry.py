@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chant.errors import ChantError
+from chant.events import Masker
 from chant.ir import JSON, Profile
 from chant.profiles import DEFAULT_PROFILE
 
@@ -34,6 +35,7 @@ class ActivityContext:
         output: Callable[[str, str], None],
         heartbeat_interval: float | None = None,
         kill_grace: float = 2.0,
+        masker: Masker | None = None,
     ) -> None:
         self.step_id = step_id
         self.attempt = attempt
@@ -41,6 +43,9 @@ class ActivityContext:
         """How often a long-running activity should heartbeat; None when not required."""
         self.kill_grace = kill_grace
         """Seconds between SIGTERM and SIGKILL when a command's group is stopped."""
+        self.masker = masker or Masker()
+        """Masks every secret the Op declares; streams apply it before they keep or cut
+        text, so no tail or split line holds part of a secret."""
         self.cancelled = asyncio.Event()
         """Set when the attempt is being stopped (timeout, cancel, interrupt)."""
         self.last_heartbeat = time.monotonic()

@@ -117,5 +117,6 @@ class LocalExecutor(Walker):
             output=output,
             heartbeat_interval=beat / 2 if beat else None,
             kill_grace=self.kill_grace,
+            masker=self.masker,
         )
         return await run_attempt(defn, args, ctx, profile)
