@@ -7,6 +7,8 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import Ran
 
 MakeProject = Callable[..., Path]
@@ -243,7 +245,8 @@ def test_a_project_activity_hides_an_installed_one_of_the_same_name(
     env = {"PYTHONPATH": str(site)}
     # Looking up the unknown name loads the entry points; the project's notify still wins.
     ran = chant_proc("activities", "--json", cwd=root, env=env)
-    assert ran.code == 0, ran.err
+    assert ran.code == 2  # the typo is a problem of the project's, listed after the rows
+    assert 'unknown activity "nope-typo"' in ran.err
     rows = json.loads(ran.out)
     notify = [r for r in rows if r["name"] == "notify"]
     assert [r["source"] for r in notify] == [
@@ -253,15 +256,50 @@ def test_a_project_activity_hides_an_installed_one_of_the_same_name(
     ]
 
 
-def test_chant_activities_works_while_an_op_is_broken(
+def test_chant_activities_lists_what_it_can_and_exits_2_while_an_op_is_broken(
     make_project: MakeProject, chant_proc: Callable[..., Ran]
 ) -> None:
     ops = OPS.replace('current="1.4.2", ', "")
     root = project(make_project, ops)
-    assert chant_proc("build", cwd=root).code == 2
+    built = chant_proc("build", cwd=root)
+    assert built.code == 2
+    for args in (("activities",), ("activities", "--json")):
+        ran = chant_proc(*args, cwd=root)
+        assert ran.code == 2, ran.err
+        assert "bump(current: str, part: str = 'patch')" in ran.out
+        assert ran.err == built.err  # the same problems, reported as chant build does
+    assert json.loads(chant_proc("activities", "--json", cwd=root).out)[0]["name"] == "build"
+
+
+BROKEN_OPS = {
+    "an op file that raises": "raise RuntimeError('boom')\n",
+    "a syntax error": "from chant import Op\nop = Op(name='x',\n",
+    "an invalid Op": "from chant import Op\nop = Op(name='Not Kebab', phases=[])\n",
+    "an unknown activity": (
+        "from chant import Op, activity, phase\n"
+        "op = Op(name='x', phases=[phase('P', [activity('nope')])])\n"
+    ),
+    "an unknown profile": (
+        "from chant import Op, phase, shell\n"
+        "op = Op(name='x', phases=[phase('P', [shell('true', profile='nope')])])\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_OPS))
+def test_chant_activities_exits_2_with_the_problems_of_any_invalid_op_file(
+    case: str, make_project: MakeProject, chant_proc: Callable[..., Ran]
+) -> None:
+    root = project(make_project, OPS, **{"ops/broken.op.py": BROKEN_OPS[case]})
+    built = chant_proc("build", cwd=root)
+    assert built.code == 2
+    assert "ops/broken.op.py" in built.err
     ran = chant_proc("activities", cwd=root)
-    assert ran.code == 0, ran.err
+    assert (ran.code, ran.err) == (2, built.err)
     assert "bump(current: str, part: str = 'patch')" in ran.out
+    listed = chant_proc("activities", "--json", cwd=root)
+    assert (listed.code, listed.err) == (2, built.err)
+    assert {"shell", "bump"} <= {r["name"] for r in json.loads(listed.out)}
 
 
 def test_listing_into_a_closed_pipe_is_quiet(make_project: MakeProject) -> None:

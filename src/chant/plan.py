@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from chant.errors import Problem
+from chant.errors import ChantError, Problem
 from chant.ir import JSON, ActivityStep, GateStep, Op, Phase, Profile, Secret, Step
 from chant.profiles import BUILTIN_PROFILES, parse_duration
 
@@ -214,7 +214,11 @@ class _Resolver:
             )
         self.args(step.args, f'step "{step_id}"', step.origin)
         if self.check_args is not None and step.fn in self.activities:
-            why = self.check_args(step.fn, step.args)
+            try:
+                why = self.check_args(step.fn, step.args)
+            except ChantError as exc:  # the activity itself cannot be loaded
+                self.problem(f'step "{step_id}": {exc.message}', step.origin, hint=exc.hint)
+                why = None
             if why:
                 self.problem(
                     f'step "{step_id}": arguments do not fit activity "{step.fn}": {why}',

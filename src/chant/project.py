@@ -9,7 +9,7 @@ from pathlib import Path
 from chant.activities.registry import Registry, default_registry
 from chant.config import Config, load_config
 from chant.discover import discover
-from chant.errors import OpNotFoundError, ValidationError
+from chant.errors import OpNotFoundError, Problem, ValidationError
 from chant.ir import JSON, Op
 from chant.plan import check_project, resolve_op, suggest
 
@@ -22,6 +22,8 @@ class Project:
     files: Mapping[str, str]
     """The file each Op was declared in, shown relative to the current directory."""
     registry: Registry
+    problems: tuple[Problem, ...] = ()
+    """What is wrong with the project's Ops; non-empty only from a non-strict load."""
 
     def op(self, name: str) -> Op:
         """The Op called ``name``, or ``OpNotFoundError`` listing the ones there are."""
@@ -70,4 +72,4 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
         files.setdefault(op.name, file)
     if problems and strict:
         raise ValidationError(problems)
-    return Project(config=config, ops=ops, files=files, registry=registry)
+    return Project(config=config, ops=ops, files=files, registry=registry, problems=tuple(problems))

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chant.errors import ChantError
+from chant.errors import ActivityError, ChantError
 from chant.events import Masker
 from chant.ir import JSON, Profile
 from chant.profiles import DEFAULT_PROFILE
@@ -77,9 +77,19 @@ class ActivityDef:
     target: str | None = None
     default_profile: str = DEFAULT_PROFILE
     source: str = "chant (built-in)"
+    broken: str | None = None
+    """Why an installed package's entry point could not be loaded (``"ImportError: …"``),
+    or None. A broken activity is still listed; using it raises ``ActivityImportError``."""
 
     @functools.cached_property
     def function(self) -> Callable[..., Any]:
+        if self.broken is not None:
+            raise ActivityError(
+                f'activity "{self.name}" cannot be imported: {self.source} failed with '
+                f"{self.broken}; fix or reinstall that package, or uninstall it",
+                type="ActivityImportError",
+                non_retryable=True,
+            )
         if self.fn is not None:
             return self.fn
         assert self.target, f"activity {self.name} has neither fn nor target"
@@ -156,8 +166,7 @@ async def run_attempt(
             wake = deadline if beat is None else min(deadline, ctx.last_heartbeat + beat)
             done, _ = await asyncio.wait({task}, timeout=max(0.0, wake - loop.time()))
             if done:
-                result: JSON = task.result()
-                return result
+                return _json_result(task.result(), defn, ctx)
             now = loop.time()
             if now >= deadline:
                 raise ActivityTimeoutError(
@@ -173,6 +182,26 @@ async def run_attempt(
             ctx.cancelled.set()
             task.cancel()
             await asyncio.shield(asyncio.wait({task}))
+
+
+def _json_result(value: Any, defn: ActivityDef, ctx: ActivityContext) -> JSON:
+    """A result is JSON in both modes (Temporal stores it so): ``chant.events.to_json``
+    converts bytes, sets, tuples and paths, and anything else fails the step at once."""
+    from chant.errors import ResultNotJSONError
+    from chant.events import NotJSONError, to_json
+
+    try:
+        result: JSON = to_json(value)
+    except NotJSONError as exc:
+        where = f"result{exc.where}" if exc.where else "result"
+        raise ResultNotJSONError(
+            ctx.masker.text(
+                f'step {ctx.step_id}: activity "{defn.name}" returned a result that is not '
+                f"JSON: its {where} is {exc.why}; return str, int, float, bool, None, lists "
+                "and dicts with str keys (bytes, sets, tuples and paths are converted)"
+            )
+        ) from None
+    return result
 
 
 async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
@@ -325,17 +354,30 @@ def entry_point_activities() -> list[ActivityDef]:
     """Activities that installed packages expose in the ``chant.activities`` group.
 
     An entry point names one activity function (``name = "pkg.mod:fn"``), whose
-    ``@activity`` settings, if any, are kept.
+    ``@activity`` settings, if any, are kept. An entry point that cannot be loaded (its
+    import raises anything, even ``SystemExit``, or its target is missing or not
+    callable) becomes a ``broken`` activity: listed, and an error only for a step that
+    uses it. What the import prints goes to stderr, so ``--json`` output stays valid.
     """
+    import sys
     from importlib.metadata import entry_points
 
     found = []
     for ep in entry_points(group="chant.activities"):
-        fn = ep.load()
-        meta = getattr(fn, "__chant_activity__", {})
         source = f"entry point {ep.name} = {ep.value}" + (
             f" ({ep.dist.name})" if ep.dist is not None else ""
         )
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                fn = ep.load()
+            if not callable(fn):
+                raise TypeError(f"{ep.value} is not callable (it is of type {type(fn).__name__})")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken package must not take chant down with it
+            found.append(ActivityDef(name=ep.name, source=source, broken=_describe(exc)))
+            continue
+        meta = getattr(fn, "__chant_activity__", {})
         found.append(
             ActivityDef(
                 name=meta.get("name", ep.name),
@@ -345,6 +387,11 @@ def entry_point_activities() -> list[ActivityDef]:
             )
         )
     return found
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def default_registry() -> Registry:
