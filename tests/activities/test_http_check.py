@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
     """Wait (until the test ends) instead of answering."""
+    delay: float = 0.0
+    """Seconds to wait before answering."""
 
 
 @dataclass
@@ -80,6 +83,8 @@ def server() -> Iterator[Server]:
             if reply.hang:
                 state.release.wait(10)
                 return
+            if reply.delay:
+                state.release.wait(reply.delay)
             body = reply.body.encode()
             self.send_response(reply.status)
             for name, value in reply.headers.items():
@@ -292,6 +297,49 @@ def test_a_server_that_hangs_is_given_no_longer_than_the_time_left(server: Serve
         f"GET {server.url} did not answer 2xx within 300ms (1 attempt); "
         "the last attempt got no response within 300ms"
     )
+
+
+# The last try comes as ``within`` runs out, and gets a real wait: the failure names the
+# server's real last answer, however slowly it comes.
+
+
+@pytest.mark.parametrize(
+    ("last", "kw", "got"),
+    [
+        (Reply(503, delay=0.3), {}, "503 Service Unavailable"),
+        (Reply(500, delay=0.3), {}, "500 Internal Server Error"),
+        (Reply(200, delay=0.3), {"status": 204}, "200 OK"),
+        (Reply(200, "starting", delay=0.3), {"contains": "ready"}, "200 OK, body without 'ready'"),
+        (Reply(404, delay=0.3), {"method": "HEAD"}, "404 Not Found"),
+    ],
+)
+def test_the_last_try_gets_a_real_wait_and_its_slow_answer_is_named(
+    server: Server, last: Reply, kw: dict[str, Any], got: str
+) -> None:
+    server.script(Reply(502), last)
+    started = time.monotonic()
+    err, lines = fails(url=server.url, interval="1s", within="400ms", **kw)
+    elapsed = time.monotonic() - started
+    method = kw.get("method", "GET")
+    assert str(err).endswith(f"within 400ms (2 attempts); the last attempt got {got}")
+    assert str(err).startswith(f"{method} {server.url} did not answer ")
+    assert lines[-1][1].startswith(f"{method} {server.url} → {got} (want ")
+    assert 0.7 <= elapsed < 3  # within, then the last answer 300ms later
+
+
+def test_a_slow_match_on_the_last_try_succeeds(server: Server) -> None:
+    server.script(Reply(503), Reply(200, delay=0.3))
+    result, lines, _ = call(url=server.url, interval="1s", within="400ms")
+    assert (result["status"], result["attempts"]) == (200, 2)
+    assert lines[-1] == ("log", f"GET {server.url} → 200 OK (want 2xx): matched")
+
+
+def test_a_last_try_that_hangs_waits_no_longer_than_within(server: Server) -> None:
+    server.script(Reply(503), Reply(hang=True))
+    started = time.monotonic()
+    err, _ = fails(url=server.url, interval="1s", within="400ms")
+    assert str(err).endswith("(2 attempts); the last attempt got no response within 400ms")
+    assert time.monotonic() - started < 2
 
 
 class Ok(BaseHTTPRequestHandler):

@@ -18,8 +18,9 @@ from chant.errors import ActivityError
 from chant.profiles import format_seconds, parse_duration
 
 MAX_REQUEST_SECONDS = 30.0
-"""No single request waits longer than this (nor longer than the time left), so a
-server that accepts connections but hangs still gets asked again."""
+"""No single request waits longer than this (nor longer than ``within``), so a server
+that accepts connections but hangs still gets asked again. A request is never cut short
+by the time left: the last try, as ``within`` ends, gets an answer the failure can name."""
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """How much of a body ``contains`` searches (the beginning of it)."""
 
@@ -51,8 +52,10 @@ async def http_check(
     and ``within`` how long to keep trying (durations such as ``"500ms"``, ``"2s"``,
     ``"1m"``); ``headers`` sent with every request (secret values arrive resolved).
     Redirects are followed unless ``status`` names a 3xx code. A connection error or a
-    timeout (each request waits at most 30s, and never past ``within``) counts as a
-    non-matching attempt. Every attempt is logged and heartbeats.
+    timeout (each request waits at most 30s, or ``within`` if shorter) counts as a
+    non-matching attempt. The last try starts as ``within`` runs out and is waited for
+    like any other, so a check can take ``within`` plus one request's wait. Every
+    attempt is logged and heartbeats.
 
     Returns ``{status, elapsed_ms, attempts}`` for the matching response.
 
@@ -120,9 +123,9 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
     started = time.monotonic()
     deadline = started + check.budget
     attempts = 0
+    timeout = min(MAX_REQUEST_SECONDS, check.budget)
     while True:
         attempts += 1
-        timeout = min(MAX_REQUEST_SECONDS, max(deadline - time.monotonic(), 0.001))
         try:
             answer: _Answer = await _in_daemon_thread(
                 _request,
