@@ -10,12 +10,14 @@
     ├── OpNotFoundError             `chant run NAME` for an Op that does not exist
     ├── GateNotSupportedError       a gate in an Op run locally
     ├── SecretNotSetError           secret("NAME") with NAME missing from the environment
+    ├── ProjectFileError            chant cannot write a file or folder of the project
     ├── RuntimeUnavailableError     exit_code 3: the chosen runtime cannot be reached
     └── ActivityError               one attempt of a step failed (raised by activities)
         ├── CommandFailedError      a command exited non-zero
         ├── ActivityTimeoutError    an attempt ran past its start-to-close timeout
         ├── HeartbeatTimeoutError   an attempt stopped heartbeating
         ├── OutcomeError            the outcome's dot-path is not in the result
+        ├── ResultNotJSONError      an activity returned a value JSON cannot hold
         ├── UnknownActivityError    the step names no registered activity
         ├── ToolNotFoundError       a command-line tool is not on PATH (non-retryable)
         ├── ManifestNotFoundError   a manifest file does not exist (non-retryable)
@@ -110,6 +112,12 @@ class SecretNotSetError(ChantError):
     """A ``secret("NAME")`` refers to an environment variable that is not set."""
 
 
+class ProjectFileError(ChantError):
+    """A file or folder chant must write in the project cannot be written: a read-only
+    folder, a file where a folder must be, a symlink that leads out of the project. The
+    message names the path and what failed; the hint says how to fix it."""
+
+
 class RuntimeUnavailableError(ChantError):
     """The runtime chosen for a run cannot be used (e.g. Temporal is unreachable)."""
 
@@ -153,6 +161,14 @@ class HeartbeatTimeoutError(ActivityError):
 
 class OutcomeError(ActivityError):
     """The outcome's dot-path does not exist in the step's result."""
+
+    NON_RETRYABLE = True
+
+
+class ResultNotJSONError(ActivityError):
+    """An activity returned something that is not JSON and is not converted to it (a
+    ``datetime``, a dataclass, an object of its own class; see ``chant.events.to_json``).
+    Its message names the type, where it is in the result, and the step."""
 
     NON_RETRYABLE = True
 

@@ -56,12 +56,35 @@ class Event:
         return cls(data=d, **head)
 
 
+MIN_PART = 3
+"""Characters a *part* of a secret (one line of a multi-line value) needs to be masked on
+its own: shorter lines (``{``, ``}``, ``--``) would mask ordinary text everywhere. A
+secret's whole value, stripped or not, is masked at any length."""
+
+
+def secret_forms(value: str) -> set[str]:
+    """Every string masked for the secret ``value``: the value as given; the value
+    without surrounding whitespace (values read from files end with a newline, and
+    output reaches chant line by line); and, for a multi-line value, each of its lines
+    without surrounding whitespace when at least ``MIN_PART`` characters long (as GitHub
+    Actions masks each line of a multi-line secret). Empty strings are never masked."""
+    forms = {value, value.strip()}
+    lines = value.splitlines()
+    if len(lines) > 1:
+        forms.update(t for t in (line.strip() for line in lines) if len(t) >= MIN_PART)
+    forms.discard("")
+    return forms
+
+
 class Masker:
-    """Replaces every secret value in strings (recursively in containers) with ``***``."""
+    """Replaces every secret in strings with ``***``: in values and keys, recursively in
+    containers; see ``secret_forms`` for what counts as a secret's text."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
+        # A blank value is no secret (chant refuses one); masking it would mask spaces.
+        forms = {f for v in values if v.strip() for f in secret_forms(v)}
         # Longest first, so a secret containing another is masked whole.
-        self.values = sorted({v for v in values if v}, key=len, reverse=True)
+        self.values = sorted(forms, key=lambda v: (-len(v), v))
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -73,21 +96,145 @@ class Masker:
         return len(self.values[0]) if self.values else 0
 
     def text(self, s: str) -> str:
+        """``s`` with every character of every occurrence of a secret replaced: where
+        occurrences overlap (``abcd`` and ``cdef`` in ``abcdef``), their union is one
+        ``***``, so no part of either is left in clear."""
+        spans: list[tuple[int, int]] = []
         for v in self.values:
-            if v in s:
-                s = s.replace(v, MASK)
-        return s
+            start = s.find(v)
+            while start != -1:
+                spans.append((start, start + len(v)))
+                start = s.find(v, start + 1)
+        if not spans:
+            return s
+        spans.sort()
+        out, pos = [], 0
+        merged_start, merged_end = spans[0]
+        for a, b in spans[1:]:
+            if a <= merged_end:
+                merged_end = max(merged_end, b)
+                continue
+            out += [s[pos:merged_start], MASK]
+            pos, (merged_start, merged_end) = merged_end, (a, b)
+        out += [s[pos:merged_start], MASK, s[merged_end:]]
+        return "".join(out)
 
     def __call__(self, value: Any) -> Any:
+        """``value`` with secrets masked. JSON data keeps its shape (keys are masked
+        too); anything else becomes JSON first, as ``to_json`` would convert it, or, if
+        it cannot be, its ``str``, so that no renderer's fallback can show a secret."""
         if not self.values:
             return value
         if isinstance(value, str):
             return self.text(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
         if isinstance(value, Mapping):
-            return {k: self(v) for k, v in value.items()}
+            masked: dict[Any, Any] = {}
+            for k, v in value.items():
+                key = self(k) if isinstance(k, str) else k
+                while key in masked:  # two keys masked alike: keep both
+                    key = f"{key}'"
+                masked[key] = self(v)
+            return masked
         if isinstance(value, list | tuple):
             return [self(v) for v in value]
+        try:
+            converted = to_json(value)
+        except NotJSONError:
+            return self.text(str(value))
+        return self(converted)
+
+
+class NotJSONError(TypeError):
+    """A value that ``to_json`` does not convert; ``path`` says where it is."""
+
+    def __init__(self, value: Any, path: str, why: str = "") -> None:
+        self.type_name = type(value).__name__
+        self.path = path
+        self.why = why or f"a {self.type_name}, which is not JSON"
+        self.where = path if len(path) <= 80 else f"…{path[-60:]}"
+        """``path``, shortened to its end when long."""
+        super().__init__(f"{self.where or 'the value'} is {self.why}")
+
+
+MAX_DEPTH = 100
+"""How deeply ``to_json`` follows nested containers; deeper data is refused (a container
+that holds itself is refused at once)."""
+
+
+def to_json(value: Any, path: str = "") -> Any:
+    """``value`` as JSON data (str, int, float, bool, None, lists, dicts with str keys).
+
+    Converted, as Temporal's and Python's JSON encoders would or as a reader expects:
+    tuples → lists; sets and frozensets → lists sorted by their JSON text; ``bytes``
+    (and ``bytearray``, ``memoryview``) → UTF-8 text, undecodable bytes as U+FFFD;
+    paths (``os.PathLike``) → their text; other mappings → dicts; dict keys that are
+    int, float, bool or None → their JSON text (``1``, ``true``, ``null``), bytes keys →
+    text; subclasses of str, int and float → the plain type. Anything else (a
+    ``datetime``, a ``Decimal``, a dataclass, an object of a user's class, a key that
+    is a tuple, a container that holds itself) raises ``NotJSONError`` naming the type
+    and where it is (``path``, e.g. ``["items"][2]``)."""
+    return _json(value, path, 0, set())
+
+
+def _container(value: Any, path: str, depth: int, seen: set[int]) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = _key(k, path)
+            out[key] = _json(v, f"{path}[{key!r}]", depth + 1, seen)
+        return out
+    if isinstance(value, list | tuple):
+        return [_json(v, f"{path}[{i}]", depth + 1, seen) for i, v in enumerate(value)]
+    import json
+
+    items = [_json(v, f"{path}{{…}}", depth + 1, seen) for v in value]
+    return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+
+
+def _json(value: Any, path: str, depth: int, seen: set[int]) -> Any:
+    if depth > MAX_DEPTH:
+        raise NotJSONError(value, path, f"nested more than {MAX_DEPTH} levels deep")
+    if value is None or type(value) in (str, int, float, bool):
         return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        if id(value) in seen:
+            raise NotJSONError(value, path, f"a {type(value).__name__} that contains itself")
+        seen.add(id(value))
+        try:
+            return _container(value, path, depth, seen)
+        finally:
+            seen.discard(id(value))
+    fspath = getattr(value, "__fspath__", None)
+    if fspath is not None:
+        name = fspath()
+        return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else str(name)
+    raise NotJSONError(value, path)
+
+
+def _key(key: Any, path: str) -> str:
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, bool):
+        return {None: "null", True: "true", False: "false"}[key]
+    if isinstance(key, int | float):
+        import json
+
+        return json.dumps(key)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", errors="replace")
+    raise NotJSONError(
+        key, path, f"a dict with a key of type {type(key).__name__}, which is not JSON"
+    )
 
 
 Sink = Callable[[Event], None]

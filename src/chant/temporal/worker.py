@@ -8,8 +8,12 @@ is stopped on the worker (its process group killed) instead of running on after 
 server gave up on it, and a cancelled one is stopped before compensation starts
 (activities are cancelled with ``WAIT_CANCELLATION_COMPLETED``).
 
-Secrets are read from the worker's environment and masked in everything the activity
-sends back. Output lines go back in the result, or by signal while a step runs.
+Secrets are read from the worker's environment: the step's own, to run it, and every
+other secret the Op declares (the workflow passes their names, never their values), to
+mask them. Everything the activity sends back — output lines, the result, the error,
+heartbeat details — is masked with all of them before it leaves the worker, so the
+workflow's history holds no secret even when a step prints one it did not declare.
+Output lines go back in the result, or by signal while a step runs.
 """
 
 from __future__ import annotations
@@ -50,10 +54,10 @@ TICK = 1.0
 
 
 class _Context(ActivityContext):
-    """An ``ActivityContext`` whose heartbeats also reach the Temporal server."""
+    """An ``ActivityContext`` whose heartbeats (masked) also reach the Temporal server."""
 
     def heartbeat(self, details: Any = None) -> None:
-        super().heartbeat(details)
+        super().heartbeat(None if details is None else self.masker(details))
         with contextlib.suppress(Exception):
             activity.heartbeat(self.heartbeat_details)
 
@@ -121,7 +125,7 @@ def make_activity(registry: Registry) -> Any:
             )
         args = _args_from_json(data.get("args", {}))
         names = iter_secrets(args)
-        missing = [n for n in names if n not in os.environ]
+        missing = [n for n in names if not os.environ.get(n, "").strip()]
         if missing:
             message = (
                 f"secret(s) {', '.join(missing)} not set in the environment of the worker on "
@@ -138,7 +142,10 @@ def make_activity(registry: Registry) -> Any:
                 category=ApplicationErrorCategory.BENIGN,
             )
         secrets = {n: os.environ[n] for n in names}
-        masker = Masker(secrets.values())
+        # Runs started before the workflow passed the Op's secret names have none here.
+        masker = Masker(
+            [*secrets.values(), *(os.environ.get(str(n), "") for n in data.get("secrets", ()))]
+        )
         lines = _Lines(masker)
         handle = activity.client().get_workflow_handle(
             str(info.workflow_id), run_id=info.workflow_run_id
@@ -170,6 +177,7 @@ def make_activity(registry: Registry) -> Any:
             output=lines.add,
             heartbeat_interval=parse_duration(beat) / 2 if beat else None,
             kill_grace=KILL_GRACE,
+            masker=masker,
         )
         ticker = asyncio.ensure_future(tick())
         try:
@@ -199,7 +207,7 @@ def make_activity(registry: Registry) -> Any:
                         2.0,
                     )
             raise
-        except (TimeoutError, Exception) as exc:
+        except BaseException as exc:  # SystemExit too: its text must not pass unmasked
             error = masker(error_of(exc))
             non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
             retrying = may_retry(profile.retry, info.attempt, error["type"], non_retryable)

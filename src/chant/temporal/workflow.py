@@ -42,6 +42,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from chant.events import Event
     from chant.ir import ActivityStep, GateStep, IRError, Op, Profile, Retry, Step, _args_to_json
+    from chant.plan import secret_names
     from chant.profiles import parse_duration
     from chant.walk import Record, Walker, pick
 
@@ -115,6 +116,9 @@ class TemporalWalker(Walker):
         self.flow = flow
         self.op = op
         self.attempts: dict[str, int] = {}
+        self.secrets = secret_names(op)
+        """Every secret the Op declares, by name: each activity is told them all, so its
+        worker masks them all, not only the step's own (values never pass through here)."""
 
     async def _execute(self, step: Step, rec: Record, compensation: bool) -> None:
         if isinstance(step, GateStep):
@@ -130,6 +134,8 @@ class TemporalWalker(Walker):
             "args": _args_to_json(step.args),
             "profile": profile.to_dict(),
         }
+        if self.secrets:  # absent otherwise: the input of runs recorded before stays as it was
+            payload["secrets"] = self.secrets
         rec.attempts = 1  # as locally: the attempt under way counts
         try:
             done: dict[str, Any] = await workflow.execute_activity(

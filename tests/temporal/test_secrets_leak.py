@@ -1,0 +1,275 @@
+"""No byte of a secret in any output, in either mode.
+
+One Op holds every way a secret's value has leaked: a value with surrounding whitespace
+and a trailing newline (as read from a file), a multi-line value, a secret printed by a
+step that does not declare it, a secret in a line long enough to be split and cut, in
+a command's stderr carried by its error, as a dict key and inside bytes, sets, tuples
+and paths of a user activity's result, in an exception's text, in heartbeat details,
+and in an outcome. The Op runs locally and on Temporal (``chant run --temporal`` with
+its own worker), and every output is searched for each secret and for every 4
+characters of it: human, ``--json``, ``--progress-json``, ``--debug``'s stderr,
+``chant status`` and ``chant history`` (both forms), and the workflow's history as
+``temporal workflow show`` prints it, with every payload decoded.
+
+The secrets are drawn from capital consonants, so no 4 of their characters occur in
+chant's own text (run ids are lower-case hex). This process never loads temporalio.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Ran, chant_subprocess
+from temporal_server import TemporalServer
+
+MakeProject = Callable[..., Path]
+
+_rng = random.Random(8)
+
+
+def _word(n: int) -> str:
+    return "".join(_rng.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(n))
+
+
+TOKEN = f"  {_word(18)}  \n"
+"""As read from a file: surrounded by spaces, ending with a newline."""
+MULTI = f"{_word(14)}\n  {_word(14)}\n}}\n{_word(10)}\n"
+"""A multi-line value (a key file): lines of their own, and a short one (``}``)."""
+OTHER = _word(16)
+"""Declared by the compensation step only, printed by a step that does not declare it."""
+
+LONG_LINE = """
+import os, sys
+s = os.environ["T"].strip()
+parts, pos = [], 0
+for k in range(1, 19):  # across every 64 KiB boundary up to 1.1 MiB
+    start = k * 65536 - len(s) // 2
+    parts.append("x" * (start - pos) + s)
+    pos = start + len(s)
+sys.stdout.write("".join(parts) + "y" * 10 + "\\n")
+# One line whose last 64 KiB begin inside the secret.
+sys.stdout.write("a" * 10 + s + "b" * (65536 - len(s) // 2) + "\\n")
+"""
+
+OP = """
+import sys
+from pathlib import Path
+from chant import Op, Outcome, activity, phase, secret, shell
+
+LONG_LINE = {long_line!r}
+
+
+@activity
+def non_json(token: str, lines: str) -> object:
+    t = token.strip()
+    return {{
+        t: "a secret as a key",
+        "bytes": t.encode(),
+        "bytearray": bytearray(token.encode()),
+        "set": {{t, "plain"}},
+        "frozenset": frozenset(lines.splitlines()),
+        "tuple": (t, 1),
+        "path": Path("/srv") / t,
+        "nested": {{"deep": [{{t: lines, "keys": {{1: t}}}}]}},
+    }}
+
+
+@activity
+def not_json(token: str) -> object:
+    import datetime
+    return {{token.strip(): {{"when": datetime.date(2020, 1, 2)}}}}
+
+
+@activity
+def fails(token: str) -> None:
+    raise RuntimeError(f"cannot use {{token!r}} (stripped: {{token.strip()}})")
+
+
+@activity
+def beats(ctx, token: str) -> str:
+    ctx.heartbeat({{"token": token, token.strip(): [token.strip()]}})
+    ctx.log(f"heartbeat sent for {{token.strip()}}")
+    return f"done with {{token.strip()}}"
+
+
+T = {{"T": secret("TOKEN")}}
+M = {{"M": secret("MULTI")}}
+op = Op(
+    name="{name}",
+    phases=[
+        phase("Leak", parallel=True, steps=[
+            shell('echo "token=$T"; printf "%s" "$T" >&2', env=T,
+                  outcome=Outcome("Tok", "stdout"), profile="policy_check"),
+            shell('printf "%s" "$M"; echo "one line: $M" | tr "\\\\n" " "; echo', env=M,
+                  profile="policy_check"),
+            shell('echo "not declared here: $OTHER"; echo "$OTHER" >&2',
+                  profile="policy_check"),
+            shell(f'"{{sys.executable}}" -c "$SCRIPT"', env={{**T, "SCRIPT": LONG_LINE}},
+                  profile="policy_check"),
+            shell('echo "fatal: $T" >&2; printf "%s" "$M" >&2; exit 3', env={{**T, **M}},
+                  profile="policy_check"),
+            activity("non_json", token=secret("TOKEN"), lines=secret("MULTI"),
+                     outcome=Outcome("Bytes", "bytes"), profile="policy_check"),
+            activity("not_json", token=secret("TOKEN"), profile="policy_check"),
+            activity("fails", token=secret("TOKEN"), profile="policy_check"),
+            activity("beats", token=secret("TOKEN"), outcome="Beat", profile="policy_check"),
+            activity("http_check", url=secret("TOKEN"), profile="policy_check"),
+        ]),
+    ],
+    on_failure=[
+        phase("Undo", [shell('echo "undo with $O"', env={{"O": secret("OTHER")}})]),
+    ],
+)
+"""
+
+ENV = {"TOKEN": TOKEN, "MULTI": MULTI, "OTHER": OTHER}
+
+
+def _needles() -> set[str]:
+    """Every secret as given, and every 4 characters of its visible text."""
+    needles = {TOKEN, MULTI, OTHER}
+    for value in ENV.values():
+        for line in value.splitlines():
+            text = line.strip()
+            needles.update(text[i : i + 4] for i in range(len(text) - 3))
+    return needles
+
+
+NEEDLES = _needles()
+
+
+def leaks(what: str, text: str) -> list[str]:
+    """What of a secret ``text`` shows, with where: ``[]`` when nothing does."""
+    found = sorted(n for n in NEEDLES if n in text)
+    if not found:
+        return []
+    at = text.find(found[0])
+    return [f"{what} shows {found[:4]} in …{text[max(0, at - 60) : at + 40]!r}…"]
+
+
+def _decoded(value: Any) -> Any:
+    """A ``temporal workflow show --output json`` document with every payload decoded."""
+    if isinstance(value, dict):
+        if "metadata" in value and isinstance(value.get("data"), str):
+            return base64.b64decode(value["data"]).decode("utf-8", "replace")
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    return value
+
+
+def workflow_history(server: TemporalServer, workflow_id: str) -> str:
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "temporal"),
+            "workflow",
+            "show",
+            "--output",
+            "json",
+            "-w",
+            workflow_id,
+            "--address",
+            server.address,
+            "--namespace",
+            server.namespace,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # The raw text (payloads are base64) and the decoded one are both searched.
+    return proc.stdout + "\n" + json.dumps(_decoded(json.loads(proc.stdout)), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("mode", ["local", "temporal"])
+def test_no_secret_text_reaches_any_output_or_the_workflow_history(
+    mode: str, make_project: MakeProject, request: pytest.FixtureRequest
+) -> None:
+    name = f"leak-{uuid.uuid4().hex[:8]}"
+    files = {"ops/leak.op.py": OP.format(name=name, long_line=LONG_LINE)}
+    server: TemporalServer | None = None
+    if mode == "temporal":
+        server = request.getfixturevalue("temporal_server")
+        files["chant.toml"] = server.toml(f"q-{name}")
+    root = make_project(files, folder=name)
+
+    def chant(*args: str) -> Ran:
+        return chant_subprocess(*args, cwd=root, env=ENV, timeout=120)
+
+    flag = f"--{mode}"
+    outputs: dict[str, Ran] = {}
+    try:
+        outputs["human --debug"] = chant("run", name, flag, "--debug")
+        outputs["--json"] = chant("run", name, flag, "--json")
+        outputs["--progress-json"] = chant("run", name, flag, "--progress-json")
+        histories = []
+        if server is not None:
+            histories.append(workflow_history(server, f"chant-op-{name}"))
+            for command in ("status", "history"):
+                outputs[command] = chant(command, name)
+                outputs[f"{command} --json"] = chant(command, name, "--json")
+    finally:
+        if server is not None:
+            chant("cancel", name, "--force")
+    found = [
+        leak
+        for what, ran in outputs.items()
+        for leak in leaks(f"{what} (stdout)", ran.out) + leaks(f"{what} (stderr)", ran.err)
+    ]
+    found += [leak for text in histories for leak in leaks("the workflow history", text)]
+    assert not found, "\n".join(found)
+    for ran in outputs.values():
+        assert "internal error" not in ran.err and "Traceback" not in ran.err, ran.err
+
+    # The run itself went as declared: what failed, failed, and the masks are there.
+    assert [outputs[k].code for k in ("human --debug", "--json", "--progress-json")] == [1, 1, 1]
+    doc = json.loads(outputs["--json"].out)
+    steps = {s["fn"] + ":" + str(s["args"].get("cmd", ""))[:14]: s for s in doc["steps"]}
+    by_fn = {s["fn"]: s for s in doc["steps"] if s["fn"] != "shell"}
+    assert by_fn["non_json"]["status"] == "ok"
+    assert by_fn["non_json"]["result"] == {
+        "***": "a secret as a key",
+        "bytes": "***",
+        "bytearray": "***",
+        "set": ["***", "plain"],
+        "frozenset": ["  ***", "***", "***", "}"],
+        "tuple": ["***", 1],
+        "path": "/srv/***",
+        "nested": {"deep": [{"***": "***", "keys": {"1": "***"}}]},
+    }
+    assert by_fn["non_json"]["outcome"] == {"name": "Bytes", "value": "***"}
+    assert by_fn["not_json"]["error"] == {
+        "type": "ResultNotJSONError",
+        "message": 'step leak.7: activity "not_json" returned a result that is not JSON: '
+        "its result['***']['when'] is a date, which is not JSON; return str, int, float, "
+        "bool, None, lists and dicts with str keys (bytes, sets, tuples and paths are "
+        "converted)",
+    }
+    assert by_fn["fails"]["error"] == {
+        "type": "RuntimeError",
+        "message": "cannot use '  ***  \\n' (stripped: ***)",
+    }
+    assert by_fn["beats"]["outcome"] == {"name": "Beat", "value": "done with ***"}
+    assert steps['shell:echo "token=$']["outcome"] == {"name": "Tok", "value": "token=  ***"}
+    failed = steps['shell:echo "fatal: $']["error"]
+    assert failed["message"].startswith("command exited with 3: ") and "***" in failed["message"]
+    compensation = [s for s in doc["steps"] if s["compensation"]]
+    assert [s["status"] for s in compensation] == ["ok"]
+    human = outputs["human --debug"].out
+    assert "not declared here: ***" in human
+    assert "undo with ***" in human
+    if server is not None:
+        assert "Tok=token=  ***" in outputs["history"].out
+        assert "Bytes=***" in outputs["history"].out
