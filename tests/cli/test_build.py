@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,3 +150,83 @@ def test_build_without_any_op_reports_an_error_with_the_fix(
     first, hint = chant("build", cwd=root).err.splitlines()
     assert first == f"chant: error: no *.op.py with an Op found under {root.resolve()}"
     assert hint.startswith("  hint: ")
+
+
+# --- concurrency and unwritable projects ----------------------------------------------
+
+MANY = "from chant import Op, phase, shell\n" + "".join(
+    f'op{i} = Op(name="op-{i}", phases=[phase("P", [shell("echo {i}")])])\n' for i in range(8)
+)
+
+
+def test_twelve_builds_at_once_all_succeed_round_after_round(make_project: MakeProject) -> None:
+    # Each build replaces the same eight files; a shared temporary name made some fail
+    # with FileNotFoundError ("internal error") when another build renamed it first.
+    root = make_project({"chant.toml": "", "ops/many.op.py": MANY})
+    for _ in range(4):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "chant", "build"],
+                cwd=root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(12)
+        ]
+        outcomes = [(p.wait(timeout=60), *p.communicate()) for p in procs]
+        assert [(code, err) for code, _, err in outcomes] == [(0, "")] * 12
+        assert all(out.count("built op-") == 8 for _, out, _ in outcomes)
+    built = sorted(p.name for p in (root / "dist" / "ops").iterdir())
+    assert built == [f"op-{i}.op.json" for i in range(8)]  # no temporary file left behind
+    for i in range(8):
+        assert read_ir(root, f"op-{i}").name == f"op-{i}"
+
+
+def test_the_built_ir_is_readable_by_everyone_as_an_ordinary_file_is(
+    project: Path, chant: Chant
+) -> None:
+    chant("build", cwd=project)
+    mode = (project / "dist" / "ops" / "deploy.op.json").stat().st_mode & 0o777
+    assert mode == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+@pytest.mark.parametrize(
+    ("setup", "message", "hint"),
+    [
+        (
+            lambda root: (root / "dist").write_text(""),
+            "cannot create the folder dist/ops: dist is a file, not a folder",
+            "remove or rename dist, then run the command again",
+        ),
+        (
+            lambda root: ((root / "dist").mkdir(), (root / "dist" / "ops").write_text("")),
+            "cannot create the folder dist/ops: dist/ops is a file, not a folder",
+            "remove or rename dist/ops, then run the command again",
+        ),
+        (
+            lambda root: (root / "dist").symlink_to(root / "nowhere"),
+            "cannot create the folder dist/ops: dist is a symlink to nowhere, not a folder",
+            "remove or rename dist, then run the command again",
+        ),
+        (
+            lambda root: (root / "dist" / "ops" / "smoke.op.json").mkdir(parents=True),
+            "cannot write dist/ops/smoke.op.json: it is a folder",
+            "remove or rename dist/ops/smoke.op.json, then run the command again",
+        ),
+    ],
+    ids=["dist-is-a-file", "dist-ops-is-a-file", "dist-is-a-dangling-symlink", "ir-is-a-folder"],
+)
+def test_a_build_that_cannot_write_says_which_path_and_why(
+    project: Path, chant_proc: Chant, setup: Callable[[Path], object], message: str, hint: str
+) -> None:
+    setup(project)
+    ran = chant_proc("build", cwd=project / "ops")
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == f"chant: error: {message}\n  hint: {hint}\n"

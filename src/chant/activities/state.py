@@ -14,8 +14,11 @@ Snapshots on disk
 Each snapshot of ``<env>`` is one file, ``.chant/state/<env>/<seq>-<UTC time>.json``
 (e.g. ``000007-20260124T101502.123456Z.json``): the observed JSON, keys sorted and
 indented, so two snapshots can be compared with ``diff``. ``seq`` counts up from
-000001; the newest file is the one with the highest ``seq``. A file is written to a
-temporary ``.tmp-*`` file in the same folder, flushed, fsynced and then renamed into
+000001; the newest file is the one with the highest ``seq``, and no two snapshots share
+one, however many runs take snapshots at once: a writer picks the next number and
+renames its file into place while holding an exclusive ``flock`` on ``.lock`` in the
+environment's folder. A file (mode 0600) is written
+to a temporary ``.tmp-*`` file in the same folder, flushed, fsynced and then renamed into
 place with ``os.replace``, so a snapshot file either does not exist or is complete: a
 crash mid-write leaves at most a stray ``.tmp-*`` file (ignored, and removed by a later
 snapshot once it is an hour old), never a corrupt "latest". The newest
@@ -49,7 +52,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,6 +60,7 @@ from typing import Any
 from chant.activities.process import failure_message, require_tool, run_command
 from chant.activities.registry import ActivityContext
 from chant.errors import ActivityError, ChantError, CommandFailedError
+from chant.files import atomic_write, locked
 from chant.ir import JSON
 
 STATE_DIR = Path(".chant") / "state"
@@ -76,6 +79,9 @@ LOGGED_IDS = 20
 """How many added / removed / changed ids ``state_diff`` logs of each kind."""
 
 AGAINST = ("previous", "live")
+
+LOCK_NAME = ".lock"
+"""The file in each environment's folder whose ``flock`` serialises writers."""
 
 _SNAPSHOT_NAME = re.compile(r"^(\d+)-[^/]*\.json$")
 _K8S_IGNORED_METADATA = ("resourceVersion", "managedFields", "generation")
@@ -181,37 +187,6 @@ def compare(old: JSON, new: JSON) -> dict[str, Any]:
 # --- files ----------------------------------------------------------------------------
 
 
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that ``path`` is never seen incomplete: a temporary
-    file in the same folder is written, flushed and fsynced, then renamed over ``path``
-    with ``os.replace`` (atomic within one filesystem), and the folder is fsynced so the
-    rename itself survives a power cut. On failure the temporary file is removed."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. a platform that cannot open folders
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def snapshots(folder: Path) -> list[Path]:
     """The complete snapshot files in ``folder``, oldest first (empty if none)."""
     try:
@@ -236,14 +211,24 @@ def write_snapshot(folder: Path, data: JSON, *, keep: int = KEEP_SNAPSHOTS) -> P
     """Store ``data`` as the newest snapshot in ``folder`` (created if missing), written
     atomically; then delete all but the newest ``keep`` snapshots (0: keep all) and stray temporary
     files older than ``STALE_TEMP_SECONDS``. Returns the new file's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    existing = snapshots(folder)
-    last = _seq(existing[-1]) if existing else 0
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    path = folder / f"{last + 1:06d}-{stamp}.json"
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    atomic_write(path, (text + "\n").encode("utf-8"))
-    _prune(folder, keep)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Choosing the number and renaming the file into place happen under one lock, so
+    # concurrent snapshots (two runs, or a parallel phase) never take the same number.
+    with locked(folder / LOCK_NAME):
+        existing = snapshots(folder)
+        last = _seq(existing[-1]) if existing else 0
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = folder / f"{last + 1:06d}-{stamp}.json"
+        atomic_write(
+            path,
+            (text + "\n").encode("utf-8"),
+            prefix=".tmp-",
+            suffix=".json",
+            mode=0o600,  # an environment's state is nobody else's business
+            durable=True,
+        )
+        _prune(folder, keep)
     return path
 
 
@@ -337,7 +322,7 @@ async def _observe(ctx: ActivityContext, env: str, root: Path, argv: Sequence[st
         f"install it, or change [environments.{env}] observe in chant.toml (now: {shown})",
     )
     capture = _Capture(ctx)
-    result = await run_command(capture, argv, cwd=str(root))
+    result = await run_command(capture, argv, cwd=str(root), raw_lines=True)
     what = f'observe command for "{env}" ({shown})'
     if result.exit_code != 0:
         raise CommandFailedError(failure_message(what, result), exit_code=result.exit_code)

@@ -9,7 +9,6 @@ and ``auto_start`` profiles both come here.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from chant.errors import RuntimeUnavailableError, UsageError
+from chant.files import atomic_write, locked, writing
 from chant.temporal.connect import is_loopback
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
@@ -116,7 +116,9 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             "--search-attribute", "ChantOutcomes=KeywordList",
             "--log-level", "warn",
         ]  # fmt: skip
-        with open(log, "ab") as out:
+        with writing("write", log, root=root):
+            out = open(log, "ab")  # noqa: SIM115 (closed below, once the server has it)
+        with out:
             offset = out.tell()
             proc = subprocess.Popen(
                 argv,
@@ -160,15 +162,21 @@ def status(root: Path) -> ServerInfo | None:
     pidfile = state_dir(root.resolve()) / "server.json"
     try:
         info = ServerInfo(**json.loads(pidfile.read_text(encoding="utf-8")))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # none, or `.chant` is not a folder
         return None
     except (ValueError, TypeError):  # torn or foreign file: nothing we can trust
-        pidfile.unlink(missing_ok=True)
+        _forget(pidfile)
         return None
     if _is_server(info.pid):
         return info
-    pidfile.unlink(missing_ok=True)
+    _forget(pidfile)
     return None
+
+
+def _forget(pidfile: Path) -> None:
+    # In a read-only project the stale file stays; it is ignored all the same.
+    with contextlib.suppress(OSError):
+        pidfile.unlink(missing_ok=True)
 
 
 def wait_ready(address: str, timeout: float) -> None:
@@ -305,9 +313,9 @@ def _answers(host: str, port: int) -> bool:
 
 
 def _write_pidfile(folder: Path, info: ServerInfo) -> None:
-    tmp = folder / "server.json.tmp"
-    tmp.write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(folder / "server.json")
+    path = folder / "server.json"
+    with writing("write", path, root=folder.parent.parent):
+        atomic_write(path, (json.dumps(asdict(info), indent=2) + "\n").encode("utf-8"))
 
 
 def _tail(log: Path, offset: int) -> str:
@@ -323,13 +331,12 @@ def _locked(folder: Path) -> Iterator[None]:
     """Serialise start/stop for one project (two ``auto_start`` runs at once start one
     server, not two fighting over the port and the database)."""
     dot_chant = folder.parent
-    if not dot_chant.exists():
-        dot_chant.mkdir(parents=True)
-        (dot_chant / ".gitignore").write_text("*\n", encoding="utf-8")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "server.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    root = dot_chant.parent
+    with writing("create the folder", folder, root=root):
+        if not os.path.lexists(dot_chant):
+            dot_chant.mkdir(parents=True)
+            (dot_chant / ".gitignore").write_text("*\n", encoding="utf-8")
+        folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / "server.lock"
+    with writing("lock", lock, root=root), locked(lock):
+        yield
