@@ -273,3 +273,71 @@ def test_no_secret_text_reaches_any_output_or_the_workflow_history(
     if server is not None:
         assert "Tok=token=  ***" in outputs["history"].out
         assert "Bytes=***" in outputs["history"].out
+
+
+UNDECLARED = """
+import os
+from chant import Op, Outcome, activity, phase, secret, shell
+
+
+@activity
+def reads_env(ctx) -> dict:
+    value = os.environ["PLAIN"]
+    ctx.heartbeat({{"seen": value}})
+    ctx.log(f"read {{value}}")
+    return {{value: value, "again": value}}
+
+
+@activity
+def raises_env() -> None:
+    raise ValueError("env has " + os.environ["PLAIN"])
+
+
+op = Op(
+    name="{name}",
+    phases=[
+        phase("Use", [shell("true", env={{"P": secret("PLAIN")}})]),
+        phase("Leak", parallel=True, steps=[
+            shell('echo "printed: $PLAIN"; echo "$PLAIN" >&2', outcome=Outcome("Out", "stdout")),
+            activity("reads_env", outcome=Outcome("Read", "again")),
+            activity("raises_env", profile="policy_check"),
+        ]),
+    ],
+)
+"""
+
+
+@pytest.mark.parametrize("mode", ["local", "temporal"])
+def test_a_secret_shown_by_a_step_that_does_not_declare_it_is_masked(
+    mode: str, make_project: MakeProject, request: pytest.FixtureRequest
+) -> None:
+    """On Temporal the worker masks every secret of the Op, as the local executor does."""
+    plain = _word(20)
+    name = f"undeclared-{uuid.uuid4().hex[:8]}"
+    files = {"ops/op.op.py": UNDECLARED.format(name=name)}
+    server: TemporalServer | None = None
+    if mode == "temporal":
+        server = request.getfixturevalue("temporal_server")
+        files["chant.toml"] = server.toml(f"q-{name}")
+    root = make_project(files, folder=name)
+    try:
+        ran = chant_subprocess("run", name, f"--{mode}", "--json", cwd=root, env={"PLAIN": plain})
+        texts = {"stdout": ran.out, "stderr": ran.err}
+        if server is not None:
+            texts["history"] = workflow_history(server, f"chant-op-{name}")
+            texts["chant history"] = chant_subprocess("history", name, cwd=root).out
+    finally:
+        if server is not None:
+            chant_subprocess("cancel", name, "--force", cwd=root)
+    assert ran.code == 1, ran.err
+    for what, text in texts.items():
+        assert plain[:4] not in text and plain[-4:] not in text, what
+    steps = {s["fn"]: s for s in json.loads(ran.out)["steps"]}
+    assert steps["reads_env"]["result"] == {"***": "***", "again": "***"}
+    assert steps["raises_env"]["error"] == {"type": "ValueError", "message": "env has ***"}
+    assert [s["outcome"] for s in json.loads(ran.out)["steps"] if s["outcome"]] == [
+        {"name": "Out", "value": "printed: ***"},
+        {"name": "Read", "value": "***"},
+    ]
+    if server is not None:
+        assert "Out=printed: ***, Read=***" in texts["chant history"]
