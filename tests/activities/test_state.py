@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -528,3 +529,96 @@ def test_a_writer_killed_mid_write_never_leaves_a_corrupt_latest_snapshot(
             assert json.loads(f.read_text(encoding="utf-8")) in versions
     assert interrupted >= 1, "no kill landed during a write; the test proved nothing"
     assert snapshots(folder)
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+CONCURRENT_WRITER = """
+import sys
+from pathlib import Path
+from chant.activities.state import write_snapshot
+
+folder, who, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+sys.stdin.readline()  # start together
+for i in range(count):
+    write_snapshot(folder, {"writer": who, "i": i}, keep=0)
+"""
+
+
+def seqs(folder: Path) -> list[int]:
+    return [int(f.name.split("-")[0]) for f in snapshots(folder)]
+
+
+def test_writers_in_many_processes_never_share_a_sequence_number(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / "demo"
+    writers, each = 10, 20
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(folder), str(w), str(each)],
+            stdin=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(writers)
+    ]
+    for proc in procs:  # all started: let them go at once
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.close()
+    assert [proc.wait(timeout=60) for proc in procs] == [0] * writers
+    assert seqs(folder) == list(range(1, writers * each + 1))
+    stored = [json.loads(f.read_text()) for f in snapshots(folder)]
+    assert sorted((d["writer"], d["i"]) for d in stored) == sorted(
+        (str(w), i) for w in range(writers) for i in range(each)
+    )
+    assert not list(folder.glob(".tmp-*"))
+
+
+def test_snapshots_taken_by_threads_at_once_get_distinct_numbers(tmp_path: Path) -> None:
+    # A parallel phase of state_snapshot steps writes from several threads of one run.
+    folder = tmp_path / "demo"
+    start = threading.Barrier(8)
+
+    def writer(n: int) -> None:
+        start.wait()
+        for i in range(10):
+            write_snapshot(folder, {"n": n, "i": i}, keep=0)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert seqs(folder) == list(range(1, 81))
+
+
+SNAP_OPS = """
+from chant import Op, phase, state_snapshot
+
+snap = Op(name="snap", phases=[phase("Snap", [state_snapshot("demo") for _ in range(4)],
+                                      parallel=True)])
+"""
+
+
+def test_concurrent_chant_runs_taking_snapshots_never_repeat_a_number(
+    make_project: MakeProject,
+) -> None:
+    root = make_project({"chant.toml": TOML, "observe.sh": OBSERVE, "ops/snap.op.py": SNAP_OPS})
+    observed(root, STATE_V1)
+    runs = 6
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "chant", "run", "snap", "--local", "--json"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for _ in range(runs)
+    ]
+    results = [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
+    assert [r["ok"] for r in results] == [True] * runs
+    paths = [s["result"]["path"] for r in results for s in r["steps"]]
+    assert len(set(paths)) == runs * 4
+    folder = root / ".chant" / "state" / "demo"
+    assert seqs(folder) == list(range(1, runs * 4 + 1))
+    assert sorted(str(p.relative_to(root)) for p in snapshots(folder)) == sorted(paths)
