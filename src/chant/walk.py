@@ -60,9 +60,13 @@ def fn_args(step: Step) -> tuple[str, dict[str, Any]]:
 
 
 def error_of(exc: BaseException) -> dict[str, str]:
+    """The ``{"type", "message"}`` of a failed attempt (unmasked: callers mask it)."""
     kind = exc.type if isinstance(exc, ActivityError) else type(exc).__name__
-    message = exc.message if isinstance(exc, ActivityError) else str(exc)
-    return {"type": kind, "message": message}
+    try:
+        message = exc.message if isinstance(exc, ActivityError) else str(exc)
+    except Exception:  # an exception whose __str__ itself fails
+        message = f"({kind}: its message cannot be shown)"
+    return {"type": str(kind), "message": str(message)}
 
 
 class Walker:

@@ -288,3 +288,33 @@ def test_whitespace_and_multi_line_secrets_are_masked_in_every_local_output(
     for ran in runs:
         assert "Wv8K" not in ran.out + ran.err
         assert "***" in ran.out
+
+
+BROKEN_TEXT = """
+from chant import Op, activity, phase
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@activity
+def odd() -> None:
+    raise Unprintable()
+
+
+op = Op(name="odd", phases=[phase("Go", [activity("odd", profile="policy_check")])])
+"""
+
+
+def test_an_error_whose_text_cannot_be_made_fails_its_step_and_nothing_else(
+    make_project: Callable[..., Path], chant_proc: Callable[..., Ran]
+) -> None:
+    root = make_project({"ops/odd.op.py": BROKEN_TEXT})
+    ran = chant_proc("run", "odd", "--local", "--json", cwd=root)
+    assert ran.code == 1, ran.err
+    assert json.loads(ran.out)["steps"][0]["error"] == {
+        "type": "Unprintable",
+        "message": "(Unprintable: its message cannot be shown)",
+    }
