@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from chant.config import load_config
-from conftest import Ran
+from conftest import Ran, chant_subprocess
+from unprivileged import unprivileged
 
 Chant = Callable[..., Ran]
 STARTER = ["chant.toml", "ops/hello.op.py", ".gitignore"]
@@ -120,3 +124,198 @@ def test_init_on_a_file_is_a_usage_error(tmp_path: Path, chant: Chant) -> None:
         "chant: error: afile is a file, not a folder\n"
         "  hint: pass a folder (it is created if missing)\n"
     )
+
+
+# --- what chant init refuses, writing nothing ---------------------------------------------
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder`` (symlinks not followed) with what it is or holds."""
+    found = {}
+    for p in sorted(folder.rglob("*")):
+        key = str(p.relative_to(folder))
+        if p.is_symlink():
+            found[key] = f"-> {os.readlink(p)}"
+        elif p.is_dir():
+            found[key] = "dir"
+        elif p.is_file():
+            found[key] = p.read_bytes().decode("latin-1")
+        else:
+            found[key] = "special"
+    return found
+
+
+OUTSIDE_REFUSALS = [
+    # (setup inside the project, the error, the hint)
+    (
+        lambda p, out: (p / "chant.toml").symlink_to(out / "chant.toml"),
+        "chant.toml already exists; chant init writes nothing over existing files",
+        "run chant init in an empty folder, or chant init NEW_DIR",
+    ),
+    (
+        lambda p, out: (p / "chant.toml").symlink_to(out / "existing"),
+        "chant.toml already exists; chant init writes nothing over existing files",
+        "run chant init in an empty folder, or chant init NEW_DIR",
+    ),
+    (
+        lambda p, out: ((p / "ops").mkdir(), (p / "ops" / "hello.op.py").symlink_to(out / "h")),
+        "ops/hello.op.py already exists; chant init writes nothing over existing files",
+        "run chant init in an empty folder, or chant init NEW_DIR",
+    ),
+    (
+        lambda p, out: (p / "ops").symlink_to(out),
+        "ops is a symlink to {out}, outside the project {p}; chant init writes only inside "
+        "the project",
+        "replace the symlink with a folder of its own, or run chant init elsewhere",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").symlink_to(out / "existing"),
+        ".gitignore is a symlink to {out}/existing, outside the project {p}; chant init "
+        "writes only inside the project",
+        "replace the symlink with a file of its own, or run chant init elsewhere",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").symlink_to(out / "missing"),
+        ".gitignore is a symlink to {out}/missing, outside the project {p}; chant init "
+        "writes only inside the project",
+        "replace the symlink with a file of its own, or run chant init elsewhere",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").symlink_to("../outside/existing"),
+        ".gitignore is a symlink to {out}/existing, outside the project {p}; chant init "
+        "writes only inside the project",
+        "replace the symlink with a file of its own, or run chant init elsewhere",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").symlink_to(p / "nothing-here"),
+        ".gitignore is a symlink to {p}/nothing-here, which does not exist",
+        "remove the symlink or make it point at a file, then run chant init again",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").mkdir(),
+        ".gitignore is a folder; chant init adds dist/ and .chant/ to a .gitignore file there",
+        "rename or remove .gitignore, then run chant init again",
+    ),
+    (
+        lambda p, out: os.mkfifo(p / ".gitignore"),
+        ".gitignore is not a regular file; chant init adds dist/ and .chant/ to a .gitignore "
+        "file there",
+        "rename or remove .gitignore, then run chant init again",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").write_bytes(b"node_modules/\ncaf\xe9\n"),
+        ".gitignore is not UTF-8 text (byte 0xe9 at offset 17); chant init adds dist/ and "
+        ".chant/ to it",
+        "save .gitignore as UTF-8 (or add dist/ and .chant/ yourself and move it aside), "
+        "then run chant init again",
+    ),
+    (
+        lambda p, out: (p / ".gitignore").write_bytes("x\n".encode("utf-16")),
+        ".gitignore is not UTF-8 text (byte 0xff at offset 0); chant init adds dist/ and "
+        ".chant/ to it",
+        "save .gitignore as UTF-8 (or add dist/ and .chant/ yourself and move it aside), "
+        "then run chant init again",
+    ),
+    (
+        lambda p, out: (p / "ops").write_text("not a folder"),
+        "ops is a file, but chant init puts the hello Op in the folder ops/",
+        "rename or remove that file, or run chant init in another folder",
+    ),
+    (
+        lambda p, out: (p / "ops").symlink_to(out / "existing"),
+        "ops is a symlink to {out}/existing, outside the project {p}; chant init writes only "
+        "inside the project",
+        "replace the symlink with a folder of its own, or run chant init elsewhere",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("setup", "message", "hint"),
+    OUTSIDE_REFUSALS,
+    ids=[
+        "chant-toml-dangling-symlink-out",
+        "chant-toml-symlink-to-a-file-out",
+        "hello-op-symlink-out",
+        "ops-symlink-to-a-folder-out",
+        "gitignore-symlink-to-a-file-out",
+        "gitignore-dangling-symlink-out",
+        "gitignore-relative-symlink-out",
+        "gitignore-dangling-symlink-in",
+        "gitignore-is-a-folder",
+        "gitignore-is-a-fifo",
+        "gitignore-latin-1",
+        "gitignore-utf-16",
+        "ops-is-a-file",
+        "ops-symlink-to-a-file-out",
+    ],
+)
+def test_init_refuses_with_the_path_and_the_fix_and_writes_nothing(
+    tmp_path: Path, setup: Callable[[Path, Path], object], message: str, hint: str
+) -> None:
+    outside, p = tmp_path / "outside", tmp_path / "proj"
+    outside.mkdir()
+    p.mkdir()
+    (outside / "existing").write_text("theirs\n")
+    setup(p, outside)
+    before_in, before_out = tree(p), tree(outside)
+    ran = chant_subprocess("init", cwd=p, timeout=20)
+    assert (ran.code, ran.out) == (2, "")
+    expected = message.format(out=outside.resolve(), p=p.resolve())
+    assert ran.err == f"chant: error: {expected}\n  hint: {hint}\n"
+    assert (tree(p), tree(outside)) == (before_in, before_out)
+
+
+def test_init_into_a_named_folder_refuses_a_symlink_out_of_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "ops").symlink_to(outside)
+    ran = chant_subprocess("init", "proj", cwd=tmp_path, timeout=20)
+    assert ran.code == 2
+    assert ran.err.startswith(f"chant: error: proj/ops is a symlink to {outside.resolve()}, ")
+    assert list(outside.iterdir()) == []
+    assert tree(tmp_path / "proj") == {"ops": f"-> {outside}"}
+
+
+def test_symlinks_that_stay_inside_the_project_are_followed(tmp_path: Path, chant: Chant) -> None:
+    (tmp_path / "src" / "ops").mkdir(parents=True)
+    (tmp_path / "ops").symlink_to("src/ops")
+    (tmp_path / "shared.gitignore").write_text("node_modules/\n")
+    (tmp_path / ".gitignore").symlink_to("shared.gitignore")
+    ran = chant("init", cwd=tmp_path)
+    assert ran.code == 0, ran.err
+    assert (tmp_path / "src" / "ops" / "hello.op.py").is_file()
+    assert (tmp_path / "ops").is_symlink() and (tmp_path / ".gitignore").is_symlink()
+    assert "dist/" in (tmp_path / "shared.gitignore").read_text()
+
+
+def test_a_gitignore_that_already_ignores_everything_is_left_alone(
+    tmp_path: Path, chant: Chant
+) -> None:
+    (tmp_path / ".gitignore").write_text("dist/\n.chant/\n")
+    ran = chant("init", cwd=tmp_path)
+    assert ran.code == 0
+    assert "gitignore" not in ran.out
+    assert (tmp_path / ".gitignore").read_text() == "dist/\n.chant/\n"
+
+
+def test_a_write_that_fails_half_way_undoes_the_others(tmp_path: Path) -> None:
+    # ops/ exists but cannot be written: chant.toml was created first and is removed.
+    tmp_path = tmp_path / "proj"
+    (tmp_path / "ops").mkdir(parents=True)
+    (tmp_path / "ops" / "hello.op.py").mkdir()  # refused before anything: exists
+    assert chant_subprocess("init", cwd=tmp_path).code == 2
+    (tmp_path / "ops" / "hello.op.py").rmdir()
+    (tmp_path / "ops").chmod(0o555)
+    try:
+        ran = unprivileged(["init"], cwd=tmp_path)
+    finally:
+        (tmp_path / "ops").chmod(0o755)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == (
+        f"chant: error: cannot create ops/hello.op.py: permission denied "
+        f"({tmp_path / 'ops'} is not writable)\n"
+        f"  hint: make it writable (chmod u+w {tmp_path / 'ops'}), or work in a writable copy\n"
+    )
+    assert tree(tmp_path) == {"ops": "dir"}
