@@ -19,6 +19,8 @@
         ├── OutcomeError            the outcome's dot-path is not in the result
         ├── ResultNotJSONError      an activity returned a value JSON cannot hold
         ├── UnknownActivityError    the step names no registered activity
+        ├── ActivityExitError       an activity called sys.exit or raised KeyboardInterrupt
+        │                           or GeneratorExit (non-retryable)
         ├── ToolNotFoundError       a command-line tool is not on PATH (non-retryable)
         ├── ManifestNotFoundError   a manifest file does not exist (non-retryable)
         └── ReadinessFailedError    a rollout failed for good (non-retryable)
@@ -175,6 +177,14 @@ class ResultNotJSONError(ActivityError):
 
 class UnknownActivityError(ActivityError):
     """A step names an activity that is not registered."""
+
+    NON_RETRYABLE = True
+
+
+class ActivityExitError(ActivityError):
+    """An activity tried to end the program (``sys.exit``, ``KeyboardInterrupt``,
+    ``GeneratorExit``) instead of returning or raising an exception. It fails the step:
+    chant decides when it exits. Not retried: the function chose to stop."""
 
     NON_RETRYABLE = True
 

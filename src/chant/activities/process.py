@@ -1,31 +1,55 @@
 """Run a command in its own process group, stream its lines, and leave nothing behind.
 
 Every command-running activity goes through ``run_command``. The command gets a new
-session (so a new process group whose id is its pid). When the attempt is cancelled
-or times out, the whole group gets SIGTERM, then SIGKILL after ``ctx.kill_grace``
-seconds. When the command exits by itself, anything it left running in its group is
-stopped the same way: nothing a step starts outlives it. (A process that makes a new
-session of its own with ``setsid`` leaves the group and is beyond this reach.)
+session (so a new process group whose id is its pid) and ``CHANT_STEP_TOKEN`` in its
+environment (``chant.activities.reap``). A step is over when its command exits: then
+whatever it left running in its group is stopped (SIGTERM, then SIGKILL after
+``ctx.kill_grace`` seconds), so is anything carrying its token that left the group
+(Linux), the pipes are read to their current end and closed, and the command's own
+exit code is the result, even if an escaped process still holds a pipe. When the
+attempt is cancelled or times out, the same happens before the cancellation goes on.
+
+Output is read as it comes, linear in its size: lines are split at ``\n`` (a
+``\r\n`` ending counts as one), a lone ``\r`` starts the line over as on a terminal
+(only what follows the last one is kept: a progress bar yields its final state), and a
+line longer than ``LINE_LIMIT`` characters is cut into pieces of at most that length.
+Secrets are masked (``ctx.masker``) before a line is kept or emitted, and a cut never
+falls inside a secret.
+
+Children in flight are bounded by the open-file budget, after raising the soft limit
+of open files towards the hard one once: a step waits for a slot, or retries its
+spawn, instead of failing for ``EMFILE``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
+import errno
 import os
 import signal
 import sys
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from chant.activities import guard
+from chant.activities import guard, reap
 from chant.activities.registry import ActivityContext
 from chant.errors import CommandFailedError, ToolNotFoundError
 
 TAIL_CHARS = 64 * 1024
 """How much of each stream a result keeps (the end of it)."""
+LINE_LIMIT = 64 * 1024
+"""Characters in one line of output; a longer line is cut into pieces this long."""
+READ_CHUNK = 64 * 1024
+FD_LIMIT_CAP = 65536
+"""The soft limit of open files is raised towards the hard limit, up to this."""
+FDS_PER_COMMAND = 4
+"""Open files a running command costs this process (its two pipes, and room to spawn)."""
+_RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM)
 
 
 @dataclass(frozen=True)
@@ -53,23 +77,134 @@ class _Tail:
         return "\n".join(self.lines).rstrip()[-self.limit :]
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, tail: _Tail, ctx: ActivityContext) -> None:
-    pending = b""
-    while True:
-        chunk = await stream.read(65536)
-        if not chunk:
-            break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            line = raw.decode("utf-8", "replace").rstrip("\r")
-            tail.add(line)
-            ctx.output(line, name)
-        ctx.heartbeat()
-    if pending:
-        line = pending.decode("utf-8", "replace")
-        tail.add(line)
-        ctx.output(line, name)
+class _Stream:
+    """One pipe of a command, read without blocking as data arrives and split into
+    masked lines (see the module docstring). ``raw`` keeps lines whole and ``\r`` as
+    it is (for output that is data, not progress)."""
+
+    def __init__(self, fd: int, name: str, ctx: ActivityContext, *, raw: bool = False) -> None:
+        self.fd, self.name, self.ctx, self.raw = fd, name, ctx, raw
+        self.tail = _Tail()
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.parts: list[str] = []
+        self.size = 0
+        self.cr = False  # the text so far ended with a "\r" that may start a "\r\n"
+        self.loop = asyncio.get_running_loop()
+        os.set_blocking(fd, False)
+        self.loop.add_reader(fd, self._read, 1)
+        self.open = True
+
+    def _read(self, reads: int) -> bool:
+        """Up to ``reads`` reads; whether the pipe is empty (or closed) now."""
+        for _ in range(reads):
+            try:
+                data = os.read(self.fd, READ_CHUNK)
+            except BlockingIOError:
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                self.close()
+                return True
+            self._feed(self.decoder.decode(data))
+            self.ctx.heartbeat()
+        return False
+
+    def close(self) -> None:
+        """Read what the pipe holds now (not waiting for more: an escaped process may
+        hold it open), close it, and emit the last partial line."""
+        if not self.open:
+            return
+        self.open = False
+        self.loop.remove_reader(self.fd)
+        with contextlib.suppress(OSError):
+            for _ in range(256):  # up to 16 MiB; a writer that never stops is cut off
+                data = os.read(self.fd, READ_CHUNK)
+                if not data:
+                    break
+                self._feed(self.decoder.decode(data))
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self._feed(self.decoder.decode(b"", final=True))
+        if self.parts or self.cr:
+            self._line()
+
+    def _feed(self, text: str) -> None:
+        if not text:
+            return
+        start, n = 0, len(text)
+        while True:
+            nl = text.find("\n", start)
+            end = n if nl < 0 else nl
+            self._add(text, start, end, nl >= 0)
+            if nl < 0:
+                return
+            self._line()
+            start = nl + 1
+
+    def _add(self, text: str, start: int, end: int, line_ends: bool) -> None:
+        if self.raw:
+            if end > start:
+                self.parts.append(text[start:end])
+                self.size += end - start
+            return
+        if self.cr and (end > start or not line_ends):
+            self._restart()  # a lone "\r": what came before it is overwritten
+        self.cr = False
+        if end > start and text[end - 1] == "\r":
+            end -= 1
+            self.cr = not line_ends  # at a line end it is a "\r\n"
+        cr = text.rfind("\r", start, end)
+        if cr >= 0:
+            self._restart()
+            start = cr + 1
+        if end > start:
+            self.parts.append(text[start:end])
+            self.size += end - start
+            if self.size > LINE_LIMIT + self.ctx.masker.longest:
+                self._cut(final=False)
+
+    def _restart(self) -> None:
+        self.parts, self.size = [], 0
+
+    def _line(self) -> None:
+        if self.raw:
+            line = "".join(self.parts).removesuffix("\r")
+            self._restart()
+            self._emit(self.ctx.masker.text(line))
+            return
+        self.cr = False
+        if self.size > LINE_LIMIT:
+            self._cut(final=True)
+        line = "".join(self.parts)
+        self._restart()
+        self._emit(self.ctx.masker.text(line))
+
+    def _cut(self, *, final: bool) -> None:
+        """Emit pieces of ``LINE_LIMIT`` characters while the line is longer; without
+        ``final`` keep back what a secret continuing in later output could need."""
+        keep = 0 if final else self.ctx.masker.longest
+        text = "".join(self.parts)
+        while len(text) > LINE_LIMIT + keep:
+            piece, text = self._split(text)
+            self._emit(piece)
+        self.parts, self.size = [text], len(text)
+
+    def _split(self, text: str) -> tuple[str, str]:
+        """A masked first piece of ``text`` and the rest, cut where no secret spans."""
+        mask = self.ctx.masker
+        width = mask.longest - 1
+        if width <= 0:
+            return text[:LINE_LIMIT], text[LINE_LIMIT:]
+        for cut in range(LINE_LIMIT, LINE_LIMIT - 4 * width, -1):
+            before, after = text[cut - width : cut], text[cut : cut + width]
+            if mask.text(before + after) == mask.text(before) + mask.text(after):
+                return mask.text(text[:cut]), text[cut:]
+        return "***", text[LINE_LIMIT:]  # secrets everywhere around the cut: show none
+
+    def _emit(self, line: str) -> None:
+        self.tail.add(line)
+        self.ctx.output(line, self.name)
 
 
 async def _heartbeat_loop(ctx: ActivityContext, interval: float) -> None:
@@ -118,70 +253,159 @@ async def stop_group(pgid: int, grace: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+async def _stop_leftovers(pid: int, token: str, grace: float, pipes: tuple[int, ...]) -> None:
+    """Stop what the command ``pid`` left: its group, then what escaped it."""
+    if _group_alive(pid):
+        await stop_group(pid, grace)
+    await reap.sweep(token, grace, group=pid, pipes=pipes)
+
+
+_slots = 0
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _prepare() -> None:
+    """Once per process: become a subreaper, raise the open-file limit, and size the
+    number of commands that may run at once to it."""
+    global _slots
+    if _slots:
+        return
+    reap.prepare()
+    soft = raise_fd_limit()
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 32
+    _slots = max(1, (soft - in_use - 64) // FDS_PER_COMMAND)
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit of open files towards the hard one (at most
+    ``FD_LIMIT_CAP``); return the soft limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = FD_LIMIT_CAP if hard == resource.RLIM_INFINITY else min(hard, FD_LIMIT_CAP)
+    for target in (want, 10240):  # macOS refuses more than OPEN_MAX (10240)
+        if soft >= target:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):
+            continue
+    return soft
+
+
+def _gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(_slots)
+    return gate
+
+
+async def _spawn(
+    ctx: ActivityContext, argv: Sequence[str], env: Mapping[str, str], cwd: str | None
+) -> tuple[asyncio.subprocess.Process, int, int]:
+    """Start ``argv`` with both output streams on pipes of ours; return it and the read
+    ends. Out of descriptors or processes, wait and try again (the attempt's timeout
+    bounds the wait); never fail the step for that."""
+    delay = 0.01
+    while True:
+        fds: list[int] = []
+        try:
+            fds += os.pipe()
+            fds += os.pipe()
+            spawn = asyncio.ensure_future(
+                asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=fds[1],
+                    stderr=fds[3],
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
+                )
+            )
+            try:
+                proc = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                # The command may already be running (and have started children); let
+                # the spawn finish, then stop the whole group.
+                with contextlib.suppress(OSError):
+                    proc = await spawn
+                    await stop_group(proc.pid, ctx.kill_grace)
+                    _close(proc)
+                raise
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            if exc.errno not in _RESOURCE_ERRORS:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            continue
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        os.close(fds[1])
+        os.close(fds[3])
+        return proc, fds[0], fds[2]
+
+
 async def run_command(
     ctx: ActivityContext,
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
+    raw_lines: bool = False,
 ) -> CommandResult:
-    """Run ``argv`` to completion, streaming each line through ``ctx.output``.
+    """Run ``argv`` until it exits, streaming each line through ``ctx.output``.
 
     ``env`` is merged over the current environment. Cancellation (timeout, fail-fast,
-    Ctrl-C) stops the whole process group before re-raising.
+    Ctrl-C) stops the whole process group, and what escaped it, before re-raising.
+    ``raw_lines`` passes lines on whole, ``\r`` included, for output that is data.
     """
-    full_env = {**os.environ, **env} if env else None
-    spawn = asyncio.ensure_future(
-        asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=full_env,
-            cwd=cwd,
-            start_new_session=True,
+    _prepare()
+    token = reap.new_token()
+    full_env = {**os.environ, **(env or {}), reap.TOKEN: token}
+    async with _gate():
+        try:
+            proc, out_fd, err_fd = await _spawn(ctx, argv, full_env, cwd)
+        except BaseException:
+            reap.ended(token, None)
+            raise
+        reap.started(proc.pid)
+        pipes = (os.fstat(out_fd).st_ino, os.fstat(err_fd).st_ino)
+        guard.track(proc.pid, pipes)
+        out = _Stream(out_fd, "stdout", ctx, raw=raw_lines)
+        err = _Stream(err_fd, "stderr", ctx, raw=raw_lines)
+        beat = (
+            asyncio.ensure_future(_heartbeat_loop(ctx, ctx.heartbeat_interval))
+            if ctx.heartbeat_interval
+            else None
         )
-    )
-    try:
-        proc = await asyncio.shield(spawn)
-    except asyncio.CancelledError:
-        # The command may already be running (and have started children) before its
-        # pipes are connected; asyncio would kill only the direct child. Let the spawn
-        # finish, then stop the whole group.
-        proc = await spawn
-        await stop_group(proc.pid, ctx.kill_grace)
-        _close(proc)
-        raise
-    guard.track(proc.pid)
-    assert proc.stdout is not None and proc.stderr is not None
-    out, err = _Tail(), _Tail()
-    readers = asyncio.gather(
-        _pump(proc.stdout, "stdout", out, ctx), _pump(proc.stderr, "stderr", err, ctx)
-    )
-    beat = (
-        asyncio.ensure_future(_heartbeat_loop(ctx, ctx.heartbeat_interval))
-        if ctx.heartbeat_interval
-        else None
-    )
-    try:
-        code = await proc.wait()
-        if _group_alive(proc.pid):
-            await stop_group(proc.pid, ctx.kill_grace)
-        await readers
-    except BaseException:
-        ctx.cancelled.set()
-        await asyncio.shield(stop_group(proc.pid, ctx.kill_grace))
-        # The group is gone, so the pipes reach EOF; a process that escaped with setsid
-        # may still hold them, hence the bound.
-        await asyncio.wait([readers], timeout=1.0)
-        readers.cancel()
-        raise
-    finally:
-        if beat is not None:
-            beat.cancel()
-        _close(proc)
-        guard.untrack(proc.pid)
-    return CommandResult(code, out.text(), err.text())
+        try:
+            code = await proc.wait()
+            await _stop_leftovers(proc.pid, token, ctx.kill_grace, pipes)
+        except BaseException:
+            ctx.cancelled.set()
+            await asyncio.shield(_stop_leftovers(proc.pid, token, ctx.kill_grace, pipes))
+            raise
+        finally:
+            if beat is not None:
+                beat.cancel()
+            out.close()
+            err.close()
+            _close(proc)
+            reap.ended(token, proc.pid)
+            guard.untrack(proc.pid)
+    return CommandResult(code, out.tail.text(), err.tail.text())
 
 
 def _close(proc: asyncio.subprocess.Process) -> None:

@@ -137,12 +137,31 @@ class ActivityDef:
         return f"{self.name}({', '.join(params)})"
 
     async def invoke(self, args: Mapping[str, JSON], ctx: ActivityContext) -> JSON:
-        """Run the activity once with ``args``; plain functions run in a daemon thread."""
+        """Run the activity once with ``args``; plain functions run in a daemon thread.
+
+        An activity that tries to end the program (``sys.exit``, ``KeyboardInterrupt``,
+        ``GeneratorExit``) fails the step with ``ActivityExitError`` instead."""
         fn = self.function
         kwargs = {**args, "ctx": ctx} if self.takes_context else dict(args)
-        if asyncio.iscoroutinefunction(fn):
-            return await fn(**kwargs)
-        return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+        try:
+            if asyncio.iscoroutinefunction(fn):
+                return await fn(**kwargs)
+            return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+        except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+            raise _exit_error(self.name, exc) from None
+
+
+def _exit_error(name: str, exc: BaseException) -> ChantError:
+    from chant.errors import ActivityExitError
+
+    if isinstance(exc, SystemExit):
+        what = f"called sys.exit({exc.code!r})"
+    else:
+        what = f"raised {type(exc).__name__}" + (f"({exc})" if str(exc) else "")
+    return ActivityExitError(
+        f'activity "{name}" {what}; an activity must return its result or raise an '
+        "exception, not end the program"
+    )
 
 
 async def run_attempt(

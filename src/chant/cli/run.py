@@ -19,6 +19,8 @@ from chant.project import Project, load_project
 from chant.render import LineWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""Signals that stop a run gracefully: Ctrl-C, ``kill``, a closed terminal, Ctrl-\\."""
 
 
 def _human(stream: TextIO) -> Sink:
@@ -36,7 +38,7 @@ def _say(text: str) -> None:
 async def run_local(
     op: Op, project_registry: object, *, sinks: list[Sink], secrets: dict[str, str]
 ) -> RunResult:
-    """Run ``op`` in-process, turning SIGINT/SIGTERM into a graceful stop."""
+    """Run ``op`` in-process, turning SIGINT/SIGTERM/SIGHUP/SIGQUIT into a graceful stop."""
     from chant.activities.registry import Registry
     from chant.local.executor import LocalExecutor
 
@@ -53,12 +55,12 @@ async def run_local(
             then = ", then running on_failure (Ctrl-C again to skip it)" if op.on_failure else ""
             _say(f"chant: interrupted — stopping running steps{then}")
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, on_signal)
     try:
         return await executor.run(op)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
@@ -93,7 +95,17 @@ def execute(args: argparse.Namespace) -> int:
     sinks = _sinks(as_json=as_json, progress_json=progress_json)
     # Steps run from the project root, whatever folder chant was started in.
     os.chdir(project.config.root)
-    result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
+    import threading
+
+    from chant.activities import guard
+
+    # The watchdog stops the steps should chant be killed outright; forked (cheap)
+    # while this process has no other thread.
+    guard.enable(fork=threading.active_count() == 1)
+    try:
+        result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
+    finally:
+        guard.disable()
     return _finish(result, as_json=as_json)
 
 

@@ -1,0 +1,260 @@
+"""Find and stop what a step started after it left the step's process group (Linux).
+
+A command runs in a session of its own, so stopping its process group stops what it
+started, unless a process moved to another group or session (``setsid``, ``setpgid``,
+a daemon's double fork). Two things find those on Linux:
+
+- **A marker.** Each attempt's command gets ``CHANT_STEP_TOKEN=<token>`` in its
+  environment, unique to the attempt; whatever it starts inherits it.
+- **The subreaper.** ``prepare()`` makes this process a child subreaper
+  (``PR_SET_CHILD_SUBREAPER``): a process whose parent ends is re-parented to chant,
+  not to init, whatever group or session it is in. So when a command has ended and its
+  group is stopped, everything left of it is in a tree rooted at one of chant's own
+  children.
+
+``sweep(token)`` runs when a command ends. When chant has no child but its running
+commands (the usual case) it costs one read of ``/proc/self/task/<pid>/children``.
+Otherwise it reads the environment of each other child: those carrying the ended
+attempt's token (or a token of another attempt already over) are stopped with every
+descendant, SIGTERM then SIGKILL after the grace, and reaped. What carries no token is
+left alone: the Temporal dev server chant may have started, and anything an
+``@activity`` function started itself. On macOS (no ``/proc``, no subreaper) nothing
+here applies and only the process group is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import sys
+import time
+from collections import deque
+from typing import Any
+
+TOKEN = "CHANT_STEP_TOKEN"
+"""The environment variable marking every process an attempt's command starts."""
+_NONCE = os.urandom(6).hex()
+_serial = itertools.count(1)
+_LINUX = sys.platform.startswith("linux")
+
+_live_tokens: set[str] = set()
+"""Tokens of attempts whose command is starting or running."""
+_running: set[int] = set()
+"""Pids of running commands (each also its process group)."""
+_ended_groups: deque[int] = deque(maxlen=4096)
+"""Process groups of ended commands, so that their members' zombies can be reaped."""
+protected: set[int] = set()
+"""Children of this process no sweep touches (the watchdog)."""
+_prepared = False
+subreaper = False
+"""Whether this process is a child subreaper (set by ``prepare``)."""
+
+
+def prefix() -> str:
+    """The start of every token this process hands out."""
+    return f"{_NONCE}-"
+
+
+def new_token() -> str:
+    """A token for one attempt's command, unique in this process and among chant's;
+    live (spared by sweeps) until ``ended``."""
+    token = f"{_NONCE}-{next(_serial)}"
+    _live_tokens.add(token)
+    return token
+
+
+def prepare() -> None:
+    """Once per process, before the first command: become a child subreaper (Linux)."""
+    global _prepared, subreaper
+    if _prepared:
+        return
+    _prepared = True
+    if _LINUX:
+        subreaper = _prctl(36, 1) == 0  # PR_SET_CHILD_SUBREAPER
+
+
+def _prctl(option: int, arg: int) -> int:
+    # The bare _ctypes module: `import ctypes` would cost a millisecond of start-up.
+    try:
+        import _ctypes
+
+        c: Any = _ctypes
+        result = type("_Int", (c._SimpleCData,), {"_type_": "i"})
+        fn = type("_Fn", (c.CFuncPtr,), {"_flags_": c.FUNCFLAG_CDECL, "_restype_": result})
+        libc = type("_Libc", (), {"_handle": c.dlopen(None)})
+        return int(fn(("prctl", libc))(option, arg, 0, 0, 0))
+    except Exception:
+        return -1
+
+
+def started(pid: int) -> None:
+    _running.add(pid)
+
+
+def ended(token: str, pid: int | None) -> None:
+    _live_tokens.discard(token)
+    if pid is not None:
+        _running.discard(pid)
+        _ended_groups.append(pid)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def children(pid: int, *, all_threads: bool = True) -> list[int]:
+    """The children of process ``pid`` (Linux)."""
+    tids = [str(pid)]
+    if all_threads:
+        with contextlib.suppress(OSError):
+            tids = os.listdir(f"/proc/{pid}/task")
+    found = []
+    for tid in tids:
+        data = _read(f"/proc/{pid}/task/{tid}/children")
+        if data:
+            found += [int(p) for p in data.split()]
+    return found
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """``pid``'s state letter and process group."""
+    data = _read(f"/proc/{pid}/stat")
+    if not data:
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    return fields[0].decode(), int(fields[2])
+
+
+def token_of(pid: int) -> str | None:
+    """The step token in ``pid``'s environment, if any."""
+    env = _read(f"/proc/{pid}/environ")
+    if not env:
+        return None
+    env = b"\0" + env
+    key = b"\0" + TOKEN.encode() + b"="
+    at = env.find(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    end = env.find(b"\0", start)
+    return env[start : end if end >= 0 else len(env)].decode(errors="replace")
+
+
+def adopted() -> list[int]:
+    """This process's children other than running commands and protected ones. The
+    orphans a subreaper adopts are children of its main thread."""
+    me = os.getpid()
+    return [p for p in children(me, all_threads=False) if p not in _running and p not in protected]
+
+
+async def sweep(token: str, grace: float, *, group: int, pipes: tuple[int, ...] = ()) -> None:
+    """Stop what is left, outside its process ``group``, of the attempt marked ``token``
+    (and of any attempt of this process already over), and reap it. A process whose
+    environment was replaced is still the attempt's if it holds one of its ``pipes``
+    (inode numbers)."""
+    if not subreaper:
+        return
+    kids = adopted()
+    if not kids:
+        return
+    mine = prefix()
+    victims = []
+    for pid in kids:
+        stat = _stat(pid)
+        if stat is None:
+            continue
+        state, pgid = stat
+        if state in "ZX":
+            if pgid == group or pgid in _ended_groups:
+                _reap(pid)
+            continue
+        found = token_of(pid)
+        if found is None:
+            ours = bool(pipes) and _holds(pid, pipes)
+        else:
+            ours = found == token or (found.startswith(mine) and found not in _live_tokens)
+        if ours:
+            victims.append(pid)
+    if victims:
+        await stop_trees(victims, grace)
+
+
+def _holds(pid: int, pipes: tuple[int, ...]) -> bool:
+    """Whether ``pid`` has one of ``pipes`` open."""
+    wanted = {f"pipe:[{inode}]" for inode in pipes}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                return True
+    return False
+
+
+def descendants(roots: list[int]) -> set[int]:
+    """``roots`` and every process below them."""
+    seen: set[int] = set()
+    todo = list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo += children(pid)
+    return seen
+
+
+def _live(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        stat = _stat(pid)
+        if stat is not None and stat[0] not in "ZX":
+            alive.add(pid)
+    return alive
+
+
+async def stop_trees(roots: list[int], grace: float) -> None:
+    """SIGTERM ``roots`` and their descendants (also those they start meanwhile),
+    SIGKILL what is left after ``grace`` seconds, and reap those that are children of
+    this process."""
+    signalled: set[int] = set()
+    deadline = time.monotonic() + grace
+    sig = signal.SIGTERM
+    delay = 0.01
+    while True:
+        tree = _live(descendants(roots) | signalled)
+        for pid in tree - signalled if sig == signal.SIGTERM else tree:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        signalled |= tree
+        if not tree or sig == signal.SIGKILL:
+            break
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+        if time.monotonic() >= deadline:
+            sig = signal.SIGKILL
+    # Reap what was this process's child, or became one when its parent died.
+    deadline = time.monotonic() + 1.0
+    while signalled and time.monotonic() < deadline:
+        signalled = {p for p in signalled if not _reap(p) and os.path.exists(f"/proc/{p}")}
+        if signalled:
+            await asyncio.sleep(0.01)
+
+
+def _reap(pid: int) -> bool | None:
+    """Reap ``pid`` if it is a zombie child of this process: True when reaped, False
+    when it is a child still running, None when it is not a child."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return done == pid
