@@ -76,6 +76,11 @@ def secret_forms(value: str) -> set[str]:
     return forms
 
 
+_CHOSEN = frozenset({"status", "stream", "mode"})
+"""Fields whose value chant picks from a fixed few (``ok``, ``stdout``, ``local``): never
+a user's text, and never masked, so that a secret like ``ok`` cannot break a renderer."""
+
+
 class Masker:
     """Replaces every secret in strings with ``***``: in values and keys, recursively in
     containers; see ``secret_forms`` for what counts as a secret's text."""
@@ -118,6 +123,23 @@ class Masker:
             pos, (merged_start, merged_end) = merged_end, (a, b)
         out += [s[pos:merged_start], MASK, s[merged_end:]]
         return "".join(out)
+
+    def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A record of chant's own (an event's data, an error, an outcome) masked: its
+        keys, and the keys of the mappings it holds, are chant's field names and stay
+        as they are, so that even a secret such as ``a`` or ``line`` cannot break the
+        record's shape; every value is masked, and the user's data deeper down (a
+        result, an outcome's value) has its keys masked too."""
+        if not self.values:
+            return dict(record)
+        return {
+            k: v
+            if k in _CHOSEN
+            else {k2: self(v2) for k2, v2 in v.items()}
+            if isinstance(v, Mapping)
+            else self(v)
+            for k, v in record.items()
+        }
 
     def __call__(self, value: Any) -> Any:
         """``value`` with secrets masked. JSON data keeps its shape (keys are masked
@@ -273,7 +295,7 @@ class Emitter:
             ts=self.now(),
             run_id=self.run_id,
             op=self.op,
-            data=self.mask(data) if self.mask else data,
+            data=self.mask.fields(data) if self.mask else data,
         )
         for sink in self.sinks:
             sink(event)

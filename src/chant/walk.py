@@ -173,7 +173,7 @@ class Walker:
             status=status,
             duration_ms=duration_ms,
             failed_step=failed.step.id if failed else None,
-            error=mask(error),
+            error=mask.fields(error) if error else None,
             steps=tuple(self._step_result(r, mask) for r in self._records.values()),
         )
 
@@ -188,9 +188,9 @@ class Walker:
             status=r.status,
             attempts=r.attempts,
             duration_ms=r.duration_ms,
-            outcome=mask(r.outcome),
+            outcome=mask.fields(r.outcome) if r.outcome else None,
             result=mask(r.result),
-            error=mask(r.error),
+            error=mask.fields(r.error) if r.error else None,
             compensation=r.compensation,
         )
 

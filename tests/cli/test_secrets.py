@@ -318,3 +318,50 @@ def test_an_error_whose_text_cannot_be_made_fails_its_step_and_nothing_else(
         "type": "Unprintable",
         "message": "(Unprintable: its message cannot be shown)",
     }
+
+
+def test_a_record_keeps_chants_field_names_and_chosen_values_and_masks_the_rest() -> None:
+    mask = Masker(["ok", "line"])
+    assert mask.fields(
+        {
+            "status": "ok",
+            "stream": "stdout",
+            "line": "line ok",
+            "error": {"type": "X", "message": "not ok"},
+            "outcome": {"name": "N", "value": {"line": "ok"}},
+        }
+    ) == {
+        "status": "ok",
+        "stream": "stdout",
+        "line": "*** ***",
+        "error": {"type": "X", "message": "not ***"},
+        "outcome": {"name": "N", "value": {"***": "***"}},
+    }
+
+
+SHORT = """
+from chant import Op, Outcome, phase, secret, shell
+
+short = Op(name="short", phases=[phase("Main phase", [
+    shell('echo "value: $T"; echo line status ok stdout', env={"T": secret("T")},
+          outcome=Outcome("Out", "stdout")),
+    shell("echo bad >&2; exit 2", profile="policy_check"),
+])], on_failure=[phase("Undo", [shell("echo undo")])])
+"""
+
+
+@pytest.mark.parametrize("value", ["a", "e", "ok", "failed", "line", "{", '"', "*"])
+def test_a_short_or_common_secret_hides_text_but_breaks_no_output(
+    value: str, make_project: Callable[..., Path], chant_proc: Callable[..., Ran]
+) -> None:
+    root = make_project({"ops/short.op.py": SHORT})
+    env = {"T": value}
+    human = chant_proc("run", "short", "--local", cwd=root, env=env)
+    as_json = chant_proc("run", "short", "--local", "--json", cwd=root, env=env)
+    events = chant_proc("run", "short", "--local", "--progress-json", cwd=root, env=env)
+    assert [human.code, as_json.code, events.code] == [1, 1, 1], human.err
+    assert "internal error" not in human.err + as_json.err + events.err
+    doc = json.loads(as_json.out)
+    assert [s["status"] for s in doc["steps"]] == ["ok", "failed", "ok"]
+    assert "***" in doc["steps"][0]["outcome"]["value"]
+    assert [json.loads(line)["type"] for line in events.out.splitlines()][-1] == "run_finished"

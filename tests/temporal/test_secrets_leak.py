@@ -236,7 +236,12 @@ def test_no_secret_text_reaches_any_output_or_the_workflow_history(
     # The run itself went as declared: what failed, failed, and the masks are there.
     assert [outputs[k].code for k in ("human --debug", "--json", "--progress-json")] == [1, 1, 1]
     doc = json.loads(outputs["--json"].out)
-    steps = {s["fn"] + ":" + str(s["args"].get("cmd", ""))[:14]: s for s in doc["steps"]}
+
+    def shell_step(start: str) -> dict[str, Any]:
+        found = [s for s in doc["steps"] if str(s["args"].get("cmd", "")).startswith(start)]
+        assert len(found) == 1, start
+        return found[0]
+
     by_fn = {s["fn"]: s for s in doc["steps"] if s["fn"] != "shell"}
     assert by_fn["non_json"]["status"] == "ok"
     assert by_fn["non_json"]["result"] == {
@@ -262,8 +267,8 @@ def test_no_secret_text_reaches_any_output_or_the_workflow_history(
         "message": "cannot use '  ***  \\n' (stripped: ***)",
     }
     assert by_fn["beats"]["outcome"] == {"name": "Beat", "value": "done with ***"}
-    assert steps['shell:echo "token=$']["outcome"] == {"name": "Tok", "value": "token=  ***"}
-    failed = steps['shell:echo "fatal: $']["error"]
+    assert shell_step('echo "token=')["outcome"] == {"name": "Tok", "value": "token=  ***"}
+    failed = shell_step('echo "fatal:')["error"]
     assert failed["message"].startswith("command exited with 3: ") and "***" in failed["message"]
     compensation = [s for s in doc["steps"] if s["compensation"]]
     assert [s["status"] for s in compensation] == ["ok"]
@@ -340,4 +345,5 @@ def test_a_secret_shown_by_a_step_that_does_not_declare_it_is_masked(
         {"name": "Read", "value": "***"},
     ]
     if server is not None:
-        assert "Out=printed: ***, Read=***" in texts["chant history"]
+        assert "Out=printed: ***" in texts["chant history"]
+        assert "Read=***" in texts["chant history"]

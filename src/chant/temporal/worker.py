@@ -208,7 +208,7 @@ def make_activity(registry: Registry) -> Any:
                     )
             raise
         except BaseException as exc:  # SystemExit too: its text must not pass unmasked
-            error = masker(error_of(exc))
+            error = masker.fields(error_of(exc))
             non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
             retrying = may_retry(profile.retry, info.attempt, error["type"], non_retryable)
             async with lock:
