@@ -315,5 +315,5 @@ def test_temporal_profile_values_are_type_checked(load: Callable[[str], Config])
     assert message == (
         "2 problems in chant.toml:\n"
         "chant.toml:3: temporal.profiles.dev.auto_start must be true or false, got 'yes'\n"
-        "chant.toml:4: temporal.profiles.dev.namespace must be a string, got 1"
+        "chant.toml:4: temporal.profiles.dev.namespace must be a non-empty string, got 1"
     )

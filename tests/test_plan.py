@@ -160,7 +160,10 @@ def test_a_bad_retry_interval_in_an_inline_profile_is_a_problem() -> None:
 
 def test_negative_max_attempts_is_a_problem() -> None:
     _, problems = resolve(one(shell("a", profile=Profile(retry=Retry(max_attempts=-1)))))
-    assert problems == ['op "a": step "work.1" profile: max_attempts must be 0 (unlimited) or more']
+    assert problems == [
+        'op "a": step "work.1" profile retry max_attempts: must be 0 (unlimited) to 2147483647, '
+        "got -1"
+    ]
 
 
 def test_a_bad_gate_timeout_is_a_problem() -> None:

@@ -17,6 +17,19 @@ ProfileArg = str | Profile | None
 OutcomeArg = str | Outcome | None
 
 
+def _listed(value: object) -> object:
+    """A list or tuple as a list; anything else unchanged, for the build to report."""
+    return list(value) if isinstance(value, list | tuple) else value
+
+
+def _mapped(value: object) -> object:
+    """A mapping as a dict (None when empty); anything else unchanged, for the build to
+    report."""
+    if isinstance(value, Mapping):
+        return dict(value) or None
+    return value
+
+
 def _step(
     fn: str,
     args: Mapping[str, JSON],
@@ -46,8 +59,7 @@ def build(
     a string with ``/bin/sh -c``); otherwise chant.toml → ``chant build``, Makefile →
     ``make``, package.json → ``npm run build``, pyproject.toml → ``python -m build``.
     Default profile: fast_idempotent."""
-    cmd = list(command) if command is not None and not isinstance(command, str) else command
-    return _step("build", {"path": path, "command": cmd}, profile, outcome, id)
+    return _step("build", {"path": path, "command": _listed(command)}, profile, outcome, id)
 
 
 def teardown(
@@ -60,8 +72,7 @@ def teardown(
 ) -> ActivityStep:
     """The inverse of ``build``: ``command``, else (for a chant project) ``chant run
     teardown`` / ``make teardown`` / ``npm run teardown``. Default profile: long_infra."""
-    cmd = list(command) if command is not None and not isinstance(command, str) else command
-    return _step("teardown", {"path": path, "command": cmd}, profile, outcome, id)
+    return _step("teardown", {"path": path, "command": _listed(command)}, profile, outcome, id)
 
 
 def kubectl_apply(
@@ -108,8 +119,8 @@ def helm_install(
         "release": release,
         "chart": chart,
         "namespace": namespace,
-        "values": [values] if isinstance(values, str) else list(values),
-        "set": dict(set) if set else None,
+        "values": [values] if isinstance(values, str) else _listed(values),
+        "set": _mapped(set),
         "version": version,
         "wait": wait,
         "create_namespace": create_namespace,
@@ -153,11 +164,11 @@ def http_check(
     args = {
         "url": url,
         "method": method,
-        "status": list(status) if status is not None and not isinstance(status, int) else status,
+        "status": _listed(status),
         "contains": contains,
         "interval": interval,
         "within": within,
-        "headers": dict(headers) if headers else None,
+        "headers": _mapped(headers),
     }
     return _step("http_check", args, profile, outcome, id)
 
@@ -186,3 +197,116 @@ def state_diff(
     or a fresh observation (``"live"``). Returns ``{drifted, added, removed, changed,
     summary}``. Default profile: fast_idempotent."""
     return _step("state_diff", {"env": env, "against": against}, profile, outcome, id)
+
+
+# The argument types of each built-in activity, checked at build time so that a wrong
+# type is a build error at the step's line rather than a run-time failure after
+# retries. Codes: s string, b true/false, cmd a string or a non-empty list of strings,
+# strs a list of strings, env a table of strings, vals a table of strings/numbers/bools,
+# status a status code or a list of them, dur a duration string. Strings may also be
+# secret(...). None is allowed for an argument whose default is None.
+BUILTIN_ARGS: dict[str, dict[str, str]] = {
+    "shell": {"cmd": "s", "env": "env", "cwd": "s"},
+    "build": {"path": "s", "command": "cmd"},
+    "teardown": {"path": "s", "command": "cmd"},
+    "kubectl_apply": {
+        "manifest": "s",
+        "namespace": "s",
+        "context": "s",
+        "server_side": "b",
+        "wait": "b",
+        "prune_selector": "s",
+    },
+    "helm_install": {
+        "release": "s",
+        "chart": "s",
+        "namespace": "s",
+        "values": "strs",
+        "set": "vals",
+        "version": "s",
+        "wait": "b",
+        "create_namespace": "b",
+    },
+    "wait_for_rollout": {"kind": "s", "name": "s", "namespace": "s", "context": "s"},
+    "http_check": {
+        "url": "s",
+        "method": "s",
+        "status": "status",
+        "contains": "s",
+        "interval": "dur",
+        "within": "dur",
+        "headers": "env",
+    },
+    "state_snapshot": {"env": "s"},
+    "state_diff": {"env": "s", "against": "s"},
+}
+_NULLABLE = {"env", "cwd", "command", "namespace", "context", "prune_selector", "set"}
+_NULLABLE |= {"version", "status", "contains", "headers"}
+_WANTED = {
+    "s": "a string",
+    "b": "true or false",
+    "cmd": "a string or a non-empty list of strings",
+    "strs": "a list of strings",
+    "env": "a dict of string keys to string values",
+    "vals": "a dict of string keys to strings, numbers or booleans",
+    "status": "an HTTP status code (100-599) or a list of them",
+    "dur": "a duration string such as 2s",
+}
+
+
+def builtin_arg_problems(fn: str, args: Mapping[str, JSON]) -> list[str]:
+    """Why each argument of a call to built-in activity ``fn`` has the wrong type."""
+    kinds = BUILTIN_ARGS.get(fn, {})
+    found = []
+    for key, value in args.items():
+        kind = kinds.get(key) if isinstance(key, str) else None
+        if kind is None or (value is None and key in _NULLABLE) or _fits(kind, value):
+            continue
+        try:
+            shown = repr(value)
+        except Exception:
+            shown = "?"
+        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        found.append(
+            f'argument "{key}" must be {_WANTED[kind]}, got {type(value).__name__} {shown}'
+        )
+    return found
+
+
+def _fits(kind: str, value: object) -> bool:
+    def text(v: object) -> bool:
+        return isinstance(v, str | Secret)
+
+    def table(v: object, ok: type | tuple[type, ...]) -> bool:
+        return isinstance(v, Mapping) and all(
+            isinstance(k, str) and (text(x) or (isinstance(x, ok) and x is not None))
+            for k, x in v.items()
+        )
+
+    if kind == "s":
+        return text(value)
+    if kind == "b":
+        return isinstance(value, bool)
+    if kind == "cmd":
+        return text(value) or (
+            isinstance(value, list | tuple) and bool(value) and all(map(text, value))
+        )
+    if kind == "strs":
+        return isinstance(value, list | tuple) and all(map(text, value))
+    if kind == "env":
+        return table(value, ())
+    if kind == "vals":
+        return table(value, (int, float, bool))
+    if kind == "status":
+        codes = value if isinstance(value, list | tuple) else [value]
+        return bool(codes) and all(
+            isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes
+        )
+    if kind == "dur":
+        from chant.profiles import parse_duration
+
+        try:
+            return isinstance(value, str) and parse_duration(value) > 0
+        except ValueError:
+            return False
+    return True

@@ -15,9 +15,17 @@ from typing import Any
 
 from chant.errors import ConfigError, ConfigErrors
 from chant.ir import Profile, Retry
-from chant.profiles import parse_duration
+from chant.profiles import parse_duration, profile_problems
 
 CONFIG_NAME = "chant.toml"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _cut(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +89,8 @@ def load_config(start: Path) -> Config:
     root, file = find_root(start)
     if file is None:
         return Config(root=root)
-    text = file.read_text(encoding="utf-8")
     shown = _shown(file)
+    text = _read(file, shown)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -96,6 +104,28 @@ def load_config(start: Path) -> Config:
             hint="see docs/cli.md for the chant.toml format",
         ) from None
     return _Reader(shown, text).config(root, file, data)
+
+
+def _read(file: Path, shown: str) -> str:
+    """The text of ``file``, or a ``ConfigError`` saying why it cannot be read."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot be read: {exc.strerror or exc}",
+            file=shown,
+            hint="make chant.toml a readable file",
+        ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
+            file=shown,
+            line=line,
+            hint="save chant.toml as UTF-8",
+        ) from None
 
 
 def _shown(path: Path) -> str:
@@ -164,20 +194,29 @@ class _Reader:
         """``value`` if it is a ``kind`` (a bool is not a number here), else report it."""
         if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
             return value
-        self.fail(f"{name} must be {what}, got {value!r}", table, key)
+        self.fail(f"{name} must be {what}, got {_cut(value)}", table, key)
         return None
 
     def strings(self, value: Any, name: str, table: str, key: str) -> tuple[str, ...]:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v for v in value):
             return tuple(value)
-        self.fail(f"{name} must be a list of strings, got {value!r}", table, key)
+        self.fail(f"{name} must be a list of strings, got {_cut(value)}", table, key)
         return ()
 
-    def duration(self, value: Any, name: str, table: str, key: str) -> str:
+    def text(self, value: Any, name: str, table: str, key: str) -> str | None:
+        """``value`` if it is a non-empty string without control characters, else report it."""
+        if isinstance(value, str) and value.strip() and not _CONTROL.search(value):
+            return value
+        self.fail(f"{name} must be a non-empty string, got {_cut(value)}", table, key)
+        return None
+
+    def duration(self, value: Any, name: str, table: str, key: str, default: str) -> str:
+        """``value`` if it is a duration, else report it and return ``default``."""
         try:
             parse_duration(value)
         except ValueError as exc:
             self.fail(f"{name}: {exc}", table, key)
+            return default
         return str(value)
 
     def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
@@ -198,8 +237,18 @@ class _Reader:
             project.get("activities", []), "project.activities", "project", "activities"
         )
         environments = self.environments(data.get("environments", {}))
+        for module in activities:
+            if not _MODULE.fullmatch(module):
+                self.fail(
+                    f'project.activities: "{module}" is not a module name',
+                    "project",
+                    "activities",
+                    hint='write dotted Python module names, e.g. ["deploy_activities"]',
+                )
         ops = project.get("ops", ["."])
-        if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+        if not isinstance(ops, list) or not all(
+            isinstance(o, str) and o and "\x00" not in o for o in ops
+        ):
             self.fail("project.ops must be a list of folder names", "project", "ops")
             ops = ["."]
         raw_profiles = data.get("profiles", {})
@@ -228,6 +277,8 @@ class _Reader:
         for name, spec in raw.items():
             table = f"environments.{name}"
             values = self.table(spec, f"[{table}]", ("observe",), at=(table, None))
+            if not isinstance(spec, Mapping):
+                continue  # reported by table()
             if "observe" not in values:
                 self.fail(
                     f'[{table}] needs observe = ["command", "arg", ...]',
@@ -262,7 +313,8 @@ class _Reader:
         def retry_duration(key: str, default: str | None) -> str | None:
             if key not in retry_spec:
                 return default
-            return self.duration(retry_spec[key], f"{table}.retry.{key}", table, "retry")
+            name = f"{table}.retry.{key}"
+            return self.duration(retry_spec[key], name, table, "retry", default or "") or default
 
         def retry_value(key: str, kind: Any, what: str, default: Any) -> Any:
             if key not in retry_spec:
@@ -272,29 +324,28 @@ class _Reader:
             return default if value is None else value
 
         attempts = retry_value("max_attempts", int, "an integer (0 = unlimited)", 3)
-        if attempts < 0:
-            self.fail(f"{table}.retry.max_attempts must be 0 (unlimited) or more", table, "retry")
         nonretryable = retry_spec.get("non_retryable_error_types", [])
         retry = Retry(
             max_attempts=attempts,
             initial_interval=retry_duration("initial_interval", "1s") or "1s",
-            backoff_coefficient=float(
-                retry_value("backoff_coefficient", (int, float), "a number", 2.0)
-            ),
+            backoff_coefficient=retry_value("backoff_coefficient", (int, float), "a number", 2.0),
             maximum_interval=retry_duration("maximum_interval", None),
             non_retryable_error_types=self.strings(
                 nonretryable, f"{table}.retry.non_retryable_error_types", table, "retry"
             ),
         )
-        return Profile(
+        profile = Profile(
             name=name,
-            timeout=self.duration(spec.get("timeout", "5m"), f"{table}.timeout", table, "timeout"),
+            timeout=self.duration(
+                spec.get("timeout", "5m"), f"{table}.timeout", table, "timeout", "5m"
+            ),
             heartbeat_timeout=(
                 self.duration(
                     spec["heartbeat_timeout"],
                     f"{table}.heartbeat_timeout",
                     table,
                     "heartbeat_timeout",
+                    "1m",
                 )
                 if "heartbeat_timeout" in spec
                 else None
@@ -302,6 +353,15 @@ class _Reader:
             retry=retry,
             origin=f"{self.file}:{self.line_of(table)}",
         )
+        # Values of the right type that still cannot work (bounds, NaN, order).
+        for key, why in profile_problems(profile):
+            self.fail(
+                f"{table}.{key}: {why}",
+                table,
+                key.partition(".")[0],
+                hint="docs/ops.md lists each profile field and its bounds",
+            )
+        return profile
 
     def temporal(self, spec: Any) -> TemporalConfig:
         spec = self.table(
@@ -319,12 +379,24 @@ class _Reader:
             values = self.table(p, f"[{table}]", allowed, at=(table, None))
             for key, value in list(values.items()):
                 kind, what = kinds.get(key, (str, "a string"))
-                if self.typed(value, kind, what, f"{table}.{key}", table, key) is None:
+                if kind is str:
+                    checked = self.text(value, f"{table}.{key}", table, key)
+                else:
+                    checked = self.typed(value, kind, what, f"{table}.{key}", table, key)
+                if checked is None:
                     del values[key]
             profiles[name] = TemporalProfile(name=name, **values)
         if not profiles:
             profiles = {"dev": TemporalProfile(name="dev", auto_start=True)}
         default = spec.get("default_profile", next(iter(profiles)))
+        if not isinstance(default, str):
+            self.fail(
+                f"temporal.default_profile must be a profile name, got {_cut(default)}",
+                "temporal",
+                "default_profile",
+                hint="pick one of: " + ", ".join(profiles),
+            )
+            default = next(iter(profiles))
         if default not in profiles:
             self.fail(
                 f'temporal.default_profile "{default}" is not defined',

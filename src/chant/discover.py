@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 from chant.config import Config
-from chant.errors import ChantError, Problem
+from chant.errors import ChantError, Problem, UsageError
 from chant.ir import Op
+
+IMPORT_TIMEOUT_ENV = "CHANT_IMPORT_TIMEOUT"
+DEFAULT_IMPORT_TIMEOUT = 30.0
+"""Seconds an op file (or activity module) may take to import; ``CHANT_IMPORT_TIMEOUT``
+overrides it (``0`` turns the bound off)."""
 
 # Virtualenvs are recognised by their pyvenv.cfg, whatever their folder is called.
 SKIP_DIRS = frozenset({"dist", "build", "node_modules", "__pycache__", "site-packages"})
@@ -59,6 +70,179 @@ def find_op_files(config: Config) -> list[Path]:
     return sorted(found)
 
 
+class ImportEscape(BaseException):
+    """An op file did, while being imported, what would end, split or replace the chant
+    process (``os._exit``, ``os.fork``, ``os.exec*``, a signal to itself), or ran too long.
+
+    A BaseException, so that the file's own ``except Exception`` cannot swallow it."""
+
+
+def import_timeout() -> float:
+    """The import bound in seconds, from ``CHANT_IMPORT_TIMEOUT`` (default 30)."""
+    text = os.environ.get(IMPORT_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_IMPORT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # NaN fails this too
+        raise UsageError(
+            f"{IMPORT_TIMEOUT_ENV}={text!r} is not a number of seconds from 0 to 86400",
+            hint=f"e.g. {IMPORT_TIMEOUT_ENV}=60, or 0 for no bound (default 30)",
+        )
+    return seconds
+
+
+_REFUSED: tuple[str, ...] = ("_exit", "abort", "fork", "forkpty", "execv", "execve", "execl")
+_REFUSED += ("execle", "execlp", "execlpe", "execvp", "execvpe")
+
+
+def _refuse(what: str) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        shown = ", ".join(repr(a) for a in args)[:80]
+        raise ImportEscape(f"it called os.{what}({shown}) while being imported")
+
+    return refused
+
+
+class _ToStderr:
+    """What ``sys.stdout`` is while an op file imports: its prints go to stderr, so
+    that stdout stays the command's own (``chant list --json``)."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        return self._target.write(text)
+
+    def close(self) -> None:
+        """Closing it closes nothing: stderr is still chant's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+@contextmanager
+def guarded_import(shown: str) -> Iterator[None]:
+    """Import user code with the process protected: calls that would end, fork or
+    replace the process raise ``ImportEscape`` instead, stdout (the stream and fd 1)
+    goes to stderr, the working directory is put back, and in the main thread the
+    import is bounded by ``CHANT_IMPORT_TIMEOUT`` (SIGALRM) and a KeyboardInterrupt
+    raised by the file itself is told apart from a real Ctrl-C. ``shown`` names the
+    file (or module) for the last resort: a file that swallows the timeout three more
+    times ends chant with exit 2 and a message naming it."""
+    seconds = import_timeout()
+    saved_os = {name: getattr(os, name) for name in _REFUSED if hasattr(os, name)}
+    saved_kill = (os.kill, os.killpg, signal.raise_signal)
+    me = os.getpid()
+
+    def kill(pid: int, sig: int) -> None:
+        if pid in (0, me, -1, -os.getpgrp()):
+            raise ImportEscape(f"it sent signal {sig} to chant itself while being imported")
+        saved_kill[0](pid, sig)
+
+    def killpg(pgid: int, sig: int) -> None:
+        if pgid in (0, os.getpgrp()):
+            raise ImportEscape(f"it sent signal {sig} to chant itself while being imported")
+        saved_kill[1](pgid, sig)
+
+    def raise_signal(sig: int) -> None:
+        raise ImportEscape(f"it raised signal {sig} in chant while being imported")
+
+    for name in saved_os:
+        setattr(os, name, _refuse(name))
+    os.kill, os.killpg, signal.raise_signal = kill, killpg, raise_signal
+    stdout, stderr, cwd = sys.stdout, sys.stderr, _cwd()
+    sys.stdout = _ToStderr(sys.stderr)
+    fd = _stdout_to_stderr()
+    main = threading.current_thread() is threading.main_thread()
+    real_interrupt = [False]
+    old_int: Any = None
+    if main:
+
+        def interrupt(signum: int, frame: Any) -> None:
+            real_interrupt[0] = True
+            raise KeyboardInterrupt
+
+        fired = [0]
+
+        def too_long(signum: int, frame: Any) -> None:
+            fired[0] += 1
+            if fired[0] > 3:  # it catches BaseException in a loop: nothing else stops it
+                stderr.write(
+                    f"chant: error: {shown}: importing it took longer than {seconds:g}s, "
+                    "and it ignored being stopped\n  hint: make the import finish sooner, "
+                    f"or raise {IMPORT_TIMEOUT_ENV} (seconds)\n"
+                )
+                stderr.flush()
+                saved_os["_exit"](2)
+            raise ImportEscape(f"importing it took longer than {seconds:g}s")
+
+        old_int = signal.signal(signal.SIGINT, interrupt)
+        old_alarm = signal.signal(signal.SIGALRM, too_long) if seconds else None
+        # Fires again each second, in case the file swallows the first one.
+        previous = signal.setitimer(signal.ITIMER_REAL, seconds, 1.0) if seconds else (0.0, 0.0)
+        started = time.monotonic()
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if real_interrupt[0]:
+            raise
+        escape = ImportEscape("it raised KeyboardInterrupt while being imported")
+        raise escape.with_traceback(exc.__traceback__) from None
+    finally:
+        if main:
+            if seconds:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old_alarm)
+                if previous[0] > 0:  # someone else's timer (pytest-timeout): keep it going
+                    left = max(previous[0] - (time.monotonic() - started), 0.001)
+                    signal.setitimer(signal.ITIMER_REAL, left, previous[1])
+            signal.signal(signal.SIGINT, old_int)
+        for name, fn in saved_os.items():
+            setattr(os, name, fn)
+        os.kill, os.killpg, signal.raise_signal = saved_kill
+        _restore_stdout(fd)
+        sys.stdout, sys.stderr = stdout, stderr
+        if cwd is not None and _cwd() != cwd:
+            os.chdir(cwd)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _stdout_to_stderr() -> int | None:
+    """Point fd 1 at fd 2 (so that commands an op file runs print to stderr too); the
+    saved fd 1, or None when there is none to save."""
+    try:
+        for stream in (sys.stdout, sys.__stdout__):
+            if stream is not None:
+                stream.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        return None
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        return None
+    return saved
+
+
+def _restore_stdout(saved: int | None) -> None:
+    if saved is None:
+        return
+    with suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os.dup2(saved, 1)
+    os.close(saved)
+
+
 def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
     """Import ``path`` and return its module-level Ops, or the problem that stopped it."""
     module_name = "chant_ops." + path.stem.replace(".", "_") + f"_{abs(hash(str(path)))}"
@@ -67,8 +251,16 @@ def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # an *.op.py may raise anything: report it
+        with guarded_import(shown_path(path)):
+            spec.loader.exec_module(module)
+    except (Exception, SystemExit, GeneratorExit, ImportEscape) as exc:
+        # An *.op.py may raise anything: report it. (A real Ctrl-C passes.)
+        sys.modules.pop(module_name, None)
+        return [], _import_problem(exc, path, "every *.op.py", "to find its Ops")
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        sys.modules.pop(module_name, None)
         return [], _import_problem(exc, path, "every *.op.py", "to find its Ops")
     ops = [v for v in vars(module).values() if isinstance(v, Op)]
     return ops, None
@@ -78,7 +270,8 @@ def load_activity_module(name: str) -> Problem | None:
     """Import project module ``name`` (listed in ``[project] activities``) so that its
     ``@activity`` functions register; report why it could not be imported."""
     try:
-        importlib.import_module(name)
+        with guarded_import(f"activity module {name}"):
+            importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
             return Problem(
@@ -87,7 +280,9 @@ def load_activity_module(name: str) -> Problem | None:
                 hint=f"create {name.replace('.', '/')}.py in the project root, or fix the name",
             )
         return _import_problem(exc, None, "this module", "to find its activities")
-    except (Exception, SystemExit) as exc:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         return _import_problem(exc, None, "this module", "to find its activities")
     return None
 
@@ -107,12 +302,45 @@ def _import_problem(exc: BaseException, path: Path | None, what: str, why: str) 
         if (Path(f.filename) == path if path is not None else "importlib" not in f.filename)
     ]
     where = f"{shown_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
-    detail = exc.message if isinstance(exc, ChantError) else str(exc)
+    where = where or (shown_path(path) if path is not None else None)
+    if isinstance(exc, ImportEscape):
+        timeout = "took longer" in str(exc)
+        return Problem(
+            str(exc),
+            where,
+            hint=f"make the import finish sooner, or raise {IMPORT_TIMEOUT_ENV} (seconds)"
+            if timeout
+            else f"chant imports {what} {why}; a file only declares, so do this in a step",
+        )
+    if isinstance(exc, SystemExit):
+        return Problem(
+            f"it called sys.exit({_safe_repr(exc.code)}) while being imported",
+            where,
+            hint=f"chant imports {what} {why}; a file only declares, so remove the exit",
+        )
+    detail = exc.message if isinstance(exc, ChantError) else _safe_str(exc)
     return Problem(
         f"{type(exc).__name__} while importing: {detail}",
-        where or (shown_path(path) if path is not None else None),
+        where,
         hint=f"fix the error above; chant imports {what} {why}",
     )
+
+
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)``, even for an exception whose ``__str__`` fails; cut to 500 characters."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"(its message cannot be shown: {type(exc).__name__}.__str__ failed)"
+    return text if len(text) <= 500 else text[:500] + "…"
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = "?"
+    return "" if value is None else text[:80]
 
 
 def discover(config: Config) -> Discovered:

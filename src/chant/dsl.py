@@ -60,7 +60,7 @@ def shell(
     """
     args: dict[str, JSON] = {"cmd": cmd}
     if env:
-        args["env"] = dict(env)
+        args["env"] = dict(env) if isinstance(env, Mapping) else env
     if cwd is not None:
         args["cwd"] = cwd
     return ActivityStep(

@@ -36,6 +36,19 @@ def _origin_field() -> Any:
     return field(default=None, compare=False, repr=False)
 
 
+def _tuple(value: Any) -> Any:
+    """A list or other iterable as a tuple; anything else (a string, a number, a dict)
+    as it is, for validation to report with its place rather than a crash here."""
+    if isinstance(value, tuple):
+        return value
+    if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
+        return value
+    try:
+        return tuple(value)
+    except Exception:
+        return value
+
+
 @dataclass(frozen=True)
 class Secret:
     """A value read from environment variable ``name`` at run time; never stored."""
@@ -62,7 +75,9 @@ class Retry:
     """Error type names (e.g. ``CommandFailedError``) that fail the step at once."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "non_retryable_error_types", tuple(self.non_retryable_error_types))
+        object.__setattr__(
+            self, "non_retryable_error_types", _tuple(self.non_retryable_error_types)
+        )
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -219,7 +234,7 @@ class Phase:
     origin: str | None = _origin_field()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "steps", _tuple(self.steps))
         if self.origin is None:
             object.__setattr__(self, "origin", _origin(2))
 
@@ -266,9 +281,9 @@ class Op:
     origin: str | None = _origin_field()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "phases", tuple(self.phases))
-        object.__setattr__(self, "on_failure", tuple(self.on_failure))
-        object.__setattr__(self, "depends", tuple(self.depends))
+        object.__setattr__(self, "phases", _tuple(self.phases))
+        object.__setattr__(self, "on_failure", _tuple(self.on_failure))
+        object.__setattr__(self, "depends", _tuple(self.depends))
         if self.origin is None:
             object.__setattr__(self, "origin", _origin(2))
 

@@ -7,14 +7,27 @@ at the first.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from chant.errors import ChantError, Problem
-from chant.ir import JSON, ActivityStep, GateStep, Op, Phase, Profile, Secret, Step
-from chant.profiles import BUILTIN_PROFILES, parse_duration
+from chant.ir import (
+    JSON,
+    SCHEMA_VERSION,
+    ActivityStep,
+    GateStep,
+    Op,
+    Outcome,
+    Phase,
+    Profile,
+    Secret,
+    Step,
+)
+from chant.profiles import BUILTIN_PROFILES, duration_problem, parse_duration, profile_problems
 
 ArgsCheck = Callable[[str, Mapping[str, JSON]], "str | None"]
 OP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -111,12 +124,48 @@ def _cron_field_problem(
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_ARGS_DEPTH = 64
+"""How deeply a step's arguments may nest (lists in dicts in lists ...)."""
+
+
+def shown(value: object, most: int = 40) -> str:
+    """``value`` for an error message: its type and a short repr (never raises)."""
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose __repr__ fails
+        text = "?"
+    text = text if len(text) <= most else text[:most] + "…"
+    return f"{type(value).__name__} {text}"
+
+
+def label(value: object) -> str:
+    """A name quoted for a message: ``"Deploy"``, or the type and repr when not a string."""
+    return f'"{value}"' if isinstance(value, str) and not _CONTROL.search(value) else shown(value)
+
+
+def name_problem(value: object) -> str | None:
+    """Why ``value`` cannot name a phase, step, signal or outcome (or None): it must be
+    a non-empty string with no control characters and no space at either end."""
+    if not isinstance(value, str):
+        return f"must be a string, got {shown(value)}"
+    if not value.strip():
+        return "must not be empty"
+    found = _CONTROL.search(value)
+    if found:
+        return f"{value!r} holds the control character {found.group()!r}"
+    if value != value.strip():
+        return f"{value!r} has a space at its start or end"
+    return None
+
+
 class _Resolver:
     def __init__(
         self,
         op: Op,
         profiles: Mapping[str, Profile],
-        activities: Mapping[str, str],
+        activities: Mapping[str, str] | None,
         problems: list[Problem],
         check_args: ArgsCheck | None = None,
     ) -> None:
@@ -124,11 +173,12 @@ class _Resolver:
         self.op = op
         self.profiles = {**BUILTIN_PROFILES, **profiles}
         self.activities = activities
+        """Activity name → default profile; None checks a built IR (activities unknown)."""
         self.problems = problems
         self.ids: dict[str, str | None] = {}
 
     def problem(self, message: str, origin: str | None, hint: str | None = None) -> None:
-        self.problems.append(Problem(f'op "{self.op.name}": {message}', where(origin), hint))
+        self.problems.append(Problem(f"op {label(self.op.name)}: {message}", where(origin), hint))
 
     def duration(self, value: object, what: str, origin: str | None) -> None:
         try:
@@ -136,65 +186,137 @@ class _Resolver:
         except ValueError as exc:
             self.problem(f"{what}: {exc}", origin)
 
+    def listed(self, value: object, what: str, origin: str | None, hint: str) -> tuple[Any, ...]:
+        """``value`` as a tuple when it is a list, else a problem and ``()``."""
+        if isinstance(value, tuple | list):
+            return tuple(value)
+        self.problem(f"{what} must be a list, got {shown(value)}", origin, hint=hint)
+        return ()
+
+    def checked(self) -> Op:
+        """``resolve()``, but arguments nested too deeply end the check (reported)."""
+        try:
+            return self.resolve()
+        except _TooDeep:
+            return self.op
+
     def resolve(self) -> Op:
         op = self.op
-        if not isinstance(op.name, str) or not OP_NAME.match(op.name):
+        if not isinstance(op.name, str) or not OP_NAME.fullmatch(op.name):
             self.problem(
-                f"name {op.name!r} is not kebab-case",
+                f"name {op.name!r} is not kebab-case"
+                if isinstance(op.name, str)
+                else f"name must be a string, got {shown(op.name)}",
                 op.origin,
                 hint='use lowercase words joined by "-", e.g. "deploy-api"',
             )
-        if not op.phases:
+        hint = "write a list of phase(...)"
+        main = self.listed(op.phases, "phases", op.origin, hint)
+        if isinstance(op.phases, tuple | list) and not op.phases:
             self.problem("has no phases", op.origin, hint="add at least one phase([...])")
-        phases = tuple(self.phase(p, f"phases[{i}]") for i, p in enumerate(op.phases))
-        on_failure = tuple(self.phase(p, f"on_failure[{i}]") for i, p in enumerate(op.on_failure))
-        for key, value in op.search_attributes.items():
-            if not isinstance(key, str) or not isinstance(value, str):
-                self.problem(f"search attribute {key!r} must map a string to a string", op.origin)
+        compensation = self.listed(op.on_failure, "on_failure", op.origin, hint)
+        phases = tuple(self.phase(p, f"phases[{i}]") for i, p in enumerate(main))
+        on_failure = tuple(self.phase(p, f"on_failure[{i}]") for i, p in enumerate(compensation))
+        self.fields(op)
+        return replace(op, phases=phases, on_failure=on_failure)
+
+    def fields(self, op: Op) -> None:
+        """The Op's fields other than its phases."""
+        if not isinstance(op.overview, str):
+            self.problem(f"overview must be a string, got {shown(op.overview)}", op.origin)
+        for dep in self.listed(op.depends, "depends", op.origin, 'write ["other-op", ...]'):
+            if not isinstance(dep, str):
+                self.problem(f"depends must list Op names, got {shown(dep)}", op.origin)
+        if op.task_queue is not None:
+            why = name_problem(op.task_queue)
+            if why:
+                self.problem(f"task_queue {why}", op.origin, hint="name a task queue, or omit it")
+        if not isinstance(op.search_attributes, Mapping):
+            self.problem(
+                f"search_attributes must be a dict, got {shown(op.search_attributes)}",
+                op.origin,
+                hint='write {"Name": "value", ...}',
+            )
+        else:
+            for key, value in op.search_attributes.items():
+                if name_problem(key) or not isinstance(value, str) or "\x00" in value:
+                    self.problem(
+                        f"search attribute {key!r} must map a string to a string",
+                        op.origin,
+                        hint="names and values are strings without control characters",
+                    )
         if op.schedule is not None:
             try:
                 parse_schedule(op.schedule)
             except ValueError as exc:
-                shown = f'"{op.schedule}"' if isinstance(op.schedule, str) else repr(op.schedule)
-                self.problem(f"schedule {shown}: {exc}", op.origin, hint=SCHEDULE_HELP)
-        return replace(op, phases=phases, on_failure=on_failure)
-
-    def phase(self, phase: Phase, label: str) -> Phase:
-        if not isinstance(phase, Phase):
-            self.problem(f"{label} is not a phase(...)", self.op.origin)
-            return Phase(name="?", steps=())
-        if not phase.steps:
+                text = f'"{op.schedule}"' if isinstance(op.schedule, str) else repr(op.schedule)
+                self.problem(f"schedule {text}: {exc}", op.origin, hint=SCHEDULE_HELP)
+        if op.schema_version != SCHEMA_VERSION or isinstance(op.schema_version, bool):
             self.problem(
-                f'phase "{phase.name}" has no steps',
+                f"schema_version must be {SCHEMA_VERSION}, got {shown(op.schema_version)}",
+                op.origin,
+                hint="leave schema_version out",
+            )
+
+    def phase(self, phase: Phase, label_: str) -> Phase:
+        if not isinstance(phase, Phase):
+            self.problem(
+                f"{label_} is not a phase(...): got {shown(phase)}",
+                self.op.origin,
+                hint='write phase("Name", [steps...])',
+            )
+            return Phase(name="?", steps=())
+        why = name_problem(phase.name)
+        if why:
+            self.problem(f"{label_} name {why}", phase.origin, hint='write phase("Name", [...])')
+        name = label(phase.name)
+        given = self.listed(
+            phase.steps, f"phase {name}: steps", phase.origin, "write a list of steps"
+        )
+        if isinstance(phase.steps, tuple | list) and not phase.steps:
+            self.problem(
+                f"phase {name} has no steps",
                 phase.origin,
                 hint="add a step (e.g. shell(...)) or remove the phase",
             )
-        if not phase.parallel and (phase.fail_fast or phase.max_concurrency is not None):
+        for key in ("parallel", "fail_fast"):
+            if not isinstance(getattr(phase, key), bool):
+                self.problem(
+                    f"phase {name}: {key} must be True or False, got {shown(getattr(phase, key))}",
+                    phase.origin,
+                )
+        if phase.parallel is not True and (
+            phase.fail_fast is True or phase.max_concurrency is not None
+        ):
             self.problem(
-                f'phase "{phase.name}": fail_fast and max_concurrency need parallel=True',
+                f"phase {name}: fail_fast and max_concurrency need parallel=True",
                 phase.origin,
                 hint="add parallel=True or remove them",
             )
-        if phase.max_concurrency is not None and (
-            not isinstance(phase.max_concurrency, int) or phase.max_concurrency < 1
+        limit = phase.max_concurrency
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
         ):
-            self.problem(
-                f'phase "{phase.name}": max_concurrency must be a positive integer', phase.origin
-            )
-        steps = tuple(
-            self.step(s, phase, f"{slug(phase.name)}.{i}") for i, s in enumerate(phase.steps, 1)
-        )
+            self.problem(f"phase {name}: max_concurrency must be a positive integer", phase.origin)
+        prefix = slug(phase.name) if isinstance(phase.name, str) else "phase"
+        steps = tuple(self.step(s, phase, f"{prefix}.{i}") for i, s in enumerate(given, 1))
         return replace(phase, steps=steps)
 
     def step(self, step: Step, phase: Phase, default_id: str) -> Step:
         if not isinstance(step, ActivityStep | GateStep):
             self.problem(
-                f'phase "{phase.name}": {step!r} is not a step',
+                f"phase {label(phase.name)}: {shown(step)} is not a step",
                 phase.origin,
                 hint="steps are made by shell(...), activity(...) or gate(...)",
             )
             return step
-        step_id = step.id or default_id
+        step_id = default_id
+        if step.id is not None:
+            why = name_problem(step.id)
+            if why:
+                self.problem(f'step "{default_id}": id {why}', step.origin)
+            else:
+                step_id = step.id
         if step_id in self.ids:
             first = where(self.ids[step_id])
             self.problem(
@@ -204,28 +326,12 @@ class _Resolver:
             )
         self.ids[step_id] = step.origin
         if isinstance(step, GateStep):
-            self.duration(step.timeout, f'gate "{step.signal}" timeout', step.origin)
+            self.gate(step)
             return replace(step, id=step_id)
-        if step.fn not in self.activities:
-            self.problem(
-                f'step "{step_id}": unknown activity "{step.fn}"',
-                step.origin,
-                hint=suggest(step.fn, sorted(self.activities)),
-            )
-        self.args(step.args, f'step "{step_id}"', step.origin)
-        if self.check_args is not None and step.fn in self.activities:
-            try:
-                why = self.check_args(step.fn, step.args)
-            except ChantError as exc:  # the activity itself cannot be loaded
-                self.problem(f'step "{step_id}": {exc.message}', step.origin, hint=exc.hint)
-                why = None
-            if why:
-                self.problem(
-                    f'step "{step_id}": arguments do not fit activity "{step.fn}": {why}',
-                    step.origin,
-                    hint="chant activities shows each activity's signature",
-                )
-        profile = self.profile(step, step_id)
+        known = self.activity(step, step_id)
+        profile = self.profile(step, step_id, known)
+        if step.outcome is not None:
+            self.outcome(step.outcome, step_id, step.origin)
         # A fresh ActivityStep: the DSL may hand over a subclass (see dsl.ActivityCall).
         return ActivityStep(
             fn=step.fn,
@@ -236,60 +342,167 @@ class _Resolver:
             origin=step.origin,
         )
 
-    def args(self, value: JSON, what: str, origin: str | None) -> None:
+    def gate(self, step: GateStep) -> None:
+        why = name_problem(step.signal)
+        if why:
+            self.problem(f"gate signal {why}", step.origin, hint='write gate("approve-prod")')
+            return
+        why, _ = duration_problem(step.timeout, positive=True)
+        if why:
+            self.problem(f'gate "{step.signal}" timeout: {why}', step.origin)
+        if not isinstance(step.description, str):
+            self.problem(
+                f'gate "{step.signal}" description must be a string, got {shown(step.description)}',
+                step.origin,
+            )
+
+    def activity(self, step: ActivityStep, step_id: str) -> bool:
+        """Check the activity name and arguments; whether the activity is known."""
+        what = f'step "{step_id}"'
+        if not isinstance(step.fn, str) or not step.fn:
+            self.problem(
+                f"activity name must be a non-empty string, got {shown(step.fn)}",
+                step.origin,
+                hint='write activity("name", ...)',
+            )
+            return False
+        known = self.activities is None or step.fn in self.activities
+        if not known:
+            assert self.activities is not None
+            self.problem(
+                f'{what}: unknown activity "{step.fn}"',
+                step.origin,
+                hint=suggest(step.fn, sorted(self.activities)),
+            )
+        if not isinstance(step.args, Mapping):
+            self.problem(f"{what}: args must be a dict, got {shown(step.args)}", step.origin)
+            return known
+        before = len(self.problems)
+        self.args(step.args, what, step.origin, 0)
+        from chant.builders import builtin_arg_problems
+
+        # Arguments that are not JSON data at all are reported once, above.
+        typed = builtin_arg_problems(step.fn, step.args) if len(self.problems) == before else []
+        for why in typed:
+            self.problem(
+                f"{what}: {why}", step.origin, hint="chant activities shows each signature"
+            )
+        if self.check_args is not None and known:
+            try:
+                why_not = self.check_args(step.fn, step.args)
+            except ChantError as exc:  # the activity itself cannot be loaded
+                self.problem(f"{what}: {exc.message}", step.origin, hint=exc.hint)
+                why_not = None
+            if why_not:
+                self.problem(
+                    f'{what}: arguments do not fit activity "{step.fn}": {why_not}',
+                    step.origin,
+                    hint="chant activities shows each activity's signature",
+                )
+        return known
+
+    def args(self, value: JSON, what: str, origin: str | None, depth: int) -> None:
+        if depth > MAX_ARGS_DEPTH:
+            self.problem(f"{what}: arguments nest deeper than {MAX_ARGS_DEPTH} levels", origin)
+            raise _TooDeep
         if isinstance(value, Mapping):
             for k, v in value.items():
                 if not isinstance(k, str):
                     self.problem(f"{what}: argument keys must be strings, got {k!r}", origin)
-                self.args(v, what, origin)
+                elif "\x00" in k:
+                    self.problem(f"{what}: argument key {k!r} holds a NUL byte", origin)
+                self.args(v, what, origin, depth + 1)
         elif isinstance(value, list | tuple):
             for v in value:
-                self.args(v, what, origin)
-        elif not isinstance(value, str | int | float | bool | Secret) and value is not None:
+                self.args(v, what, origin, depth + 1)
+        elif isinstance(value, Secret):
+            if not isinstance(value.name, str) or not SECRET_NAME.fullmatch(value.name):
+                self.problem(
+                    f"{what}: secret name {value.name!r} is not an environment variable name",
+                    origin,
+                    hint='write secret("NAME") with letters, digits and _',
+                )
+        elif isinstance(value, str):
+            if "\x00" in value:
+                self.problem(
+                    f"{what}: argument {value!r} holds a NUL byte",
+                    origin,
+                    hint="no command, argument, variable or path can hold one; remove it",
+                )
+        elif isinstance(value, float) and not math.isfinite(value):
+            self.problem(f"{what}: argument value {value!r} is not a finite number", origin)
+        elif not isinstance(value, int | float | bool) and value is not None:
             self.problem(
                 f"{what}: argument value {value!r} is not JSON data",
                 origin,
                 hint="use str, int, float, bool, None, lists, dicts or secret(...)",
             )
 
-    def profile(self, step: ActivityStep, step_id: str) -> Profile | None:
-        chosen = step.profile if step.profile is not None else self.activities.get(step.fn)
+    def outcome(self, outcome: object, step_id: str, origin: str | None) -> None:
+        what = f'step "{step_id}": outcome'
+        hint = 'write outcome="Name" or outcome=Outcome("Name", "dot.path")'
+        if not isinstance(outcome, Outcome):
+            self.problem(
+                f"{what} must be a name or Outcome(...), got {shown(outcome)}", origin, hint
+            )
+            return
+        why = name_problem(outcome.name)
+        if why is None and "=" in outcome.name:
+            why = f"{outcome.name!r} holds '=' (outcomes are published as Name=value)"
+        if why:
+            self.problem(f"{what} name {why}", origin, hint)
+        path = outcome.path
+        if path is not None and (
+            not isinstance(path, str) or not all(path.split(".")) or _CONTROL.search(path)
+        ):
+            self.problem(
+                f'{what} path must be a dot-path such as "stdout" or "items.0.id", '
+                f"got {shown(path)}",
+                origin,
+                hint,
+            )
+
+    def profile(self, step: ActivityStep, step_id: str, known: bool) -> Profile | None:
+        if step.profile is not None:
+            chosen: object = step.profile
+        elif self.activities is None:
+            self.problem(f'step "{step_id}" has no profile', step.origin)
+            return None
+        elif not known:
+            return None  # the unknown activity is reported already
+        else:
+            chosen = self.activities.get(step.fn)
         if isinstance(chosen, Profile):
             profile = chosen
         elif isinstance(chosen, str) and chosen in self.profiles:
             profile = self.profiles[chosen]
         elif chosen is None:
-            return None  # the unknown activity is reported already
-        else:
-            self.problem(
-                f'step "{step_id}": unknown profile {chosen!r}',
-                step.origin,
-                hint=suggest(str(chosen), sorted(self.profiles))
-                + " (profiles come from the built-ins and [profiles.*] in chant.toml)",
-            )
             return None
-        what = f'step "{step_id}" profile'
-        self.duration(profile.timeout, f"{what} timeout", profile.origin or step.origin)
-        if profile.heartbeat_timeout is not None:
-            self.duration(
-                profile.heartbeat_timeout,
-                f"{what} heartbeat_timeout",
-                profile.origin or step.origin,
+        else:
+            hint = (
+                suggest(chosen, sorted(self.profiles))
+                + " (profiles come from the built-ins and [profiles.*] in chant.toml)"
+                if isinstance(chosen, str)
+                else 'write profile="name" or profile=Profile(...)'
             )
-        self.duration(
-            profile.retry.initial_interval,
-            f"{what} retry initial_interval",
-            profile.origin or step.origin,
-        )
-        if profile.retry.maximum_interval is not None:
-            self.duration(
-                profile.retry.maximum_interval,
-                f"{what} retry maximum_interval",
+            what = repr(chosen) if isinstance(chosen, str) else f"{shown(chosen)}"
+            self.problem(f'step "{step_id}": unknown profile {what}', step.origin, hint=hint)
+            return None
+        for key, why in profile_problems(profile):
+            self.problem(
+                f'step "{step_id}" profile {key.replace(".", " ")}: {why}',
                 profile.origin or step.origin,
+                # A bad duration's message says how to write one already.
+                hint=None if why.startswith("bad duration") else PROFILE_HINT,
             )
-        if not isinstance(profile.retry.max_attempts, int) or profile.retry.max_attempts < 0:
-            self.problem(f"{what}: max_attempts must be 0 (unlimited) or more", step.origin)
         return profile
+
+
+PROFILE_HINT = "docs/ops.md lists each profile field and its bounds"
+
+
+class _TooDeep(Exception):
+    """Arguments nest too deeply; reported once, then the walk stops."""
 
 
 def resolve_op(
@@ -305,14 +518,25 @@ def resolve_op(
     ``profiles`` are the project's (they add to or replace the built-ins);
     ``activities`` maps each registered activity name to its default profile name;
     ``check_args(fn, args)`` says why ``args`` do not fit activity ``fn`` (or None).
+    Every field is checked for type and value; nothing here raises for a bad Op.
     """
-    return _Resolver(op, profiles, activities, problems, check_args).resolve()
+    return _Resolver(op, profiles, activities, problems, check_args).checked()
+
+
+def check_ir(op: Op) -> list[Problem]:
+    """Every problem in an already built Op (read back from its IR): the checks of
+    ``resolve_op`` except those needing the project (activities, named profiles)."""
+    problems: list[Problem] = []
+    _Resolver(op, {}, None, problems).checked()
+    return problems
 
 
 def check_project(ops: list[tuple[Op, str]], problems: list[Problem]) -> None:
     """Problems that span Ops: duplicate names and unknown ``depends``."""
     seen: dict[str, str | None] = {}
     for op, _file in ops:
+        if not isinstance(op.name, str):
+            continue  # reported by resolve_op
         if op.name in seen:
             problems.append(
                 Problem(
@@ -325,8 +549,10 @@ def check_project(ops: list[tuple[Op, str]], problems: list[Problem]) -> None:
         else:
             seen[op.name] = op.origin
     for op, _file in ops:
+        if not isinstance(op.name, str) or not isinstance(op.depends, tuple | list):
+            continue
         for dep in op.depends:
-            if dep not in seen:
+            if isinstance(dep, str) and dep not in seen:
                 problems.append(
                     Problem(
                         f'op "{op.name}": depends on unknown Op "{dep}"',

@@ -5,6 +5,7 @@ Pure functions over IR data: no I/O, so Temporal's workflow sandbox can import i
 
 from __future__ import annotations
 
+import math
 import re
 
 from chant.ir import Profile, Retry
@@ -13,11 +14,20 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 DURATION_HELP = "write a number with a unit, e.g. 100ms, 30s, 5m, 1h30m or 2d"
 
+MAX_DURATION = 36500 * 86400.0
+"""The longest duration chant accepts: 36500d (100 years). Temporal keeps durations as
+int64 nanoseconds (about 292 years), so anything longer could not reach it."""
+MAX_ATTEMPTS = 2**31 - 1
+"""The most ``max_attempts`` can be: Temporal's ``RetryPolicy.maximum_attempts`` is int32."""
+MAX_BACKOFF = 100.0
+"""The largest ``backoff_coefficient``; Temporal needs at least 1."""
+
 
 def parse_duration(text: str) -> float:
     """Return the duration ``text`` (``100ms``, ``30s``, ``5m``, ``1h30m``, ``2d``) in seconds.
 
-    Raises ``ValueError`` naming the text and the accepted form.
+    Raises ``ValueError`` naming the text and the accepted form, or the limit when it
+    is longer than ``MAX_DURATION`` (36500d).
     """
     if not isinstance(text, str) or not text:
         raise ValueError(f"bad duration {text!r}: {DURATION_HELP}")
@@ -29,7 +39,109 @@ def parse_duration(text: str) -> float:
         pos = match.end()
     if pos != len(text):
         raise ValueError(f"bad duration {text!r}: {DURATION_HELP}")
+    if not total <= MAX_DURATION:  # also catches inf and nan from a thousand digits
+        raise ValueError(f"duration {_cut(text)!r} is longer than the limit of 36500d (100 years)")
     return total
+
+
+def _cut(text: str, most: int = 40) -> str:
+    return text if len(text) <= most else text[:most] + "…"
+
+
+def duration_problem(value: object, *, positive: bool) -> tuple[str | None, float]:
+    """Why ``value`` is not a usable duration (or None), and its seconds; ``positive``
+    also refuses anything under 1ms."""
+    if not isinstance(value, str):
+        return f'must be a duration string such as "30s", got {_shown(value)}', 0.0
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        return str(exc), 0.0
+    if positive and seconds < 0.001:
+        return f"{value!r} must be at least 1ms", seconds
+    return None, seconds
+
+
+def _shown(value: object) -> str:
+    """``value`` for an error message: its type and a short repr."""
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose __repr__ fails
+        text = "?"
+    return f"{type(value).__name__} {_cut(text)}"
+
+
+def profile_problems(profile: object) -> list[tuple[str, str]]:
+    """What is wrong with an inline or configured profile, as ``(field, why)`` pairs;
+    empty when Temporal and the local executor can both honour it.
+
+    Durations must be strings of at most 36500d, and timeouts and intervals at least
+    1ms; ``max_attempts`` an integer 0 (unlimited) to 2**31-1; ``backoff_coefficient`` a
+    number from 1 to 100; ``maximum_interval`` not below ``initial_interval``.
+    """
+    if not isinstance(profile, Profile):
+        return [("profile", f"must be a profile name or Profile(...), got {_shown(profile)}")]
+    found: list[tuple[str, str]] = []
+    if profile.name is not None and not isinstance(profile.name, str):
+        found.append(("name", f"must be a string, got {_shown(profile.name)}"))
+    for key in ("timeout", "heartbeat_timeout"):
+        value = getattr(profile, key)
+        if value is None and key == "heartbeat_timeout":
+            continue
+        why, _ = duration_problem(value, positive=True)
+        if why:
+            found.append((key, why))
+    retry = profile.retry
+    if not isinstance(retry, Retry):
+        found.append(("retry", f"must be Retry(...), got {_shown(retry)}"))
+        return found
+    return found + [(f"retry.{k}", why) for k, why in retry_problems(retry)]
+
+
+def retry_problems(retry: Retry) -> list[tuple[str, str]]:
+    """What is wrong with a retry policy, as ``(field, why)`` pairs (see profile_problems)."""
+    found: list[tuple[str, str]] = []
+    attempts = retry.max_attempts
+    if not isinstance(attempts, int) or isinstance(attempts, bool):
+        found.append(("max_attempts", f"must be an integer, got {_shown(attempts)}"))
+    elif not 0 <= attempts <= MAX_ATTEMPTS:
+        found.append(
+            ("max_attempts", f"must be 0 (unlimited) to {MAX_ATTEMPTS}, got {_cut(str(attempts))}")
+        )
+    coefficient = retry.backoff_coefficient
+    if not isinstance(coefficient, int | float) or isinstance(coefficient, bool):
+        found.append(("backoff_coefficient", f"must be a number, got {_shown(coefficient)}"))
+    elif not 1 <= coefficient <= MAX_BACKOFF:  # NaN fails this too
+        found.append(
+            (
+                "backoff_coefficient",
+                f"must be from 1 to {MAX_BACKOFF:g}, got {_cut(repr(coefficient))}",
+            )
+        )
+    why, initial = duration_problem(retry.initial_interval, positive=True)
+    if why:
+        found.append(("initial_interval", why))
+    if retry.maximum_interval is not None:
+        why, maximum = duration_problem(retry.maximum_interval, positive=True)
+        if why:
+            found.append(("maximum_interval", why))
+        elif maximum < initial:
+            found.append(
+                (
+                    "maximum_interval",
+                    f"{retry.maximum_interval!r} is shorter than initial_interval "
+                    f"{retry.initial_interval!r}",
+                )
+            )
+    errors = retry.non_retryable_error_types
+    if not isinstance(errors, tuple | list) or not all(isinstance(e, str) and e for e in errors):
+        found.append(
+            (
+                "non_retryable_error_types",
+                f"must be a list of error type names, got {_shown(errors)}",
+            )
+        )
+    return found
 
 
 def format_seconds(seconds: float) -> str:
@@ -87,7 +199,11 @@ def retry_delay(retry: Retry, attempt: int) -> float:
     """
     initial = parse_duration(retry.initial_interval)
     ceiling = parse_duration(retry.maximum_interval) if retry.maximum_interval else 100 * initial
-    return float(min(initial * retry.backoff_coefficient ** (attempt - 1), ceiling))
+    try:
+        wait = initial * retry.backoff_coefficient ** (attempt - 1)
+    except OverflowError:  # e.g. 100 ** 2_000_000_000: far past any ceiling
+        return float(ceiling)
+    return float(min(wait, ceiling)) if not math.isnan(wait) else float(ceiling)
 
 
 def may_retry(retry: Retry, attempt: int, error_type: str, non_retryable: bool) -> bool:

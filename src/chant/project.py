@@ -68,8 +68,9 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
             problems=problems,
             check_args=check_args,
         )
-        ops.setdefault(op.name, resolved)
-        files.setdefault(op.name, file)
+        if isinstance(op.name, str):  # any other name is a problem reported already
+            ops.setdefault(op.name, resolved)
+            files.setdefault(op.name, file)
     if problems and strict:
         raise ValidationError(problems)
     return Project(config=config, ops=ops, files=files, registry=registry, problems=tuple(problems))
