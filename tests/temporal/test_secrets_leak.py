@@ -22,6 +22,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from conftest import Ran, chant_subprocess
+from temporal_procs import Chant
 from temporal_server import TemporalServer
 
 MakeProject = Callable[..., Path]
@@ -169,11 +171,20 @@ def _decoded(value: Any) -> Any:
 
 
 def workflow_history(server: TemporalServer, workflow_id: str) -> str:
+    return temporal_json(server, "show", workflow_id)
+
+
+def temporal_json(
+    server: TemporalServer, command: str, workflow_id: str, *, missing_ok: bool = False
+) -> str:
+    """``temporal workflow COMMAND -w ID`` as JSON text, and again with every payload
+    decoded (the raw text has them in base64); ``""`` for a workflow not started yet
+    when ``missing_ok``."""
     proc = subprocess.run(
         [
             str(Path(sys.executable).parent / "temporal"),
             "workflow",
-            "show",
+            command,
             "--output",
             "json",
             "-w",
@@ -188,6 +199,8 @@ def workflow_history(server: TemporalServer, workflow_id: str) -> str:
         timeout=60,
         check=False,
     )
+    if missing_ok and "not found" in proc.stderr:
+        return ""
     assert proc.returncode == 0, proc.stderr
     # The raw text (payloads are base64) and the decoded one are both searched.
     return proc.stdout + "\n" + json.dumps(_decoded(json.loads(proc.stdout)), ensure_ascii=False)
@@ -347,3 +360,62 @@ def test_a_secret_shown_by_a_step_that_does_not_declare_it_is_masked(
     if server is not None:
         assert "Out=printed: ***" in texts["chant history"]
         assert "Read=***" in texts["chant history"]
+
+
+BEATING = """
+import time
+from pathlib import Path
+from chant import Op, activity, phase, secret
+
+
+@activity
+def beating(ctx, token: str, until: str) -> str:
+    ctx.heartbeat({{"token": token, token.strip(): ["key", token.strip()]}})
+    deadline = time.monotonic() + 30
+    while not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return "done"
+
+
+op = Op(name="{name}", phases=[phase("Beat", [
+    activity("beating", token=secret("TOKEN"), until="{until}"),
+])])
+"""
+
+
+def test_heartbeat_details_reach_the_cluster_masked(
+    make_project: MakeProject,
+    temporal_server: TemporalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a running step's heartbeat carries is visible to anyone who can describe the
+    workflow (and is kept when the step times out): the worker masks it first."""
+    name = f"beat-{uuid.uuid4().hex[:8]}"
+    until = tmp_path / "release"
+    root = make_project(
+        {
+            "chant.toml": temporal_server.toml(f"q-{name}"),
+            "ops/op.op.py": BEATING.format(name=name, until=until),
+        },
+        folder=name,
+    )
+    monkeypatch.setenv("TOKEN", TOKEN)
+    run = Chant("run", name, "--temporal", cwd=root, name="run")
+    try:
+        described = ""
+        deadline = time.monotonic() + 20
+        while "heartbeatDetails" not in described and time.monotonic() < deadline:
+            time.sleep(0.3)
+            described = temporal_json(
+                temporal_server, "describe", f"chant-op-{name}", missing_ok=True
+            )
+        assert "heartbeatDetails" in described, described
+        until.touch()
+        assert run.wait(30) == 0, run.stderr()
+    finally:
+        until.touch()
+        run.stop()
+        chant_subprocess("cancel", name, "--force", cwd=root)
+    assert '"heartbeatDetails": [{"***": ["key", "***"], "token": "***"}]' in described
+    assert leaks("workflow describe", described) == []
