@@ -13,7 +13,7 @@ then SIGKILL 2 s later.
 ``enable(fork=True)`` forks the watchdog from this process, which costs a fraction of a
 millisecond, and must run before any thread exists (``chant run`` calls it before its
 event loop starts). Otherwise (a worker, whose client already runs threads) it is a
-fresh ``python -S`` process. Children are spawned with ``start_new_session``;
+fresh ``python -I -S`` process. Either runs ``chant.activities._watchdog``. Children are spawned with ``start_new_session``;
 ``preexec_fn`` (for PR_SET_PDEATHSIG) can deadlock a forked child of a multi-threaded
 process.
 """
@@ -27,93 +27,6 @@ import sys
 
 from chant.activities import reap
 
-_WATCHDOG = r"""
-import os, signal, time
-
-def tagged(mark, pipes):
-    # Processes carrying the token prefix, or holding a step's pipe (env replaced).
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open("/proc/" + entry + "/environ", "rb") as f:
-                if mark in b"\0" + f.read():
-                    found.append(int(entry))
-                    continue
-            if pipes:
-                for fd in os.listdir("/proc/" + entry + "/fd"):
-                    try:
-                        if os.readlink("/proc/" + entry + "/fd/" + fd) in pipes:
-                            found.append(int(entry))
-                            break
-                    except OSError:
-                        pass
-        except OSError:
-            pass
-    return found
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
-
-def watch(fd, prefix):
-    groups, clean, pending = {}, False, b""
-    while not clean:
-        data = os.read(fd, 4096)
-        if not data:
-            break
-        pending += data
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            op, *args = line.split()
-            if op == b"+":
-                groups[int(args[0])] = ["pipe:[%s]" % a.decode() for a in args[1:]]
-            elif op == b"-":
-                groups.pop(int(args[0]), None)
-            elif op == b"bye":
-                clean = True
-    if clean:
-        return
-    mark = b"\0CHANT_STEP_TOKEN=" + prefix.encode()
-    pipes = {p for inodes in groups.values() for p in inodes}
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = tagged(mark, pipes)
-        for g in groups:
-            try:
-                os.killpg(g, sig)
-            except OSError:
-                pass
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        if sig == signal.SIGTERM:
-            deadline = time.monotonic() + 2
-            while time.monotonic() < deadline:
-                time.sleep(0.05)
-                if not any(alive(p) for p in tagged(mark, pipes)) and not any(
-                    _group(g) for g in groups
-                ):
-                    return
-
-def _group(g):
-    try:
-        os.killpg(g, 0)
-    except OSError:
-        return False
-    return True
-"""
-
 _fd: int | None = None
 _pid: int | None = None
 _proc: subprocess.Popen[bytes] | None = None
@@ -124,6 +37,7 @@ def enable(*, fork: bool = False) -> None:
     global _fd, _pid, _proc
     if _fd is not None:
         return
+    reap_exited()
     if fork:
         read, write = os.pipe()
         pid = os.fork()
@@ -133,7 +47,7 @@ def enable(*, fork: bool = False) -> None:
         _fd, _pid = write, pid
     else:
         _proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", _WATCHDOG + f"watch(0, {reap.prefix()!r})"],
+            [sys.executable, "-I", "-S", _watchdog_script(), reap.prefix()],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -154,13 +68,17 @@ def _child(read: int) -> None:
             os.dup2(null, fd)
         os.closerange(3, read)
         os.closerange(read + 1, 1 << 16)
-        scope: dict[str, object] = {}
-        exec(_WATCHDOG, scope)
-        scope["watch"](read, reap.prefix())  # type: ignore[operator]
+        from chant.activities._watchdog import watch
+
+        watch(read, reap.prefix())
     except BaseException:
         status = 1
     finally:
         os._exit(status)
+
+
+def _watchdog_script() -> str:
+    return os.path.join(os.path.dirname(__file__), "_watchdog.py")
 
 
 def disable() -> None:
@@ -183,8 +101,21 @@ def disable() -> None:
         return
     with contextlib.suppress(OSError):
         os.close(fd)
-    with contextlib.suppress(OSError):
-        os.waitpid(pid, 0)
+    _exited.append(pid)
+    reap_exited()
+
+
+_exited: list[int] = []
+
+
+def reap_exited() -> None:
+    """Reap forked watchdogs told goodbye that have exited (not waiting for them: the
+    run is over, and a watchdog ends within milliseconds of its goodbye)."""
+    for pid in list(_exited):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        _exited.remove(pid)
 
 
 def track(pgid: int, pipes: tuple[int, ...] = ()) -> None:

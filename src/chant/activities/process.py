@@ -60,7 +60,7 @@ class CommandResult:
 
 
 class _Tail:
-    """The last ``limit`` characters of a stream, kept as whole lines where possible."""
+    """The last ``limit`` characters of a stream (of its masked lines)."""
 
     def __init__(self, limit: int = TAIL_CHARS) -> None:
         self.lines: deque[str] = deque()
@@ -70,7 +70,7 @@ class _Tail:
     def add(self, line: str) -> None:
         self.lines.append(line)
         self.size += len(line) + 1
-        while self.size > self.limit and len(self.lines) > 1:
+        while self.size - len(self.lines[0]) - 1 >= self.limit:
             self.size -= len(self.lines.popleft()) + 1
 
     def text(self) -> str:

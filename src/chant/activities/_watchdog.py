@@ -1,0 +1,107 @@
+"""The watchdog process of ``chant.activities.guard``: a script of the standard library
+only, so that ``python -S`` runs it without site-packages.
+
+It reads ``+ PGID INODE...`` (a command started: its process group and the inodes of
+its output pipes) and ``- PGID`` (it ended) lines from a pipe. At end-of-file without a
+``bye`` line it stops every group still announced and, on Linux, every process whose
+environment carries the token ``prefix`` or that holds one of those pipes: SIGTERM,
+then SIGKILL 2 s later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+
+
+def tagged(mark: bytes, pipes: set[str]) -> list[int]:
+    """Processes whose environment holds ``mark``, or which hold one of ``pipes``."""
+    found: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if mark in b"\0" + f.read():
+                    found.append(int(entry))
+                    continue
+            if pipes and _holds(entry, pipes):
+                found.append(int(entry))
+    return found
+
+
+def _holds(entry: str, pipes: set[str]) -> bool:
+    for fd in os.listdir(f"/proc/{entry}/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{entry}/fd/{fd}") in pipes:
+                return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2 :][:1] not in (b"Z", b"X")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def watch(fd: int, prefix: str) -> None:
+    """Follow announcements on ``fd`` until a goodbye, or stop what remains at EOF."""
+    groups: dict[int, list[str]] = {}
+    clean, pending = False, b""
+    while not clean:
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            op, *args = line.split()
+            if op == b"+":
+                groups[int(args[0])] = [f"pipe:[{a.decode()}]" for a in args[1:]]
+            elif op == b"-":
+                groups.pop(int(args[0]), None)
+            elif op == b"bye":
+                clean = True
+    if not clean:
+        stop(groups, prefix)
+
+
+def stop(groups: dict[int, list[str]], prefix: str) -> None:
+    mark = b"\0CHANT_STEP_TOKEN=" + prefix.encode()
+    pipes = {p for inodes in groups.values() for p in inodes}
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for g in groups:
+            with contextlib.suppress(OSError):
+                os.killpg(g, sig)
+        for pid in tagged(mark, pipes):
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        if sig == signal.SIGTERM:
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+                left = [p for p in tagged(mark, pipes) if _alive(p)]
+                if not left and not any(_group_alive(g) for g in groups):
+                    return
+
+
+if __name__ == "__main__":
+    watch(0, sys.argv[1])
