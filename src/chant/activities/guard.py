@@ -13,9 +13,9 @@ then SIGKILL 2 s later.
 ``enable(fork=True)`` forks the watchdog from this process, which costs a fraction of a
 millisecond, and must run before any thread exists (``chant run`` calls it before its
 event loop starts). Otherwise (a worker, whose client already runs threads) it is a
-fresh ``python -I -S`` process. Either runs ``chant.activities._watchdog``. Children are spawned with ``start_new_session``;
-``preexec_fn`` (for PR_SET_PDEATHSIG) can deadlock a forked child of a multi-threaded
-process.
+fresh ``python -I -S`` process. Either runs ``chant.activities._watchdog``. Children
+are spawned with ``start_new_session``; ``preexec_fn`` (for PR_SET_PDEATHSIG) can
+deadlock a forked child of a multi-threaded process.
 """
 
 from __future__ import annotations
