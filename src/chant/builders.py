@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, _origin
+from chant.profiles import parse_duration
 
 ProfileArg = str | Profile | None
 OutcomeArg = str | Outcome | None
@@ -303,8 +304,6 @@ def _fits(kind: str, value: object) -> bool:
             isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes
         )
     if kind == "dur":
-        from chant.profiles import parse_duration
-
         try:
             return isinstance(value, str) and parse_duration(value) > 0
         except ValueError:

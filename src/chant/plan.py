@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from chant.builders import builtin_arg_problems
 from chant.errors import ChantError, Problem
 from chant.ir import (
     JSON,
@@ -379,8 +380,6 @@ class _Resolver:
             return known
         before = len(self.problems)
         self.args(step.args, what, step.origin, 0)
-        from chant.builders import builtin_arg_problems
-
         # Arguments that are not JSON data at all are reported once, above.
         typed = builtin_arg_problems(step.fn, step.args) if len(self.problems) == before else []
         for why in typed:

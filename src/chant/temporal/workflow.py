@@ -27,7 +27,8 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.api.common.v1 import Payload
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -42,11 +43,13 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from chant.events import Event
     from chant.ir import ActivityStep, GateStep, IRError, Op, Profile, Retry, Step, _args_to_json
-    from chant.plan import secret_names
+    from chant.plan import check_ir, secret_names
     from chant.profiles import parse_duration
     from chant.walk import Record, Walker, pick
 
 WORKFLOW_NAME = "ChantOp"
+NO_INPUT = RawValue(Payload())
+"""What the workflow gets when started without input: it fails as invalid IR."""
 OP_KEY = SearchAttributeKey.for_keyword("ChantOp")
 OUTCOMES_KEY = SearchAttributeKey.for_keyword_list("ChantOutcomes")
 
@@ -63,14 +66,39 @@ MAX_EVENTS_PER_QUERY = 500
 EVENTS_IN_RESULT = 512 * 1024
 """Bytes of JSON of events a run's result may carry (the payload limit is 2 MiB)."""
 RECORD_LIMIT = 1024 * 1024
-"""Bytes of JSON the run record may take; beyond, step results are left out of it."""
+"""Bytes of JSON the run record may take; beyond, step results are left out of it, then
+step arguments (the IR has them: ``chant run`` puts them back), then long errors are cut.
+The record and the events a result carries then stay under Temporal's 2 MiB payload
+limit, so a run that completes always has its record."""
+LEFT_OUT = {"$left_out": "the run record is limited to 1 MiB"}
+"""Stands for a step's result or arguments left out of a big run record."""
+ERROR_CUT = 300
+"""Characters of an error message kept when even that is needed to fit the record."""
 
 
 def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(record, default=str)) <= RECORD_LIMIT:
+    def fits(r: dict[str, Any]) -> bool:
+        return len(json.dumps(r, default=str)) <= RECORD_LIMIT
+
+    if fits(record):
         return record
-    note = "left out: the run record is limited to 1 MiB (see the step's own output)"
-    return {**record, "steps": [{**s, "result": {"truncated": note}} for s in record["steps"]]}
+    record = {**record, "steps": [{**s, "result": LEFT_OUT} for s in record["steps"]]}
+    if fits(record):
+        return record
+    record = {**record, "steps": [{**s, "args": LEFT_OUT} for s in record["steps"]]}
+    if fits(record):
+        return record
+
+    def cut(error: Any) -> Any:
+        if not isinstance(error, dict) or len(str(error.get("message", ""))) <= ERROR_CUT:
+            return error
+        return {**error, "message": str(error["message"])[:ERROR_CUT] + "… [cut]"}
+
+    return {
+        **record,
+        "error": cut(record.get("error")),
+        "steps": [{**s, "error": cut(s.get("error"))} for s in record["steps"]],
+    }
 
 
 def retry_policy(retry: Retry) -> RetryPolicy:
@@ -292,7 +320,10 @@ class ChantOpWorkflow:
         workflow.upsert_search_attributes([OUTCOMES_KEY.value_set(entries)])
 
     @workflow.run
-    async def run(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def run(self, data: RawValue = NO_INPUT) -> dict[str, Any]:
+        # RawValue: the input is decoded in _run, so that input which is not the IR
+        # (not JSON, not an object) fails the run at once instead of failing its
+        # workflow task, which Temporal would retry forever.
         try:
             return await self._run(data)
         except (ApplicationError, asyncio.CancelledError):
@@ -307,15 +338,26 @@ class ChantOpWorkflow:
                 non_retryable=True,
             ) from exc
 
-    async def _run(self, data: dict[str, Any]) -> dict[str, Any]:
+    async def _run(self, data: RawValue) -> dict[str, Any]:
         try:
-            op = Op.from_dict(data["op"])
-        except (IRError, KeyError, TypeError) as exc:
+            decoded = workflow.payload_converter().from_payload(data.payload)
+            if not isinstance(decoded, dict) or set(decoded) != {"op"}:
+                raise IRError('the input must be {"op": <the IR of chant build>}')
+            op = Op.from_dict(decoded["op"])
+        except Exception as exc:  # anything the input can be: JSON, not JSON, no input
             raise ApplicationError(
                 f"the Op handed to this workflow is not valid IR: {exc}",
                 type="InvalidOpError",
                 non_retryable=True,
             ) from exc
+        problems = check_ir(op)
+        if problems:
+            raise ApplicationError(
+                "the Op handed to this workflow is not valid IR: "
+                + "; ".join(p.message for p in problems),
+                type="InvalidOpError",
+                non_retryable=True,
+            )
         self.walker = walker = TemporalWalker(self, op)
         walk = asyncio.ensure_future(walker.run(op))
         cancelled = False
