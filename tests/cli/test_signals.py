@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM sent to a real ``chant run`` process."""
+"""Ctrl-C, SIGTERM, SIGHUP, SIGQUIT and SIGKILL sent to a real ``chant run`` process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import alive
+import pytest
+
+from conftest import alive, wait_gone
 
 OP = """
 from chant import Op, phase, shell
@@ -77,14 +79,22 @@ def test_sigint_stops_the_step_runs_compensation_and_exits_130(tmp_path: Path) -
     assert "Traceback" not in err
 
 
-def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_sigterm_sighup_and_sigquit_are_handled_like_the_first_ctrl_c(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     proc = start(tmp_path, undo=f"touch {tmp_path}/undo-ran")
     wait_for(tmp_path / "bg.pid", proc)
-    proc.send_signal(signal.SIGTERM)
-    code, _, _ = finish(proc)
+    proc.send_signal(sig)
+    code, out, err = finish(proc)
     assert code == 130
     assert (tmp_path / "undo-ran").exists()
+    assert (tmp_path / "undo-more-ran").exists()
+    assert not (tmp_path / "later-ran").exists()
     assert not alive(int((tmp_path / "bg.pid").read_text()))
+    assert "chant: interrupted — stopping running steps, then running on_failure" in err
+    assert 'Op "interruptible" interrupted after' in out
+    assert "Traceback" not in err
 
 
 def test_a_second_sigint_skips_compensation(tmp_path: Path) -> None:
@@ -118,3 +128,48 @@ def test_no_process_of_the_run_outlives_chant(tmp_path: Path) -> None:
             if str(tmp_path).encode() in cmdline and alive(int(entry)):
                 leftovers.append(cmdline)
     assert leftovers == []
+
+
+KILLED = """
+from chant import Op, phase, shell
+
+killed = Op(
+    name="killed",
+    phases=[
+        phase(
+            "Work",
+            [
+                shell("sleep 300 & echo $! > {tmp}/group.pid; wait"),
+                shell("setsid sleep 300 >/dev/null 2>&1 & echo $! > {tmp}/setsid.pid; wait"),
+                shell("env -i setsid sleep 300 & echo $! > {tmp}/bare.pid; wait"),
+                shell("echo $$ > {tmp}/main.pid; exec sleep 300"),
+            ],
+            parallel=True,
+        )
+    ],
+)
+"""
+
+
+def test_a_sigkilled_local_run_leaves_no_step_process_behind(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "ops").mkdir(parents=True)
+    (project / "ops" / "k.op.py").write_text(textwrap.dedent(KILLED).format(tmp=tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "killed", "--local"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    names = ("group", "setsid", "bare", "main")
+    try:
+        for name in names:
+            wait_for(tmp_path / f"{name}.pid", proc)
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    pids = {name: int((tmp_path / f"{name}.pid").read_text()) for name in names}
+    survivors = {name: pid for name, pid in pids.items() if not wait_gone(pid, 5.0)}
+    assert survivors == {}
