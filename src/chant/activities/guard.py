@@ -22,10 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 
 from chant.activities import reap
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+"""Signals that stop chant gracefully (its steps first): Ctrl-C, ``kill``, a closed
+terminal, Ctrl-\\."""
 
 _fd: int | None = None
 _pid: int | None = None

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from typing import TextIO
 
@@ -19,8 +18,6 @@ from chant.project import Project, load_project
 from chant.render import LineWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-"""Signals that stop a run gracefully: Ctrl-C, ``kill``, a closed terminal, Ctrl-\\."""
 
 
 def _human(stream: TextIO) -> Sink:
@@ -39,6 +36,7 @@ async def run_local(
     op: Op, project_registry: object, *, sinks: list[Sink], secrets: dict[str, str]
 ) -> RunResult:
     """Run ``op`` in-process, turning SIGINT/SIGTERM/SIGHUP/SIGQUIT into a graceful stop."""
+    from chant.activities.guard import STOP_SIGNALS
     from chant.activities.registry import Registry
     from chant.local.executor import LocalExecutor
 

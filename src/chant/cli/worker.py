@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 
 from chant.config import TemporalProfile
@@ -47,7 +46,9 @@ async def _serve(
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    from chant.activities.guard import STOP_SIGNALS
+
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     ops = ", ".join(project.ops) or "none found"
     sys.stderr.write(
