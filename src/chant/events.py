@@ -67,7 +67,14 @@ def secret_forms(value: str) -> set[str]:
     without surrounding whitespace (values read from files end with a newline, and
     output reaches chant line by line); and, for a multi-line value, each of its lines
     without surrounding whitespace when at least ``MIN_PART`` characters long (as GitHub
-    Actions masks each line of a multi-line secret). Empty strings are never masked."""
+    Actions masks each line of a multi-line secret). A value with bytes that are not
+    UTF-8 is also masked as output shows it, each such byte as U+FFFD. Empty strings
+    are never masked."""
+    # A value holding bytes that are not UTF-8 (the environment keeps them as
+    # surrogates) reaches chant through a step's output decoded with U+FFFD for them.
+    decoded = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if decoded != value:
+        return secret_forms(decoded) | {value, value.strip()} - {""}
     forms = {value, value.strip()}
     lines = value.splitlines()
     if len(lines) > 1:

@@ -273,6 +273,8 @@ shapes = Op(
         "\tWv8Kx-tab\t\n",
         "Wv8Kx-line-one\nWv8Kx-line-two\nWv8Kx-line-three\n",
         "Wv8Kx-crlf-one\r\n  Wv8Kx-crlf-two\r\n",
+        # Bytes that are not UTF-8 (b"\xff"), as the environment hands them to Python.
+        "Wv8Kx-\udcff-not-utf8\n",
     ],
 )
 def test_whitespace_and_multi_line_secrets_are_masked_in_every_local_output(

@@ -419,3 +419,60 @@ def test_heartbeat_details_reach_the_cluster_masked(
         chant_subprocess("cancel", name, "--force", cwd=root)
     assert '"heartbeatDetails": [{"***": ["key", "***"], "token": "***"}]' in described
     assert leaks("workflow describe", described) == []
+
+
+SHAPES = """
+from chant import Op, phase, secret, shell
+
+op = Op(
+    name="{name}",
+    phases=[phase("Print", [
+        shell('printf "%s" "$T"; echo; echo "inline: $T"; printf "%s" "$T" | tr "\\\\n" " "; echo',
+              env={{"T": secret("TOKEN")}}, outcome="Out"),
+        shell('printf "%s" "$T" >&2; exit 4', env={{"T": secret("TOKEN")}},
+              profile="policy_check"),
+    ])],
+    on_failure=[phase("Undo", [shell('echo "undeclared: $TOKEN"')])],
+)
+"""
+
+SHAPED = "RwQvXkZt"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"{SHAPED}-newline\n",
+        f"{SHAPED}-crlf\r\n",
+        f"   {SHAPED}-spaces   ",
+        f"\t{SHAPED}-tabs\t\n",
+        f"{SHAPED}-one\n{SHAPED}-two\n  {SHAPED}-three  \n",
+        f"{SHAPED}-\udcff-not-utf8\n",
+    ],
+    ids=["newline", "crlf", "spaces", "tabs", "multi-line", "not-utf8"],
+)
+@pytest.mark.parametrize("mode", ["local", "temporal"])
+def test_each_shape_of_a_value_is_masked_in_both_modes(
+    mode: str, value: str, make_project: MakeProject, request: pytest.FixtureRequest
+) -> None:
+    name = f"shape-{uuid.uuid4().hex[:8]}"
+    files = {"ops/op.op.py": SHAPES.format(name=name)}
+    server: TemporalServer | None = None
+    if mode == "temporal":
+        server = request.getfixturevalue("temporal_server")
+        files["chant.toml"] = server.toml(f"q-{name}")
+    root = make_project(files, folder=name)
+    try:
+        ran = chant_subprocess("run", name, f"--{mode}", "--json", cwd=root, env={"TOKEN": value})
+        texts = [ran.out, ran.err]
+        if server is not None:
+            texts.append(workflow_history(server, f"chant-op-{name}"))
+    finally:
+        if server is not None:
+            chant_subprocess("cancel", name, "--force", cwd=root)
+    assert ran.code == 1, ran.err
+    assert [t for t in texts if SHAPED[:4] in t or SHAPED[-4:] in t] == []
+    steps = json.loads(ran.out)["steps"]
+    assert "inline: " in steps[0]["outcome"]["value"]["stdout"]
+    assert "***" in steps[0]["outcome"]["value"]["stdout"]
+    assert steps[2]["result"]["stdout"].startswith("undeclared: ")
