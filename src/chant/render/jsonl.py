@@ -6,7 +6,7 @@ import json
 from typing import TextIO
 
 from chant.events import Event
-from chant.render import LineWriter
+from chant.render import LineWriter, json_text
 
 
 class JsonLinesRenderer:
@@ -14,4 +14,5 @@ class JsonLinesRenderer:
         self.write = LineWriter(stream)
 
     def __call__(self, event: Event) -> None:
-        self.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str))
+        # Non-ASCII text stays readable; controls and bidi characters are escaped.
+        self.write(json_text(json.dumps(event.to_dict(), ensure_ascii=False, default=str)))
