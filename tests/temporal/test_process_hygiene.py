@@ -1,0 +1,172 @@
+"""On a Temporal worker too, a step ends when its command exits, nothing it started
+survives it (in its group or escaped), an activity cannot end the worker's program,
+and a worker stops on SIGHUP/SIGQUIT and leaves no step behind when SIGKILLed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import alive, chant_subprocess, wait_gone
+from temporal_procs import Chant, lines, until
+from temporal_server import TemporalServer
+
+MakeOp = Callable[[str, str], tuple[Path, str]]
+
+
+@pytest.fixture
+def op_project(
+    make_project: Callable[..., Path], temporal_server: TemporalServer, tmp_path: Path
+) -> Iterator[MakeOp]:
+    """``op_project(prefix, text)``: a project whose op file is ``text`` formatted with a
+    unique ``name`` and ``tmp``; its runs are terminated at the end."""
+    made: list[tuple[Path, str]] = []
+
+    def make(prefix: str, text: str) -> tuple[Path, str]:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        root = make_project(
+            {
+                "chant.toml": temporal_server.toml(f"q-{name}"),
+                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
+            },
+            folder=name,
+        )
+        made.append((root, name))
+        return root, name
+
+    yield make
+    for root, name in made:
+        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
+
+
+LEFT_BEHIND = {
+    "background": "sleep 60 & echo $! > {tmp}/bg.pid",
+    "setsid": "setsid sleep 60 & echo $! > {tmp}/bg.pid",
+    "setsid-quiet": "setsid sleep 60 >/dev/null 2>&1 & echo $! > {tmp}/bg.pid",
+    "setsid-env-cleared": "env -i setsid sleep 60 & echo $! > {tmp}/bg.pid",
+}
+
+BACKGROUND_OP = """
+from chant import Op, Profile, Retry, phase, shell
+
+QUICK = Profile(timeout="6s", retry=Retry(max_attempts=3, initial_interval="1s"))
+
+op = Op(
+    name="{name}",
+    phases=[phase("Work", [shell("CMD; echo started; date >> {tmp}/attempts.log", profile=QUICK)])],
+)
+"""
+
+
+@pytest.mark.parametrize("how", list(LEFT_BEHIND))
+def test_a_step_ends_when_its_command_exits_on_a_worker(
+    op_project: MakeOp, tmp_path: Path, how: str
+) -> None:
+    root, name = op_project("bg", BACKGROUND_OP.replace("CMD", LEFT_BEHIND[how]))
+    ran = chant_subprocess("run", name, "--temporal", "--json", cwd=root, timeout=60)
+    assert ran.code == 0, ran.err
+    step = json.loads(ran.out)["steps"][0]
+    assert (step["status"], step["attempts"], step["error"]) == ("ok", 1, None)
+    assert step["result"]["stdout"] == "started"
+    assert len(lines(tmp_path / "attempts.log")) == 1
+    assert step["duration_ms"] < 5000
+    assert wait_gone(int(lines(tmp_path / "bg.pid")[0]), 3.0)
+
+
+EXIT_OP = """
+import sys
+
+from chant import Op, Profile, Retry, activity, phase, shell
+
+
+@activity
+def leave() -> None:
+    sys.exit("x")
+
+
+op = Op(
+    name="{name}",
+    phases=[phase("Work", [activity("leave", profile=Profile(retry=Retry(max_attempts=3)))])],
+    on_failure=[phase("Undo", [shell("echo undone >> {tmp}/undo.log")])],
+)
+"""
+
+
+def test_an_activity_ending_the_program_fails_its_step_on_a_worker(
+    op_project: MakeOp, tmp_path: Path
+) -> None:
+    root, name = op_project("exit", EXIT_OP)
+    ran = chant_subprocess("run", name, "--temporal", "--json", cwd=root, timeout=60)
+    assert ran.code == 1, ran.err
+    step = json.loads(ran.out)["steps"][0]
+    assert (step["status"], step["attempts"]) == ("failed", 1)
+    assert step["error"] == {
+        "type": "ActivityExitError",
+        "message": "activity \"leave\" called sys.exit('x'); an activity must return its "
+        "result or raise an exception, not end the program",
+    }
+    assert lines(tmp_path / "undo.log") == ["undone"]
+    assert "Traceback" not in ran.err
+
+
+KILL_OP = """
+from chant import Op, phase, shell
+
+op = Op(
+    name="{name}",
+    phases=[
+        phase(
+            "Work",
+            [
+                shell("setsid sleep 300 >/dev/null 2>&1 & echo $! >> {tmp}/pids; wait"),
+                shell("env -i setsid sleep 300 & echo $! >> {tmp}/pids; wait"),
+            ],
+            parallel=True,
+        )
+    ],
+)
+"""
+
+
+def test_a_sigkilled_worker_leaves_no_escaped_step_process(
+    op_project: MakeOp, tmp_path: Path
+) -> None:
+    root, name = op_project("kill", KILL_OP)
+    procs: list[Chant] = []
+    pidfile = tmp_path / "pids"
+    try:
+        worker = Chant("worker", cwd=root, name="worker")
+        procs.append(worker)
+        worker.wait_stderr("polling task queue")
+        run = Chant("run", name, "--no-worker", cwd=root, name="run")
+        procs.append(run)
+        until(lambda: len(lines(pidfile)) == 2, 30, "both escaped sleeps started", run)
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.wait(5) == -signal.SIGKILL
+        survivors = [p for p in map(int, lines(pidfile)) if not wait_gone(p, 5.0)]
+        assert survivors == []
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+        for pid in map(int, lines(pidfile)):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+def test_chant_worker_stops_on_sighup_and_sigquit(op_project: MakeOp, sig: signal.Signals) -> None:
+    root, _ = op_project("hup", BACKGROUND_OP.replace("CMD", "true"))
+    worker = Chant("worker", cwd=root, name="worker")
+    try:
+        worker.wait_stderr("polling task queue")
+        worker.proc.send_signal(sig)
+        assert worker.wait(10) == 0, worker.stderr()
+        assert "chant worker: stopping — cancelling running steps" in worker.stderr()
+    finally:
+        worker.stop()
