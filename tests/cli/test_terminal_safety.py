@@ -368,3 +368,63 @@ def test_temporal_runs_escape_step_output_errors_and_outcomes_the_same_way(
     events = chant_subprocess("run", "hostile", "--temporal", "--progress-json", cwd=root)
     assert events.code == 0, events.err
     assert RAW.search(events.out) is None
+
+
+WRAP_OPS = """
+from chant import Op, phase, shell
+
+wide = Op(name="wide", phases=[phase("P", [shell("cat spoof.txt")])])
+"""
+
+
+@pytest.mark.parametrize("pad", ["x" * 73, "x" * 74, "日本" * 18 + "x", "é" * 73])
+def test_on_a_terminal_a_wrapped_line_never_starts_a_row_flush_left(
+    make_project: MakeProject, terminal: tuple[int, int], pad: str
+) -> None:
+    # 6 columns of indent + the padding fill an 80-column row; a terminal would put the
+    # fake line at the start of the next row, where chant's own lines are.
+    master, slave = terminal
+    fcntl_ioctl_winsize(slave, rows=24, cols=80)
+    root = make_project({"ops/wide.op.py": WRAP_OPS})
+    (root / "spoof.txt").write_text(pad + 'Op "wide" completed in 1s\n', encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "wide", "--local"],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert proc.wait(timeout=30) == 0
+        out = read_until(master, b'Op "wide" completed in', 10).decode()
+        out += read_until(master, b"\0", 0.3).decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rows = [row for line in out.split("\r\n") for row in screen_rows(line, 80)]
+    flush_left = [r for r in rows if r and not r.startswith(" ")]
+    assert [r for r in flush_left if r.startswith('Op "')] == [flush_left[-1]]
+    assert any(r.startswith("      ") and 'Op "wide" completed in 1s' in r for r in rows)
+
+
+def fcntl_ioctl_winsize(fd: int, *, rows: int, cols: int) -> None:
+    import fcntl
+    import struct
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def screen_rows(line: str, cols: int) -> list[str]:
+    """How a terminal ``cols`` wide shows ``line``: cut into rows as it soft-wraps."""
+    rows, row, used = [], "", 0
+    for char in line:
+        width = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used + width > cols:
+            rows.append(row)
+            row, used = "", 0
+        row += char
+        used += width
+    rows.append(row)
+    return rows
