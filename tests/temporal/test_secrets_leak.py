@@ -476,3 +476,35 @@ def test_each_shape_of_a_value_is_masked_in_both_modes(
     assert "inline: " in steps[0]["outcome"]["value"]["stdout"]
     assert "***" in steps[0]["outcome"]["value"]["stdout"]
     assert steps[2]["result"]["stdout"].startswith("undeclared: ")
+
+
+def test_a_standalone_worker_masks_every_secret_of_the_op_from_its_own_environment(
+    make_project: MakeProject, temporal_server: TemporalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``chant run --no-worker`` from a shell without the secrets: the worker has them,
+    runs the steps with them and masks them all, the undeclared one included."""
+    plain = _word(20)
+    name = f"worker-{uuid.uuid4().hex[:8]}"
+    root = make_project(
+        {
+            "chant.toml": temporal_server.toml(f"q-{name}"),
+            "ops/op.op.py": UNDECLARED.format(name=name),
+        },
+        folder=name,
+    )
+    monkeypatch.setenv("PLAIN", plain)
+    worker = Chant("worker", cwd=root, name="worker")
+    monkeypatch.delenv("PLAIN")
+    try:
+        worker.wait_stderr("polling task queue")
+        ran = chant_subprocess("run", name, "--no-worker", "--json", cwd=root)
+        history = workflow_history(temporal_server, f"chant-op-{name}")
+    finally:
+        worker.stop()
+        chant_subprocess("cancel", name, "--force", cwd=root)
+    assert ran.code == 1, ran.err
+    for text in (ran.out, ran.err, history, worker.stdout(), worker.stderr()):
+        assert plain[:4] not in text and plain[-4:] not in text
+    steps = {s["fn"]: s for s in json.loads(ran.out)["steps"]}
+    assert steps["reads_env"]["result"] == {"***": "***", "again": "***"}
+    assert steps["raises_env"]["error"] == {"type": "ValueError", "message": "env has ***"}
