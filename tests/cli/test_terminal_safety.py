@@ -348,9 +348,10 @@ def test_temporal_runs_escape_step_output_errors_and_outcomes_the_same_way(
     make_project: MakeProject, temporal_server
 ) -> None:
     shown = "".join(s for _, _, s in HOSTILE)
+    payload = "".join(p for _, p, _ in HOSTILE)
     root = make(
         make_project,
-        "".join(p for _, p, _ in HOSTILE),
+        payload,
         toml=TOML + temporal_server.toml(f"tty-{os.getpid()}-{time.time_ns()}"),
     )
     ok: Ran = chant_subprocess("run", "hostile", "--temporal", cwd=root, timeout=120)
@@ -368,6 +369,19 @@ def test_temporal_runs_escape_step_output_errors_and_outcomes_the_same_way(
     events = chant_subprocess("run", "hostile", "--temporal", "--progress-json", cwd=root)
     assert events.code == 0, events.err
     assert RAW.search(events.out) is None
+
+    # chant status and chant history show the same values, escaped the same way.
+    status = chant_subprocess("status", "hostile", cwd=root)
+    assert status.code == 0, status.err
+    assert RAW.search(status.out) is None
+    assert f"  outcome  Shown=before{shown}after" in status.out.splitlines()
+    status = chant_subprocess("status", "hostile", "--json", cwd=root)
+    assert RAW.search(status.out) is None
+    assert json.loads(status.out)["outcomes"] == {"Shown": f"before{payload}after"}
+    history = chant_subprocess("history", "hostile", cwd=root)
+    assert history.code == 0, history.err
+    assert RAW.search(history.out) is None
+    assert f"Shown=before{shown}after" in history.out
 
 
 WRAP_OPS = """

@@ -16,7 +16,7 @@ from typing import Any
 
 from chant.config import TemporalProfile, load_config
 from chant.errors import ChantError, RuntimeUnavailableError, UsageError
-from chant.render import LineWriter
+from chant.render import LineWriter, terminal_safe
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -31,7 +31,9 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _out(text: str) -> None:
-    LineWriter(sys.stdout)(text)
+    """Write one line of the human view. Step ids, errors and outcomes in it come from
+    step output: control characters (a line break too) are shown, never acted on."""
+    LineWriter(sys.stdout)(terminal_safe(text))
 
 
 async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
@@ -140,7 +142,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path
         # A closed run needs no worker: its record is the result (or the failure's details).
         status = _from_record(await _record(handle))
     if args.as_json:
-        _out(
+        LineWriter(sys.stdout)(  # ASCII JSON: every control character is escaped
             json.dumps(
                 {
                     "op": args.op,
@@ -255,7 +257,7 @@ async def _history(args: argparse.Namespace, profile: TemporalProfile, root: Pat
             }
         )
     if args.as_json:
-        _out(json.dumps(rows, indent=2))
+        LineWriter(sys.stdout)(json.dumps(rows, indent=2))  # ASCII: escapes everything
         return 0
     if not rows:
         _out(f'no runs of "{args.op}" on {profile.address} ({profile.namespace})')
