@@ -210,7 +210,7 @@ def test_fail_fast_without_parallel_is_a_problem() -> None:
 def test_max_concurrency_below_one_is_a_problem() -> None:
     op = Op(name="a", phases=[phase("P", [shell("a")], parallel=True, max_concurrency=0)])
     _, problems = resolve(op)
-    assert problems == ['op "a": phase "P": max_concurrency must be a positive integer']
+    assert problems == ['op "a": phase "P": max_concurrency must be a positive integer, got int 0']
 
 
 def test_an_argument_that_is_not_json_data_is_a_problem() -> None:

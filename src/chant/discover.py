@@ -23,6 +23,7 @@ from chant.config import Config
 from chant.errors import ChantError, Problem, UsageError
 from chant.ir import Op
 
+_CHANT_DIR = str(Path(__file__).parent)
 IMPORT_TIMEOUT_ENV = "CHANT_IMPORT_TIMEOUT"
 DEFAULT_IMPORT_TIMEOUT = 30.0
 """Seconds an op file (or activity module) may take to import; ``CHANT_IMPORT_TIMEOUT``
@@ -124,15 +125,15 @@ class _ToStderr:
 
 
 @contextmanager
-def guarded_import(shown: str) -> Iterator[None]:
+def guarded_import(shown: str, seconds: float) -> Iterator[None]:
     """Import user code with the process protected: calls that would end, fork or
     replace the process raise ``ImportEscape`` instead, stdout (the stream and fd 1)
     goes to stderr, the working directory is put back, and in the main thread the
     import is bounded by ``CHANT_IMPORT_TIMEOUT`` (SIGALRM) and a KeyboardInterrupt
-    raised by the file itself is told apart from a real Ctrl-C. ``shown`` names the
+    raised by the file itself is told apart from a real Ctrl-C. ``seconds`` is the
+    bound (0: none; see ``import_timeout``); ``shown`` names the
     file (or module) for the last resort: a file that swallows the timeout three more
     times ends chant with exit 2 and a message naming it."""
-    seconds = import_timeout()
     saved_os = {name: getattr(os, name) for name in _REFUSED if hasattr(os, name)}
     saved_kill = (os.kill, os.killpg, signal.raise_signal)
     me = os.getpid()
@@ -243,15 +244,17 @@ def _restore_stdout(saved: int | None) -> None:
     os.close(saved)
 
 
-def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
-    """Import ``path`` and return its module-level Ops, or the problem that stopped it."""
+def load_op_file(path: Path, timeout: float | None = None) -> tuple[list[Op], Problem | None]:
+    """Import ``path`` and return its module-level Ops, or the problem that stopped it.
+    ``timeout`` bounds the import (default: ``import_timeout()``)."""
+    seconds = import_timeout() if timeout is None else timeout
     module_name = "chant_ops." + path.stem.replace(".", "_") + f"_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        with guarded_import(shown_path(path)):
+        with guarded_import(shown_path(path), seconds):
             spec.loader.exec_module(module)
     except (Exception, SystemExit, GeneratorExit, ImportEscape) as exc:
         # An *.op.py may raise anything: report it. (A real Ctrl-C passes.)
@@ -266,11 +269,12 @@ def load_op_file(path: Path) -> tuple[list[Op], Problem | None]:
     return ops, None
 
 
-def load_activity_module(name: str) -> Problem | None:
+def load_activity_module(name: str, timeout: float | None = None) -> Problem | None:
     """Import project module ``name`` (listed in ``[project] activities``) so that its
     ``@activity`` functions register; report why it could not be imported."""
+    seconds = import_timeout() if timeout is None else timeout
     try:
-        with guarded_import(f"activity module {name}"):
+        with guarded_import(f"activity module {name}", seconds):
             importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
@@ -299,7 +303,11 @@ def _import_problem(exc: BaseException, path: Path | None, what: str, why: str) 
     frames = [
         f
         for f in traceback.extract_tb(exc.__traceback__)
-        if (Path(f.filename) == path if path is not None else "importlib" not in f.filename)
+        if (
+            Path(f.filename) == path
+            if path is not None
+            else "importlib" not in f.filename and not f.filename.startswith(_CHANT_DIR)
+        )
     ]
     where = f"{shown_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
     where = where or (shown_path(path) if path is not None else None)
@@ -359,12 +367,13 @@ def discover(config: Config) -> Discovered:
         for folder in config.ops
         if not (config.root / folder).exists()
     ]
+    seconds = import_timeout()
     for module in config.activities:
-        problem = load_activity_module(module)
+        problem = load_activity_module(module, seconds)
         if problem:
             problems.append(problem)
     for path in find_op_files(config):
-        found, problem = load_op_file(path)
+        found, problem = load_op_file(path, seconds)
         if problem:
             problems.append(problem)
         ops.extend((op, shown_path(path)) for op in found)

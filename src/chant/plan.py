@@ -179,7 +179,10 @@ class _Resolver:
         self.ids: dict[str, str | None] = {}
 
     def problem(self, message: str, origin: str | None, hint: str | None = None) -> None:
-        self.problems.append(Problem(f"op {label(self.op.name)}: {message}", where(origin), hint))
+        name = self.op.name
+        # An Op whose name is itself the problem is shown as plain "Op".
+        op = f'op "{name}"' if isinstance(name, str) and not _CONTROL.search(name) else "Op"
+        self.problems.append(Problem(f"{op}: {message}", where(origin), hint))
 
     def duration(self, value: object, what: str, origin: str | None) -> None:
         try:
@@ -298,7 +301,10 @@ class _Resolver:
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
         ):
-            self.problem(f"phase {name}: max_concurrency must be a positive integer", phase.origin)
+            self.problem(
+                f"phase {name}: max_concurrency must be a positive integer, got {shown(limit)}",
+                phase.origin,
+            )
         prefix = slug(phase.name) if isinstance(phase.name, str) else "phase"
         steps = tuple(self.step(s, phase, f"{prefix}.{i}") for i, s in enumerate(given, 1))
         return replace(phase, steps=steps)
