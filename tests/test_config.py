@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -316,4 +317,164 @@ def test_temporal_profile_values_are_type_checked(load: Callable[[str], Config])
         "2 problems in chant.toml:\n"
         "chant.toml:3: temporal.profiles.dev.auto_start must be true or false, got 'yes'\n"
         "chant.toml:4: temporal.profiles.dev.namespace must be a non-empty string, got 1"
+    )
+
+
+# --- values that cannot work, and files that are not text ------------------------
+
+BOUNDS_HINT = "\n  hint: docs/ops.md lists each profile field and its bounds"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[profiles.q]\nretry = { backoff_coefficient = nan }\n",
+            "chant.toml:2: profiles.q.retry.backoff_coefficient: must be from 1 to 100, got nan",
+        ),
+        (
+            "[profiles.q]\nretry = { backoff_coefficient = inf }\n",
+            "chant.toml:2: profiles.q.retry.backoff_coefficient: must be from 1 to 100, got inf",
+        ),
+        (
+            "[profiles.q]\nretry = { backoff_coefficient = 0.5 }\n",
+            "chant.toml:2: profiles.q.retry.backoff_coefficient: must be from 1 to 100, got 0.5",
+        ),
+        (
+            "[profiles.q]\nretry = { backoff_coefficient = 1e308 }\n",
+            "chant.toml:2: profiles.q.retry.backoff_coefficient: must be from 1 to 100, got 1e+308",
+        ),
+        (
+            "[profiles.q]\nretry = { max_attempts = -1 }\n",
+            "chant.toml:2: profiles.q.retry.max_attempts: must be 0 (unlimited) to 2147483647, "
+            "got -1",
+        ),
+        (
+            "[profiles.q]\nretry = { max_attempts = 9223372036854775807 }\n",
+            "chant.toml:2: profiles.q.retry.max_attempts: must be 0 (unlimited) to 2147483647, "
+            "got 9223372036854775807",
+        ),
+        (
+            '[profiles.q]\nretry = { initial_interval = "10s", maximum_interval = "1s" }\n',
+            "chant.toml:2: profiles.q.retry.maximum_interval: '1s' is shorter than "
+            "initial_interval '10s'",
+        ),
+        (
+            '[profiles.q]\ntimeout = "99999999999d"\n',
+            "chant.toml:2: profiles.q.timeout: duration '99999999999d' is longer than the "
+            "limit of 36500d (100 years)",
+        ),
+        (
+            '[profiles.q]\n\nheartbeat_timeout = "0ms"\n',
+            "chant.toml:3: profiles.q.heartbeat_timeout: '0ms' must be at least 1ms",
+        ),
+    ],
+    ids=[
+        "backoff-nan",
+        "backoff-inf",
+        "backoff-below-1",
+        "backoff-1e308",
+        "attempts-negative",
+        "attempts-int64",
+        "maximum-below-initial",
+        "timeout-over-100-years",
+        "heartbeat-zero",
+    ],
+)
+def test_a_profile_value_that_cannot_work_names_file_line_and_key(
+    text: str, message: str, load: Callable[[str], Config]
+) -> None:
+    # A duration that cannot be read says how to write one instead of the bounds hint.
+    hint = "" if "duration" in message else BOUNDS_HINT
+    assert error_of(load, text) == message + hint
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[temporal]\ndefault_profile = []\n",
+            "chant.toml:2: temporal.default_profile must be a profile name, got []\n"
+            "  hint: pick one of: dev",
+        ),
+        (
+            "[temporal]\ndefault_profile = 5\n",
+            "chant.toml:2: temporal.default_profile must be a profile name, got 5\n"
+            "  hint: pick one of: dev",
+        ),
+        (
+            '[temporal.profiles.dev]\naddress = ""\n',
+            "chant.toml:2: temporal.profiles.dev.address must be a non-empty string, got ''",
+        ),
+        (
+            '[temporal.profiles.dev]\ntask_queue = "a\\nb"\n',
+            "chant.toml:2: temporal.profiles.dev.task_queue must be a non-empty string, "
+            "got 'a\\nb'",
+        ),
+        (
+            '[project]\nops = ["a\\u0000b"]\n',
+            "chant.toml:2: project.ops must be a list of folder names",
+        ),
+        (
+            '[project]\nactivities = ["my acts"]\n',
+            'chant.toml:2: project.activities: "my acts" is not a module name\n'
+            '  hint: write dotted Python module names, e.g. ["deploy_activities"]',
+        ),
+        (
+            '[environments.prod]\nobserve = ["kubectl\\u0000"]\n',
+            "2 problems in chant.toml:\n"
+            "chant.toml:2: environments.prod.observe must be a list of strings, "
+            "got ['kubectl\\x00']\n"
+            "chant.toml:2: environments.prod.observe must name a command",
+        ),
+        (
+            "[environments]\nprod = 5\n",
+            "chant.toml: [environments.prod] must be a table",
+        ),
+    ],
+    ids=[
+        "default-profile-a-list",
+        "default-profile-a-number",
+        "empty-address",
+        "task-queue-newline",
+        "ops-nul",
+        "activities-not-a-module",
+        "observe-nul",
+        "environment-not-a-table",
+    ],
+)
+def test_a_wrong_type_anywhere_in_chant_toml_names_the_key(
+    text: str, message: str, load: Callable[[str], Config]
+) -> None:
+    assert error_of(load, text) == message
+
+
+def test_a_chant_toml_that_is_not_utf8_names_file_line_and_fix(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project({})
+    (root / "chant.toml").write_bytes(b'[project]\nops = ["ops"]\n# caf\xe9\n')
+    monkeypatch.chdir(root)
+    with pytest.raises(ConfigError) as err:
+        load_config(root)
+    assert str(err.value) == (
+        "chant.toml:3: is not UTF-8 text (byte 0xe9 at offset 29)\n  hint: save chant.toml as UTF-8"
+    )
+
+
+def test_an_unreadable_chant_toml_is_a_config_error(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project({"chant.toml": ""})
+    (root / "chant.toml").chmod(0)
+    monkeypatch.chdir(root)
+    try:
+        if os.access(root / "chant.toml", os.R_OK):
+            pytest.skip("running as a user who can read any file")
+        with pytest.raises(ConfigError) as err:
+            load_config(root)
+    finally:
+        (root / "chant.toml").chmod(0o644)
+    assert str(err.value) == (
+        "chant.toml: cannot be read: Permission denied\n  hint: make chant.toml a readable file"
     )
