@@ -99,3 +99,20 @@ def test_server_start_with_a_file_where_its_folder_must_be(
     # status and stop have nothing to report, and say so without an error.
     assert chant_subprocess("server", "status", cwd=project).code == 3
     assert chant_subprocess("server", "stop", cwd=project).code == 0
+
+
+def test_an_auto_started_server_in_an_unwritable_project_is_the_same_error(
+    project: Path,
+) -> None:
+    port = free_port()
+    (project / "chant.toml").write_text(
+        '[temporal]\ndefault_profile = "dev"\n[temporal.profiles.dev]\n'
+        f'address = "127.0.0.1:{port}"\nauto_start = true\n'
+    )
+    (project / ".chant").write_text("")
+    ran = chant_subprocess("run", "hello", cwd=project)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err.endswith(
+        "chant: error: cannot create the folder .chant/server: .chant is a file, not a folder\n"
+        "  hint: remove or rename .chant, then run the command again\n"
+    )
