@@ -7,6 +7,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from chant.temporal import devserver
@@ -172,3 +173,33 @@ def test_the_session_server_serves_with_chants_search_attributes(
     assert re.search(r"ChantOp\s+Keyword\b", listed.stdout)
     assert re.search(r"ChantOutcomes\s+KeywordList\b", listed.stdout)
     assert devserver.status(temporal_server.root) is not None
+
+
+def test_starts_at_once_in_a_fresh_project_start_one_server(tmp_path: Path) -> None:
+    # Each creates .chant/server if missing; none may trip over another's mkdir.
+    address = f"127.0.0.1:{free_port()}"
+    root = project(tmp_path, address)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "chant", "server", "start"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    try:
+        done = [p.communicate(timeout=90) for p in procs]
+        assert [(p.returncode, err) for p, (_, err) in zip(procs, done, strict=True)] == [
+            (0, "")
+        ] * 6
+        pids = {int(m[3]) for out, _ in done if (m := RUNNING.match(out))}
+        assert len(pids) == 1
+        assert (root / ".chant" / ".gitignore").read_text() == "*\n"
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        devserver.stop(root)

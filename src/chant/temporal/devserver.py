@@ -334,8 +334,9 @@ def _locked(folder: Path) -> Iterator[None]:
     root = dot_chant.parent
     with writing("create the folder", folder, root=root):
         if not os.path.lexists(dot_chant):
-            dot_chant.mkdir(parents=True)
-            (dot_chant / ".gitignore").write_text("*\n", encoding="utf-8")
+            with contextlib.suppress(FileExistsError):  # another chant made it just now
+                dot_chant.mkdir(parents=True)
+                (dot_chant / ".gitignore").write_text("*\n", encoding="utf-8")
         folder.mkdir(parents=True, exist_ok=True)
     lock = folder / "server.lock"
     with writing("lock", lock, root=root), locked(lock):
