@@ -1,11 +1,13 @@
-"""The watchdog process of ``chant.activities.guard``: a script of the standard library
-only, so that ``python -S`` runs it without site-packages.
+"""The watchdog of ``chant.activities.guard``: a script of the standard library only,
+so that ``python -I -S`` runs it without site-packages.
 
-It reads ``+ PGID INODE...`` (a command started: its process group and the inodes of
-its output pipes) and ``- PGID`` (it ended) lines from a pipe. At end-of-file without a
-``bye`` line it stops every group still announced and, on Linux, every process whose
-environment carries the token ``prefix`` or that holds one of those pipes: SIGTERM,
-then SIGKILL 2 s later.
+``_watchdog.py PREFIX`` (where there is no ``/proc``) reads ``+ PGID INODE...`` (a
+command started: its process group and the inodes of its output pipes) and ``- PGID``
+(it ended) lines from stdin; at end-of-file without a ``bye`` line it stops what is
+left. ``_watchdog.py --after-crash PREFIX`` (Linux, run once chant is gone) stops it at
+once. What is stopped: the announced groups, every process whose environment carries
+the token ``PREFIX``, the groups those lead, and whatever holds their output pipes:
+SIGTERM, then SIGKILL 2 s later.
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ def tagged(mark: bytes, pipes: set[str]) -> list[int]:
             if pipes and _holds(entry, pipes):
                 found.append(int(entry))
     return found
+
+
+def _pipes_of(pids: list[int]) -> set[str]:
+    """The pipes on stdout and stderr of ``pids`` (a step's output pipes)."""
+    pipes = set()
+    for pid in pids:
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("pipe:"):
+                    pipes.add(link)
+    return pipes
+
+
+def _leads_group(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return os.getpgid(pid) == pid
+    return False
 
 
 def _holds(entry: str, pipes: set[str]) -> bool:
@@ -85,10 +105,16 @@ def watch(fd: int, prefix: str) -> None:
 
 
 def stop(groups: dict[int, list[str]], prefix: str) -> None:
+    """Stop the announced ``groups`` and, on Linux, every process carrying the token
+    ``prefix``, the groups those lead (members whose environment was replaced), and
+    whatever holds the output pipes of those processes."""
     mark = b"\0CHANT_STEP_TOKEN=" + prefix.encode()
     pipes = {p for inodes in groups.values() for p in inodes}
+    marked = tagged(mark, set())
+    pipes |= _pipes_of(marked)
+    leaders = set(groups) | {p for p in marked if _leads_group(p)}
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for g in groups:
+        for g in leaders:
             with contextlib.suppress(OSError):
                 os.killpg(g, sig)
         for pid in tagged(mark, pipes):
@@ -99,9 +125,12 @@ def stop(groups: dict[int, list[str]], prefix: str) -> None:
             while time.monotonic() < deadline:
                 time.sleep(0.05)
                 left = [p for p in tagged(mark, pipes) if _alive(p)]
-                if not left and not any(_group_alive(g) for g in groups):
+                if not left and not any(_group_alive(g) for g in leaders):
                     return
 
 
 if __name__ == "__main__":
-    watch(0, sys.argv[1])
+    if sys.argv[1] == "--after-crash":  # Linux: the waiting was done by /bin/sh
+        stop({}, sys.argv[2])
+    else:
+        watch(0, sys.argv[1])

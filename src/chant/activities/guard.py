@@ -3,19 +3,17 @@
 A step's command runs in its own process group, so a SIGKILLed ``chant run`` or worker
 (or an out-of-memory kill) would leave it running, and on Temporal the step is retried
 elsewhere while the old command is still at work. ``enable()`` starts a tiny watchdog
-process holding the read end of a pipe from this process. Each command's group is
-announced on the pipe when it starts and withdrawn when it ends; when the pipe reaches
-end-of-file without a clean goodbye — this process is gone — the watchdog stops every
-group still announced and, on Linux, every process whose environment carries this
-process's ``CHANT_STEP_TOKEN`` prefix (whatever group or session it moved to): SIGTERM,
-then SIGKILL 2 s later.
+process holding the read end of a pipe from this process; when the pipe reaches
+end-of-file without a goodbye — this process is gone — the watchdog stops the steps
+(``chant.activities._watchdog``: SIGTERM, then SIGKILL 2 s later).
 
-``enable(fork=True)`` forks the watchdog from this process, which costs a fraction of a
-millisecond, and must run before any thread exists (``chant run`` calls it before its
-event loop starts). Otherwise (a worker, whose client already runs threads) it is a
-fresh ``python -I -S`` process. Either runs ``chant.activities._watchdog``. Children
-are spawned with ``start_new_session``; ``preexec_fn`` (for PR_SET_PDEATHSIG) can
-deadlock a forked child of a multi-threaded process.
+On Linux the watchdog is a ``/bin/sh`` that only waits (about a millisecond to start,
+nothing to do per step) and runs the Python part after a crash: it finds every process
+carrying this process's ``CHANT_STEP_TOKEN`` prefix, whatever group or session it moved
+to. Elsewhere it is a ``python -I -S`` process to which each command's process group is
+announced when it starts and withdrawn when it ends. Children are spawned with
+``start_new_session``; ``preexec_fn`` (for PR_SET_PDEATHSIG) can deadlock a forked child
+of a multi-threaded process.
 """
 
 from __future__ import annotations
@@ -32,100 +30,56 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 """Signals that stop chant gracefully (its steps first): Ctrl-C, ``kill``, a closed
 terminal, Ctrl-\\."""
 
-_fd: int | None = None
-_pid: int | None = None
+_LINUX = sys.platform.startswith("linux")
+_WAIT = (
+    'while read -r line; do [ "$line" = bye ] && exit 0; done; '
+    'exec "$0" -I -S "$1" --after-crash "$2"'
+)
 _proc: subprocess.Popen[bytes] | None = None
 
 
-def enable(*, fork: bool = False) -> None:
-    """Start the watchdog for this process (once); ``fork`` only before any thread."""
-    global _fd, _pid, _proc
-    if _fd is not None:
+def enable() -> None:
+    """Start the watchdog for this process (once)."""
+    global _proc
+    if _proc is not None:
         return
-    reap_exited()
-    if fork:
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the watchdog
-            _child(read)
-        os.close(read)
-        _fd, _pid = write, pid
+    script = os.path.join(os.path.dirname(__file__), "_watchdog.py")
+    if _LINUX:
+        argv = ["/bin/sh", "-c", _WAIT, sys.executable, script, reap.prefix()]
     else:
-        _proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", _watchdog_script(), reap.prefix()],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C for this process is not for the watchdog
-        )
-        assert _proc.stdin is not None
-        _fd, _pid = _proc.stdin.fileno(), _proc.pid
-    os.set_blocking(_fd, False)  # never stall chant on a full pipe
-    reap.protected.add(_pid)
-
-
-def _child(read: int) -> None:
-    status = 0
-    try:
-        os.setsid()  # a Ctrl-C or hang-up for chant is not for the watchdog
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, read)
-        os.closerange(read + 1, 1 << 16)
-        from chant.activities._watchdog import watch
-
-        watch(read, reap.prefix())
-    except BaseException:
-        status = 1
-    finally:
-        os._exit(status)
-
-
-def _watchdog_script() -> str:
-    return os.path.join(os.path.dirname(__file__), "_watchdog.py")
+        argv = [sys.executable, "-I", "-S", script, reap.prefix()]
+    _proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C or hang-up for chant is not for the watchdog
+    )
+    assert _proc.stdin is not None
+    os.set_blocking(_proc.stdin.fileno(), False)  # never stall chant on a full pipe
+    reap.protected.add(_proc.pid)
 
 
 def disable() -> None:
     """Say goodbye: this process ends cleanly and stops its own steps."""
-    global _fd, _pid, _proc
-    fd, pid, proc = _fd, _pid, _proc
-    _fd = _pid = _proc = None
-    if fd is None or pid is None:
+    global _proc
+    proc, _proc = _proc, None
+    if proc is None or proc.stdin is None:
         return
-    reap.protected.discard(pid)
+    reap.protected.discard(proc.pid)
+    fd = proc.stdin.fileno()
     with contextlib.suppress(OSError):
         os.set_blocking(fd, True)
         os.write(fd, b"bye\n")
-    if proc is not None:
-        with contextlib.suppress(Exception):
-            assert proc.stdin is not None
-            proc.stdin.close()
-        with contextlib.suppress(Exception):
-            proc.wait(timeout=5)
-        return
     with contextlib.suppress(OSError):
-        os.close(fd)
-    _exited.append(pid)
-    reap_exited()
+        proc.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
 
 
-_exited: list[int] = []
-
-
-def reap_exited() -> None:
-    """Reap forked watchdogs told goodbye that have exited (not waiting for them: the
-    run is over, and a watchdog ends within milliseconds of its goodbye)."""
-    for pid in list(_exited):
-        with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                continue
-        _exited.remove(pid)
-
-
-def track(pgid: int, pipes: tuple[int, ...] = ()) -> None:
-    """Announce a command's process group and the inodes of its output pipes."""
-    _send(" ".join(["+", str(pgid), *map(str, pipes)]))
+def track(pgid: int) -> None:
+    """Announce a command's process group."""
+    _send(f"+ {pgid}")
 
 
 def untrack(pgid: int) -> None:
@@ -133,6 +87,7 @@ def untrack(pgid: int) -> None:
 
 
 def _send(line: str) -> None:
-    if _fd is not None:
+    # On Linux the watchdog finds the steps by their token; it needs no announcements.
+    if _proc is not None and _proc.stdin is not None and not _LINUX:
         with contextlib.suppress(OSError):
-            os.write(_fd, line.encode() + b"\n")
+            os.write(_proc.stdin.fileno(), line.encode() + b"\n")

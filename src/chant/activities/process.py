@@ -253,8 +253,9 @@ async def stop_group(pgid: int, grace: float) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-async def _stop_leftovers(pid: int, token: str, grace: float, pipes: tuple[int, ...]) -> None:
-    """Stop what the command ``pid`` left: its group, then what escaped it."""
+async def _stop_leftovers(pid: int, token: str, grace: float, pipes: tuple[int, int]) -> None:
+    """Stop what the command ``pid`` left: its group, then what escaped it (``pipes``:
+    the inodes of its output pipes)."""
     if _group_alive(pid):
         await stop_group(pid, grace)
     await reap.sweep(token, grace, group=pid, pipes=pipes)
@@ -381,8 +382,8 @@ async def run_command(
             reap.ended(token, None)
             raise
         reap.started(proc.pid)
+        guard.track(proc.pid)
         pipes = (os.fstat(out_fd).st_ino, os.fstat(err_fd).st_ino)
-        guard.track(proc.pid, pipes)
         out = _Stream(out_fd, "stdout", ctx, raw=raw_lines)
         err = _Stream(err_fd, "stderr", ctx, raw=raw_lines)
         beat = (

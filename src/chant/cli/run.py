@@ -93,13 +93,9 @@ def execute(args: argparse.Namespace) -> int:
     sinks = _sinks(as_json=as_json, progress_json=progress_json)
     # Steps run from the project root, whatever folder chant was started in.
     os.chdir(project.config.root)
-    import threading
-
     from chant.activities import guard
 
-    # The watchdog stops the steps should chant be killed outright; forked (cheap)
-    # while this process has no other thread.
-    guard.enable(fork=threading.active_count() == 1)
+    guard.enable()  # stops the steps should chant be killed outright
     try:
         result = asyncio.run(run_local(op, project.registry, sinks=sinks, secrets=secrets))
     finally:
