@@ -141,3 +141,68 @@ def test_a_broken_file_becomes_a_problem_and_the_others_still_load(
         "ops/b.op.py:2: KeyError while importing: 'k'\n"
         "  hint: fix the error above; chant imports every *.op.py to find its Ops"
     ]
+
+
+# --- the guarded import --------------------------------------------------------------
+
+
+def test_the_guard_puts_back_everything_it_replaced(make_project: MakeProject) -> None:
+    import os
+    import signal
+    import sys
+
+    root = make_project({"ops/a.op.py": "import os\nos._exit(0)\n", "ops/b.op.py": op_file("b")})
+    before = (os._exit, os.fork, os.execv, os.kill, signal.raise_signal, sys.stdout)
+    handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGALRM))
+    timer, _ = signal.getitimer(signal.ITIMER_REAL)  # pytest-timeout may have one running
+    result = discover(load_config(root))
+    assert [op.name for op, _ in result.ops] == ["b"]
+    assert [p.message for p in result.problems] == ["it called os._exit(0) while being imported"]
+    assert (os._exit, os.fork, os.execv, os.kill, signal.raise_signal, sys.stdout) == before
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGALRM)) == handlers
+    left, _ = signal.getitimer(signal.ITIMER_REAL)
+    assert (left == 0) if timer == 0 else (timer - 5 < left <= timer)
+
+
+def test_a_timer_set_by_someone_else_keeps_running_after_the_import(
+    make_project: MakeProject,
+) -> None:
+    import signal
+
+    fired: list[int] = []
+    old = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        discover(load_config(make_project({"ops/b.op.py": op_file("b")})))
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25 < left <= 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert fired == []
+
+
+def test_a_real_ctrl_c_during_an_import_is_not_taken_for_the_files_own(
+    make_project: MakeProject,
+) -> None:
+    # A SIGINT that arrives while the file imports (here: sent to this thread, as the
+    # terminal would) interrupts chant; only a KeyboardInterrupt the file raises itself
+    # is charged to the file.
+    root = make_project(
+        {
+            "ops/a.op.py": "import os, signal, threading, time\n"
+            "signal.pthread_kill(threading.get_ident(), signal.SIGINT)\n"
+            "time.sleep(5)\n"
+        }
+    )
+    with pytest.raises(KeyboardInterrupt):
+        discover(load_config(root))
+
+
+def test_ops_of_a_file_that_failed_are_not_left_in_sys_modules(make_project: MakeProject) -> None:
+    import sys
+
+    root = make_project({"ops/a.op.py": "raise ValueError('x')\n"})
+    before = {k for k in sys.modules if k.startswith("chant_ops.")}
+    discover(load_config(root))
+    assert {k for k in sys.modules if k.startswith("chant_ops.")} == before

@@ -321,3 +321,50 @@ def test_a_resolved_op_differs_from_the_declared_one_only_in_ids_and_profiles() 
     assert [s.args for p in resolved.phases for s in p.steps] == [
         s.args for p in op.phases for s in p.steps
     ]
+
+
+# --- malformed IR: an error naming the path, never a crash ----------------------------
+
+junk = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=5)
+    | st.sampled_from(["activity", "gate", "$secret", "5s", "P"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["kind", "fn", "args", "name", "steps", "phases", "profile", "retry", "timeout"]
+                + ["max_attempts", "outcome", "from", "$secret", "signal", "parallel", "id"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(phases=junk, extra=st.dictionaries(st.sampled_from(["on_failure", "depends"]), junk))
+def test_from_dict_of_any_json_raises_only_ir_error_and_check_ir_never_raises(
+    phases: Any, extra: dict[str, Any]
+) -> None:
+    from chant.plan import check_ir
+
+    try:
+        op = Op.from_dict(minimal(phases=phases, **extra))
+    except IRError:
+        return
+    check_ir(op)  # returns problems; never raises
+
+
+@pytest.mark.parametrize("steps", [5, "abc", None, {"a": 1}])
+def test_a_phase_keeps_steps_that_are_not_a_list_for_the_build_to_report(steps: Any) -> None:
+    assert phase("P", steps).steps == steps
+
+
+def test_an_op_keeps_phases_that_are_not_a_list_for_the_build_to_report() -> None:
+    op = Op(name="a", phases="abc", depends=5)  # type: ignore[arg-type]
+    assert (op.phases, op.depends) == ("abc", 5)

@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chant.ir import Retry
+from chant.ir import Profile, Retry
 from chant.profiles import (
     BUILTIN_PROFILES,
     DEFAULT_PROFILE,
+    MAX_DURATION,
     may_retry,
     parse_duration,
+    profile_problems,
     retry_delay,
 )
 
@@ -189,3 +191,57 @@ def test_the_builtin_profiles_are_exactly_the_five_documented() -> None:
 
 def test_the_default_profile_is_fast_idempotent() -> None:
     assert DEFAULT_PROFILE == "fast_idempotent"
+
+
+# --- bounds ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["36501d", "1000000d", "9" * 400 + "s", "99999999999999h"])
+def test_a_duration_longer_than_100_years_is_refused(text: str) -> None:
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    with pytest.raises(ValueError) as err:
+        parse_duration(text)
+    assert str(err.value) == (f"duration {shown!r} is longer than the limit of 36500d (100 years)")
+
+
+def test_the_longest_duration_is_accepted_and_fits_temporal() -> None:
+    from datetime import timedelta
+
+    seconds = parse_duration("36500d")
+    assert seconds == MAX_DURATION
+    assert timedelta(seconds=seconds) // timedelta(microseconds=1) * 1000 < 2**63
+
+
+def test_every_built_in_profile_is_within_the_bounds() -> None:
+    assert {name: profile_problems(p) for name, p in BUILTIN_PROFILES.items()} == {
+        name: [] for name in BUILTIN_PROFILES
+    }
+
+
+def test_profile_problems_name_each_field_and_its_bound() -> None:
+    profile = Profile(
+        timeout="0s",
+        heartbeat_timeout=60,  # type: ignore[arg-type]
+        retry=Retry(
+            max_attempts=2**31,
+            initial_interval="2s",
+            backoff_coefficient=float("nan"),
+            maximum_interval="1s",
+            non_retryable_error_types=[5],  # type: ignore[list-item]
+        ),
+    )
+    assert profile_problems(profile) == [
+        ("timeout", "'0s' must be at least 1ms"),
+        ("heartbeat_timeout", 'must be a duration string such as "30s", got int 60'),
+        ("retry.max_attempts", "must be 0 (unlimited) to 2147483647, got 2147483648"),
+        ("retry.backoff_coefficient", "must be from 1 to 100, got nan"),
+        ("retry.maximum_interval", "'1s' is shorter than initial_interval '2s'"),
+        ("retry.non_retryable_error_types", "must be a list of error type names, got tuple (5,)"),
+    ]
+
+
+def test_the_retry_wait_never_overflows_however_many_attempts() -> None:
+    retry = Retry(max_attempts=0, initial_interval="1s", backoff_coefficient=100.0)
+    assert retry_delay(retry, 2**31 - 1) == 100.0
+    capped = Retry(initial_interval="1s", backoff_coefficient=100.0, maximum_interval="36500d")
+    assert retry_delay(capped, 10_000) == MAX_DURATION
