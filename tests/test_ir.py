@@ -325,6 +325,10 @@ def test_a_resolved_op_differs_from_the_declared_one_only_in_ids_and_profiles() 
 
 # --- malformed IR: an error naming the path, never a crash ----------------------------
 
+IR_KEYS = [
+    *("kind", "fn", "args", "name", "steps", "phases", "profile", "retry", "timeout"),
+    *("max_attempts", "outcome", "from", "$secret", "signal", "parallel", "id"),
+]
 junk = st.recursive(
     st.none()
     | st.booleans()
@@ -335,10 +339,7 @@ junk = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(
-            st.sampled_from(
-                ["kind", "fn", "args", "name", "steps", "phases", "profile", "retry", "timeout"]
-                + ["max_attempts", "outcome", "from", "$secret", "signal", "parallel", "id"]
-            ),
+            st.sampled_from(IR_KEYS),
             inner,
             max_size=4,
         )
