@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import TextIO
@@ -50,8 +51,12 @@ _UNSAFE = (
     "\ud800-\udfff"  # lone surrogates
     "]"
 )
-_TERMINAL = re.compile(f"({_SGR})|{_UNSAFE}")
-_JSON_UNSAFE = re.compile(_UNSAFE)
+
+
+@functools.cache
+def _pattern(json: bool = False) -> re.Pattern[str]:
+    # Compiled on first need: most runs print only printable text and never need it.
+    return re.compile(_UNSAFE if json else f"({_SGR})|{_UNSAFE}")
 
 
 def json_text(doc: str) -> str:
@@ -66,7 +71,7 @@ def json_text(doc: str) -> str:
             f"\\u{int.from_bytes(units[i : i + 2], 'little'):04x}" for i in range(0, len(units), 2)
         )
 
-    return _JSON_UNSAFE.sub(replace, doc)
+    return doc if doc.isascii() else _pattern(json=True).sub(replace, doc)
 
 
 _SHORT = {"\n": "\\n", "\r": "\\r"}
@@ -94,7 +99,10 @@ def terminal_safe(text: str, *, colour: bool = False) -> str:
     ``m``) is kept when ``colour`` is on (a colour terminal), then ``ESC [0m`` ends the
     text so no colour outlives it, and an SGR that conceals text (parameter 8) is
     escaped instead. When ``colour`` is off, SGR sequences are dropped."""
-    if _TERMINAL.search(text) is None:
+    if text.isprintable():  # the common case, checked at C speed
+        return text
+    pattern = _pattern()
+    if pattern.search(text) is None:
         return text
     kept = False
 
@@ -110,7 +118,7 @@ def terminal_safe(text: str, *, colour: bool = False) -> str:
         kept = True
         return sgr
 
-    safe = _TERMINAL.sub(replace, text)
+    safe = pattern.sub(replace, text)
     return safe + "\x1b[0m" if kept else safe
 
 

@@ -54,7 +54,7 @@ def outcome_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-_TOKEN = re.compile("\x1b\\[[0-9;]*m|.", re.S)
+_TOKEN = "\x1b\\[[0-9;]*m|."
 
 
 def _cells(char: str) -> int:
@@ -77,7 +77,7 @@ def wrap(text: str, width: int) -> list[str]:
     pieces: list[str] = []
     piece: list[str] = []
     used = 0
-    for token in _TOKEN.findall(text):
+    for token in re.findall(_TOKEN, text, re.S):
         cells = 0 if token.startswith("\x1b") else _cells(token)
         if used + cells > width and used:
             pieces.append("".join(piece))
