@@ -72,6 +72,10 @@ class LocalExecutor(Walker):
                 if defn is None:
                     raise UnknownActivityError(f'no activity named "{step.fn}" is registered')
                 result = await self._attempt(defn, args, step, profile, rec.attempts)
+                if self.masker:
+                    # As a Temporal worker does: the run keeps only the masked result, so
+                    # an outcome's path is read from the same data in both modes.
+                    result = self.masker(result)
                 if step.outcome is not None:
                     value = pick(result, step.outcome.path, step.outcome.name)
                     rec.outcome = {"name": step.outcome.name, "value": value}
