@@ -442,3 +442,31 @@ def screen_rows(line: str, cols: int) -> list[str]:
         used += width
     rows.append(row)
     return rows
+
+
+# --- user text elsewhere ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "payload", "shown"), HOSTILE, ids=IDS)
+def test_an_overview_is_escaped_in_chant_list(
+    make_project: MakeProject, name: str, payload: str, shown: str
+) -> None:
+    overview = json.dumps(f"before{payload}after", ensure_ascii=False)
+    root = make_project(
+        {
+            "ops/x.op.py": "from chant import Op, phase, shell\n"
+            f'x = Op(name="x", overview={overview}, phases=[phase("P", [shell("true")])])\n'
+        }
+    )
+    ran = chant_subprocess("list", cwd=root)
+    assert ran.code == 0, ran.err
+    assert RAW.search(ran.out) is None
+    assert ran.out.splitlines()[1].endswith(f"  before{shown}after")
+
+
+def test_an_error_naming_a_hostile_file_name_is_escaped(make_project: MakeProject) -> None:
+    root = make_project({"ops/e\x1b[2J\u202e.op.py": "x = 1 / 0\n"})
+    ran = chant_subprocess("build", cwd=root)
+    assert ran.code == 2
+    assert RAW.search(ran.err) is None
+    assert "ops/e\\x1b[2J\\u202e.op.py:1: ZeroDivisionError" in ran.err

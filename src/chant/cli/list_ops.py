@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from chant.project import load_project
+from chant.render import terminal_safe
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -33,5 +34,6 @@ def execute(args: argparse.Namespace) -> int:
     width = max(len(r["name"]) for r in rows)
     print(f"{'NAME':<{width}}  PHASES  STEPS  OVERVIEW")
     for r in rows:
-        print(f"{r['name']:<{width}}  {len(r['phases']):>6}  {r['steps']:>5}  {r['overview']}")
+        overview = terminal_safe(r["overview"])  # user text: shown, never acted on
+        print(f"{r['name']:<{width}}  {len(r['phases']):>6}  {r['steps']:>5}  {overview}")
     return 0

@@ -273,7 +273,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ChantError as exc:
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"chant: error: {exc}\n")
+        from chant.render import terminal_safe
+
+        # Messages quote names, paths and step output: shown, never acted on.
+        shown = "\n".join(terminal_safe(line) for line in str(exc).split("\n"))
+        sys.stderr.write(f"chant: error: {shown}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
