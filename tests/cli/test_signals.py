@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -173,3 +174,48 @@ def test_a_sigkilled_local_run_leaves_no_step_process_behind(tmp_path: Path) -> 
     pids = {name: int((tmp_path / f"{name}.pid").read_text()) for name in names}
     survivors = {name: pid for name, pid in pids.items() if not wait_gone(pid, 5.0)}
     assert survivors == {}
+
+
+def test_a_terminal_hang_up_compensates_and_exits_130(tmp_path: Path) -> None:
+    """Closing the terminal sends SIGHUP, and writing to it fails from then on (EIO):
+    chant must still stop the step, run on_failure and exit 130."""
+    import pty
+
+    project = tmp_path / "proj"
+    (project / "ops").mkdir(parents=True)
+    text = textwrap.dedent(OP).format(tmp=tmp_path, undo=f"sleep 0.3; touch {tmp_path}/undo-ran")
+    (project / "ops" / "i.op.py").write_text(text)
+    done, status = 0, 0
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: chant on the terminal, stderr kept in a file
+        try:
+            os.chdir(project)
+            err = os.open(tmp_path / "err.txt", os.O_WRONLY | os.O_CREAT)
+            os.dup2(err, 2)
+            os.execv(sys.executable, [sys.executable, "-m", "chant", "run", "interruptible"])
+        finally:
+            os._exit(127)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "bg.pid").exists() and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                os.read(fd, 65536)
+            time.sleep(0.02)
+        assert (tmp_path / "bg.pid").exists(), (tmp_path / "err.txt").read_text()
+        time.sleep(0.2)
+        os.close(fd)  # hang up
+        deadline = time.monotonic() + 20
+        done, status = os.waitpid(pid, os.WNOHANG)
+        while done == 0:
+            assert time.monotonic() < deadline, "chant still runs after the hang-up"
+            time.sleep(0.05)
+            done, status = os.waitpid(pid, os.WNOHANG)
+    finally:
+        if done == 0:  # not reaped yet, so the pid is still chant's
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    err = (tmp_path / "err.txt").read_text()
+    assert os.waitstatus_to_exitcode(status) == 130, err
+    assert (tmp_path / "undo-ran").exists()
+    assert not alive(int((tmp_path / "bg.pid").read_text()))
+    assert "Traceback" not in err and "internal error" not in err

@@ -11,9 +11,10 @@ from typing import TextIO
 class LineWriter:
     """Writes whole lines and flushes them, until the reader goes away.
 
-    When the reader closes the pipe (``chant run … | head``), output is dropped from then
-    on and the Op keeps running: stopping a deploy half-way because nobody reads its log
-    would be worse than finishing it quietly.
+    When the reader closes the pipe (``chant run … | head``) or the terminal hangs up
+    (``EIO`` after SIGHUP), output is dropped from then on and the Op keeps running (or
+    compensates): stopping a deploy half-way because nobody reads its log would be worse
+    than finishing it quietly.
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -26,7 +27,7 @@ class LineWriter:
         try:
             self.stream.write(text + "\n")
             self.stream.flush()
-        except BrokenPipeError:
+        except OSError:  # BrokenPipeError, or EIO/ENXIO from a terminal that hung up
             self.broken = True
             # Point the descriptor at /dev/null so the flush at exit cannot fail again.
             try:
