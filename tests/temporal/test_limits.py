@@ -61,3 +61,89 @@ def test_huge_output_and_results_are_cut_to_a_tail_and_the_run_completes(
     steps = json.loads(again.out)["steps"]
     assert steps[2]["result"]["truncated"].startswith("the result took 3000012 bytes of JSON")
     assert len(steps[2]["result"]["tail"]) == 256 * 1024
+
+
+# A run of any size that completes exits 0 with its record: the record comes with the
+# workflow's result even when the run's events are too many to come with it.
+
+MANY = """
+from chant import Op, activity, phase
+
+
+@activity
+async def tick(i: int) -> int:
+    return i
+
+
+many = Op(name="many-{tag}", phases=[phase("Tick", [activity("tick", i=i) for i in range(2000)])])
+"""
+
+
+def test_a_two_thousand_step_run_completes_with_exit_0_and_its_whole_record(
+    make_project: Callable[..., Path], chant_proc: Callable[..., Ran], temporal_server
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    root = make_project(
+        {"chant.toml": temporal_server.toml(f"many-{tag}"), "ops/many.op.py": MANY.format(tag=tag)}
+    )
+    ran = chant_proc("run", f"many-{tag}", "--json", cwd=root, timeout=400)
+    assert ran.code == 0, ran.err[-2000:]
+    finals = [line for line in ran.err.splitlines() if line.startswith(f'Op "many-{tag}" ')]
+    assert len(finals) == 1
+    assert finals[0].startswith(f'Op "many-{tag}" completed in ')
+    assert "without finishing" not in ran.err
+    record = json.loads(ran.out)
+    assert (record["ok"], record["status"], len(record["steps"])) == (True, "ok", 2000)
+    assert [s["result"] for s in record["steps"]] == list(range(2000))
+    assert record["steps"][-1]["args"] == {"i": 1999}
+
+
+WIDE = """
+from chant import Op, Profile, Retry, activity, phase
+
+
+@activity
+async def echo(i: int, pad: str) -> dict:
+    if i == 399:
+        raise RuntimeError("the last one fails")
+    return {{"i": i, "pad": pad}}
+
+
+wide = Op(
+    name="wide-{tag}",
+    phases=[
+        phase(
+            "Echo",
+            [
+                activity("echo", i=i, pad="x" * 3000, profile=Profile(retry=Retry(max_attempts=1)))
+                for i in range(400)
+            ],
+        )
+    ],
+)
+"""
+
+
+def test_a_record_too_big_for_temporal_leaves_out_results_and_keeps_every_step(
+    make_project: Callable[..., Path], chant_proc: Callable[..., Ran], temporal_server
+) -> None:
+    # 400 steps with 3 KB of arguments and results each: over 1 MiB even without results.
+    tag = uuid.uuid4().hex[:6]
+    root = make_project(
+        {"chant.toml": temporal_server.toml(f"wide-{tag}"), "ops/wide.op.py": WIDE.format(tag=tag)}
+    )
+    ran = chant_proc("run", f"wide-{tag}", "--json", cwd=root, timeout=300)
+    assert ran.code == 1, ran.err[-2000:]
+    last = [line for line in ran.err.splitlines() if line.startswith(f'Op "wide-{tag}" ')][-1]
+    assert last.startswith(f'Op "wide-{tag}" failed after ')
+    assert last.endswith("step echo.400 failed: RuntimeError: the last one fails")
+    record = json.loads(ran.out)
+    assert (record["ok"], record["failed_step"], len(record["steps"])) == (False, "echo.400", 400)
+    assert [s["status"] for s in record["steps"]] == ["ok"] * 399 + ["failed"]
+    left_out = {"$left_out": "the run record is limited to 1 MiB"}
+    assert all(s["result"] == left_out for s in record["steps"])
+    # The arguments, left out of the workflow's result, are the IR's: chant puts them back.
+    assert [s["args"] for s in record["steps"]] == [{"i": i, "pad": "x" * 3000} for i in range(400)]
+    status = chant_proc("status", f"wide-{tag}", "--json", cwd=root, timeout=60)
+    assert status.code == 0, status.err
+    assert json.loads(status.out)["state"] == "failed"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,9 +31,15 @@ from chant.config import TemporalProfile
 from chant.errors import ChantError, RuntimeUnavailableError
 from chant.events import Event, RunResult, Sink
 from chant.ir import ActivityStep, GateStep, Op, Profile
-from chant.profiles import parse_duration
+from chant.profiles import MAX_DURATION, parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
-from chant.temporal.workflow import MAX_EVENTS_PER_QUERY, OP_KEY, TIMEOUT_SLACK, WORKFLOW_NAME
+from chant.temporal.workflow import (
+    LEFT_OUT,
+    MAX_EVENTS_PER_QUERY,
+    OP_KEY,
+    TIMEOUT_SLACK,
+    WORKFLOW_NAME,
+)
 
 UNLIMITED = 30 * 24 * 3600.0
 """What a step with unlimited attempts adds to a run's execution timeout."""
@@ -61,6 +66,29 @@ class AlreadyRunningError(ChantError):
     """The Op's workflow is already running; a second start is refused."""
 
 
+PAYLOAD_LIMIT = 2 * 1024 * 1024
+"""Temporal's default limit on one payload (the server's ``limit.blobSize.error``,
+2 MiB); a workflow input over it is refused by the server."""
+
+
+class IRTooLargeError(ChantError):
+    """The Op's IR is over Temporal's payload limit: it cannot be a workflow's input."""
+
+
+def check_payload_size(op: Op) -> None:
+    """Refuse, before anything starts, an Op whose IR Temporal would refuse as input."""
+    from temporalio.converter import default
+
+    [payload] = default().payload_converter.to_payloads([{"op": op.to_dict()}])
+    size = payload.ByteSize()
+    if size > PAYLOAD_LIMIT:
+        raise IRTooLargeError(
+            f'op "{op.name}": its IR is {size:,} bytes ({size / 2**20:.1f} MiB), over '
+            f"Temporal's limit of {PAYLOAD_LIMIT:,} bytes (2 MiB) for a workflow's input",
+            hint="split it into smaller Ops, or move large arguments into files its steps read",
+        )
+
+
 def execution_timeout(op: Op) -> timedelta:
     """An upper bound on the whole run, so that no run can stay open forever."""
     total = 3600.0
@@ -76,7 +104,8 @@ def execution_timeout(op: Op) -> timedelta:
                 wait = parse_duration(retry.maximum_interval or retry.initial_interval) * 100
                 per = parse_duration(step.profile.timeout) + TIMEOUT_SLACK
                 total += retry.max_attempts * per + (retry.max_attempts - 1) * wait
-    return timedelta(seconds=total)
+    # Huge (valid) profiles add up past what Temporal or timedelta can hold.
+    return timedelta(seconds=min(total, MAX_DURATION))
 
 
 def search_attributes(op: Op) -> TypedSearchAttributes:
@@ -113,11 +142,12 @@ async def follow(
     is not replayed just to answer one more query."""
     seen = 0
     warned = False
+    finished = False
+    """Whether the ``run_finished`` event has been shown."""
     closed = asyncio.ensure_future(_closed(handle))
 
     def emit(batch: list[dict[str, Any]]) -> bool:
-        nonlocal seen
-        finished = False
+        nonlocal seen, finished
         for data in batch:
             event = Event.from_dict(data)
             if event.seq <= seen:
@@ -180,26 +210,33 @@ async def _finish(
     emit: Callable[[list[dict[str, Any]]], bool],
     seen: Callable[[], int],
 ) -> Followed:
-    """The run closed: show the events not shown yet and return its record."""
+    """The run closed: show the events not shown yet and return its record.
+
+    The record in the result (or the ``OpFailed`` details) is the run's, whatever its
+    size; events are only a view of it. A finished run's events come from the result
+    when they are small, and otherwise from the workflow, unless all of them (up to
+    ``run_finished``) are shown already."""
     status, payload = ended
-    if payload is not None and isinstance(payload.get("events"), list):
-        emit(payload["events"])
-        return Followed(RunResult.from_dict(payload["run"]))
-    # No events in the result (a cancelled run, or too many to carry): ask the workflow,
-    # which a worker answers by replaying its history.
-    finished = False
-    with contextlib.suppress(RPCError):
-        while True:
-            batch = await handle.query("events_after", seen(), rpc_timeout=timedelta(seconds=10))
-            finished = emit(batch) or finished
-            if len(batch) < MAX_EVENTS_PER_QUERY:
-                break
+    record = payload.get("run") if payload is not None else None
+    events = payload.get("events") if payload is not None else None
+    finished = emit(events) if isinstance(events, list) else emit([])
+    if not finished:
+        # Events not in the result (a cancelled run, or too many to carry): ask the
+        # workflow, which a worker answers by replaying its history.
+        with contextlib.suppress(RPCError):
+            while True:
+                batch = await handle.query(
+                    "events_after", seen(), rpc_timeout=timedelta(seconds=30)
+                )
+                finished = emit(batch)
+                if len(batch) < MAX_EVENTS_PER_QUERY:
+                    break
+    if isinstance(record, dict):
+        return Followed(RunResult.from_dict(record))
     if not finished:
         # Closed without a run record: terminated, timed out or failed outright.
         return Followed(None, status=status)
-    if payload is not None:
-        return Followed(RunResult.from_dict(payload["run"]))
-    record = await handle.query("run_result", rpc_timeout=timedelta(seconds=10))
+    record = await handle.query("run_result", rpc_timeout=timedelta(seconds=30))
     return Followed(RunResult.from_dict(record))
 
 
@@ -262,6 +299,7 @@ async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[An
     """Start ``chant-op-<name>``; refused while a run of the Op is open (a scheduled one
     included)."""
     wid = workflow_id(op.name)
+    check_payload_size(op)
     running = await find_open_run(client, op.name)
     if running is not None:
         raise _already_running(op, running.id)
@@ -293,6 +331,7 @@ async def run_temporal(
 ) -> Followed:
     """Start the Op's workflow (with a worker in this process unless ``no_worker``) and
     follow it to its end. Ctrl-C / SIGTERM detaches."""
+    check_payload_size(op)
     client = await connect(profile, root=root)
     await ensure_search_attributes(client, profile, tuple(op.search_attributes))
     task_queue = op.task_queue or profile.task_queue
@@ -304,7 +343,9 @@ async def run_temporal(
         worker = build_worker(client, registry, task_queue=task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    from chant.activities.guard import STOP_SIGNALS
+
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
         if worker is not None:
@@ -322,7 +363,7 @@ async def run_temporal(
             hint="check the cluster (`chant server status` for the dev server)",
         ) from exc
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
 
 
@@ -337,6 +378,8 @@ async def _start_and_follow(
 ) -> Followed:
     handle = await start(client, op, task_queue=task_queue)
     followed = await follow(handle, sinks, stop=stop, say=say, task_queue=task_queue, worker=worker)
+    if followed.result is not None:
+        followed.result = with_args(followed.result, op)
     if followed.detached:
         say(
             f"chant: detached — workflow {handle.id} keeps running on Temporal "
@@ -345,6 +388,23 @@ async def _start_and_follow(
             f"  cancel it: chant cancel {op.name}"
         )
     return followed
+
+
+def with_args(result: RunResult, op: Op) -> RunResult:
+    """``result`` with the step arguments a big run record left out put back from the
+    Op's IR (they are the IR's; see ``workflow.RECORD_LIMIT``)."""
+    if not any(s.args == LEFT_OUT for s in result.steps):
+        return result
+    args = {
+        step.id: step.args
+        for phase, _ in op.all_phases()
+        for step in phase.steps
+        if isinstance(step, ActivityStep)
+    }
+    steps = tuple(
+        replace(s, args=args.get(s.id, s.args)) if s.args == LEFT_OUT else s for s in result.steps
+    )
+    return replace(result, steps=steps)
 
 
 def flush_and_exit(code: int) -> None:
