@@ -622,3 +622,14 @@ def test_concurrent_chant_runs_taking_snapshots_never_repeat_a_number(
     folder = root / ".chant" / "state" / "demo"
     assert seqs(folder) == list(range(1, runs * 4 + 1))
     assert sorted(str(p.relative_to(root)) for p in snapshots(folder)) == sorted(paths)
+
+
+def test_an_unwritable_state_folder_fails_at_once_naming_it(project: Path) -> None:
+    (project / ".chant").write_text("")
+    observed(project, STATE_V1)
+    error = failed_once(state_snapshot("demo"))
+    assert error == {
+        "type": "SnapshotWriteError",
+        "message": "cannot write a snapshot in .chant/state/demo: .chant is a file, not a "
+        "folder; remove or rename .chant, then run the command again",
+    }

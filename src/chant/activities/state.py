@@ -60,7 +60,7 @@ from typing import Any
 from chant.activities.process import failure_message, require_tool, run_command
 from chant.activities.registry import ActivityContext
 from chant.errors import ActivityError, ChantError, CommandFailedError
-from chant.files import atomic_write, locked
+from chant.files import atomic_write, locked, project_file_error
 from chant.ir import JSON
 
 STATE_DIR = Path(".chant") / "state"
@@ -372,11 +372,18 @@ async def state_snapshot(ctx: ActivityContext, env: str) -> dict[str, Any]:
     environment; the message lists those defined), ``ToolNotFoundError`` (the observe
     command is not on PATH), ``ObserveOutputError`` (it printed nothing or invalid
     JSON; the message quotes a short excerpt), ``ConfigError`` (``chant.toml`` is
-    invalid); ``CommandFailedError`` (it exited non-zero; retryable).
+    invalid), ``SnapshotWriteError`` (the snapshot folder cannot be written: the message
+    names it, what failed and the fix); ``CommandFailedError`` (it exited non-zero;
+    retryable).
     """
     root, argv = _environment(env)
     data = await _observe(ctx, env, root, argv)
-    path = await asyncio.to_thread(write_snapshot, root / STATE_DIR / env, data)
+    folder = root / STATE_DIR / env
+    try:
+        path = await asyncio.to_thread(write_snapshot, folder, data)
+    except OSError as exc:
+        error = project_file_error(exc, "write a snapshot in", folder, root=root)
+        raise _fail("SnapshotWriteError", f"{error.message}; {error.hint}") from None
     result = {
         "env": env,
         "path": _shown(path, root),
