@@ -319,3 +319,19 @@ def test_a_write_that_fails_half_way_undoes_the_others(tmp_path: Path) -> None:
         f"  hint: make it writable (chmod u+w {tmp_path / 'ops'}), or work in a writable copy\n"
     )
     assert tree(tmp_path) == {"ops": "dir"}
+
+
+def test_a_read_only_gitignore_undoes_the_files_created_before_it(tmp_path: Path) -> None:
+    tmp_path = tmp_path / "proj"
+    tmp_path.mkdir()
+    (tmp_path / ".gitignore").write_text("node_modules/\n")
+    (tmp_path / ".gitignore").chmod(0o444)
+    ran = unprivileged(["init"], cwd=tmp_path)
+    assert (ran.code, ran.out) == (2, "")
+    gitignore = tmp_path / ".gitignore"
+    assert ran.err == (
+        f"chant: error: cannot add to .gitignore: permission denied ({gitignore} is not "
+        f"writable)\n  hint: make it writable (chmod u+w {gitignore}), or work in a writable "
+        "copy\n"
+    )
+    assert tree(tmp_path) == {".gitignore": "node_modules/\n"}
