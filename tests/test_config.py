@@ -431,6 +431,11 @@ def test_a_profile_value_that_cannot_work_names_file_line_and_key(
             "[environments]\nprod = 5\n",
             "chant.toml: [environments.prod] must be a table",
         ),
+        (
+            "[project]\nops = []\n",
+            "chant.toml:2: project.ops lists no folder, so no Op could be found\n"
+            '  hint: write ops = ["ops"], or leave it out to search the project root',
+        ),
     ],
     ids=[
         "default-profile-a-list",
@@ -441,6 +446,7 @@ def test_a_profile_value_that_cannot_work_names_file_line_and_key(
         "activities-not-a-module",
         "observe-nul",
         "environment-not-a-table",
+        "ops-empty",
     ],
 )
 def test_a_wrong_type_anywhere_in_chant_toml_names_the_key(

@@ -251,6 +251,13 @@ class _Reader:
         ):
             self.fail("project.ops must be a list of folder names", "project", "ops")
             ops = ["."]
+        elif not ops:
+            self.fail(
+                "project.ops lists no folder, so no Op could be found",
+                "project",
+                "ops",
+                hint='write ops = ["ops"], or leave it out to search the project root',
+            )
         raw_profiles = data.get("profiles", {})
         if not isinstance(raw_profiles, Mapping):
             self.fail("[profiles] must hold tables: [profiles.<name>]", "profiles")
