@@ -309,7 +309,7 @@ def _gate() -> asyncio.Semaphore:
 
 
 async def _spawn(
-    ctx: ActivityContext, argv: Sequence[str], env: Mapping[str, str], cwd: str | None
+    ctx: ActivityContext, argv: Sequence[str], env: Mapping[bytes, bytes], cwd: str | None
 ) -> tuple[asyncio.subprocess.Process, int, int]:
     """Start ``argv`` with both output streams on pipes of ours; return it and the read
     ends. Out of descriptors or processes, wait and try again (the attempt's timeout
@@ -374,7 +374,8 @@ async def run_command(
     """
     _prepare()
     token = reap.new_token()
-    full_env = {**os.environ, **(env or {}), reap.TOKEN: token}
+    # Bytes, as the environment is kept: copying it costs half as much as str would.
+    full_env = {**os.environb, **_encoded(env), reap.TOKEN.encode(): token.encode()}
     async with _gate():
         try:
             proc, out_fd, err_fd = await _spawn(ctx, argv, full_env, cwd)
@@ -407,6 +408,10 @@ async def run_command(
             reap.ended(token, proc.pid)
             guard.untrack(proc.pid)
     return CommandResult(code, out.tail.text(), err.tail.text())
+
+
+def _encoded(env: Mapping[str, str] | None) -> dict[bytes, bytes]:
+    return {os.fsencode(k): os.fsencode(v) for k, v in env.items()} if env else {}
 
 
 def _close(proc: asyncio.subprocess.Process) -> None:
