@@ -44,18 +44,22 @@ def enable() -> None:
     if _proc is not None:
         return
     script = os.path.join(os.path.dirname(__file__), "_watchdog.py")
-    if _LINUX:
-        argv = ["/bin/sh", "-c", _WAIT, sys.executable, script, reap.prefix()]
-    else:
-        argv = [sys.executable, "-I", "-S", script, reap.prefix()]
-    _proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a Ctrl-C or hang-up for chant is not for the watchdog
-    )
-    assert _proc.stdin is not None
+    python = [sys.executable, "-I", "-S", script, reap.prefix()]
+    shell = ["/bin/sh", "-c", _WAIT, sys.executable, script, reap.prefix()]
+    for argv in [shell, python] if _LINUX else [python]:
+        try:
+            _proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C or hang-up for chant is not for it
+            )
+            break
+        except OSError:  # no /bin/sh (or no Python there): try the next, else go without
+            continue
+    if _proc is None or _proc.stdin is None:
+        return
     os.set_blocking(_proc.stdin.fileno(), False)  # never stall chant on a full pipe
     reap.protected.add(_proc.pid)
 

@@ -109,8 +109,13 @@ def _read(path: str) -> bytes | None:
         return None
 
 
+_HAS_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
 def children(pid: int, *, all_threads: bool = True) -> list[int]:
     """The children of process ``pid`` (Linux)."""
+    if not _HAS_CHILDREN_FILES:  # a kernel without CONFIG_PROC_CHILDREN: look at all
+        return _children_by_scan(pid)
     tids = [str(pid)]
     if all_threads:
         with contextlib.suppress(OSError):
@@ -120,6 +125,20 @@ def children(pid: int, *, all_threads: bool = True) -> list[int]:
         data = _read(f"/proc/{pid}/task/{tid}/children")
         if data:
             found += [int(p) for p in data.split()]
+    return found
+
+
+def _children_by_scan(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.isdigit():
+            data = _read(f"/proc/{entry}/stat")
+            if data and int(data[data.rfind(b")") + 2 :].split()[1]) == pid:
+                found.append(int(entry))
     return found
 
 
