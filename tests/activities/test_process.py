@@ -46,6 +46,7 @@ LEFT_BEHIND = {
     "setsid-stderr-only": "setsid sleep 60 >/dev/null & echo $! > {pid}",
     "setsid-env-cleared": "env -i setsid sleep 60 & echo $! > {pid}",
     "double-fork-setsid": DOUBLE_FORK,
+    "setpgid": "python3 -c 'import os, time; os.setpgid(0, 0); time.sleep(60)' & echo $! > {pid}",
 }
 
 

@@ -219,6 +219,12 @@ def _holds(pid: int, pipes: tuple[int, ...]) -> bool:
     return False
 
 
+async def sweep_leftovers(grace: float) -> None:
+    """At the end of a run or worker: stop whatever any of this process's attempts left
+    (a process forked while its tree was being stopped is swept here at the latest)."""
+    await sweep("", grace, group=-1)
+
+
 def descendants(roots: list[int]) -> set[int]:
     """``roots`` and every process below them."""
     seen: set[int] = set()

@@ -63,6 +63,9 @@ async def run_local(
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
+        from chant.activities import reap
+
+        await reap.sweep_leftovers(executor.kill_grace)
 
 
 def execute(args: argparse.Namespace) -> int:

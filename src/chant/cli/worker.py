@@ -65,5 +65,8 @@ async def _serve(
             sys.stderr.write("chant worker: stopping — cancelling running steps\n")
             sys.stderr.flush()
     finally:
+        from chant.activities import reap
+
+        await reap.sweep_leftovers(2.0)
         guard.disable()
     return 0
