@@ -4,6 +4,7 @@ each test scripts."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -17,8 +18,10 @@ import pytest
 
 from chant import Op, Profile, Retry, http_check, phase
 from chant.activities.http import http_check as http_check_activity
-from chant.activities.registry import ActivityContext
-from chant.errors import ActivityError
+from chant.activities.registry import ActivityContext, default_registry
+from chant.errors import ActivityError, Problem
+from chant.local.executor import LocalExecutor
+from chant.plan import resolve_op
 from conftest import run_op
 
 Lines = list[tuple[str, str]]
@@ -444,8 +447,16 @@ def test_it_heartbeats_while_a_request_hangs(server: Server) -> None:
 
 
 def test_a_bad_duration_is_not_retried(server: Server) -> None:
-    step = http_check(server.url, within="forever")
-    result, _ = run_op(Op(name="h", phases=[phase("A", [step])]))
+    # chant build rejects this step (tests/cli/test_bad_input.py); an IR that reaches the
+    # activity anyway, e.g. written by hand, still fails at once.
+    registry = default_registry()
+    problems: list[Problem] = []
+    op = Op(name="h", phases=[phase("A", [http_check(server.url, within="1m")])])
+    op = resolve_op(op, profiles={}, activities=registry.defaults(), problems=problems)
+    [[step]] = [p.steps for p in op.phases]
+    bad = dataclasses.replace(step, args={**step.args, "within": "forever"})
+    op = dataclasses.replace(op, phases=[dataclasses.replace(op.phases[0], steps=(bad,))])
+    result = asyncio.run(asyncio.wait_for(LocalExecutor(registry).run(op), 60))
     assert result.steps[0].attempts == 1
     assert result.steps[0].error is not None
     assert result.steps[0].error["type"] == "InvalidArgumentError"
