@@ -161,6 +161,47 @@ def name_problem(value: object) -> str | None:
     return None
 
 
+SEARCH_ATTRIBUTE_LIMIT = 2048
+"""Bytes (UTF-8) a Keyword search attribute value may hold: Temporal's default limit."""
+_RESERVED_ATTRIBUTES = frozenset(
+    [
+        "BatcherNamespace",
+        "BatcherUser",
+        "BinaryChecksums",
+        "BuildIds",
+        "CloseTime",
+        "ExecutionDuration",
+        "ExecutionStatus",
+        "ExecutionTime",
+        "HistoryLength",
+        "HistorySizeBytes",
+        "NamespaceId",
+        "ParentWorkflowId",
+        "RootWorkflowId",
+        "RootRunId",
+        "ParentRunId",
+        "RunId",
+        "StartTime",
+        "StateTransitionCount",
+        "TaskQueue",
+        "WorkflowId",
+        "WorkflowType",
+    ]
+)
+
+
+def search_attribute_problem(key: str, value: str) -> str | None:
+    """Why Temporal (or chant) would refuse ``key=value`` as an Op search attribute."""
+    if key in ("ChantOp", "ChantOutcomes"):
+        return "is chant's own (the Op name and its outcomes); pick another name"
+    if key in _RESERVED_ATTRIBUTES or key.startswith("Temporal"):
+        return "is reserved by Temporal; pick another name"
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > SEARCH_ATTRIBUTE_LIMIT:
+        return f"has a value of {size} bytes, over Temporal's limit of {SEARCH_ATTRIBUTE_LIMIT}"
+    return None
+
+
 class _Resolver:
     def __init__(
         self,
@@ -249,6 +290,10 @@ class _Resolver:
                         op.origin,
                         hint="names and values are strings without control characters",
                     )
+                    continue
+                why = search_attribute_problem(key, value)
+                if why:
+                    self.problem(f'search attribute "{key}" {why}', op.origin)
         if op.schedule is not None:
             try:
                 parse_schedule(op.schedule)

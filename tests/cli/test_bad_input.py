@@ -420,6 +420,26 @@ def mistake(kind: str, text: str) -> str:
 WRONG_TYPES = [
     pytest.param(
         "op",
+        'search_attributes={"ChantOp": "x"}',
+        'op "deploy": search attribute "ChantOp" is chant\'s own (the Op name and its '
+        "outcomes); pick another name",
+        id="search-attribute-chants-own",
+    ),
+    pytest.param(
+        "op",
+        'search_attributes={"WorkflowId": "x"}',
+        'op "deploy": search attribute "WorkflowId" is reserved by Temporal; pick another name',
+        id="search-attribute-reserved-by-temporal",
+    ),
+    pytest.param(
+        "op",
+        'search_attributes={"Big": "é" * 1500}',
+        'op "deploy": search attribute "Big" has a value of 3000 bytes, over Temporal\'s '
+        "limit of 2048",
+        id="search-attribute-value-too-big",
+    ),
+    pytest.param(
+        "op",
         'name=["x"]',
         "Op: name must be a string, got list ['x']\n"
         '  hint: use lowercase words joined by "-", e.g. "deploy-api"',
@@ -1315,3 +1335,25 @@ def test_an_activity_module_that_exits_at_import_is_reported(
     assert (ran.code, ran.out) == (2, "")
     assert "acts.py:3: it called os._exit(0) while being imported" in ran.err
     assert not (root / "ran.marker").exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("op", 'search_attributes={"WorkflowId": "x"}'),
+        ("step", 'shell("x", profile=Profile(retry=Retry(max_attempts=10**30)))'),
+        ("step", 'shell("x", env={"A": 1})'),
+        ("phase", 'phase("Go", [shell("x")], parallel="yes")'),
+    ],
+    ids=["reserved-search-attribute", "huge-max-attempts", "env-int", "parallel-yes"],
+)
+def test_a_bad_definition_is_exit_2_on_temporal_too_before_connecting(
+    kind: str, text: str, make_project: MakeProject, chant: Chant
+) -> None:
+    # Nothing listens at port 1: reaching for Temporal would be exit 3, not 2.
+    toml = '[temporal.profiles.dev]\naddress = "127.0.0.1:1"\nauto_start = false\n'
+    root = make_project({"chant.toml": toml, "ops/deploy.op.py": mistake(kind, text)})
+    ran = chant("run", "deploy", "--temporal", cwd=root)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err.startswith("chant: error: 1 problem in the project:\nops/deploy.op.py:2: ")
+    assert "Traceback" not in ran.err
