@@ -146,9 +146,15 @@ def label(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) and not _CONTROL.search(value) else shown(value)
 
 
+MAX_NAME = 200
+"""The longest name or id chant accepts: a workflow id, a file name under dist/ops and
+Temporal's ids must all hold it."""
+
+
 def name_problem(value: object) -> str | None:
     """Why ``value`` cannot name a phase, step, signal or outcome (or None): it must be
-    a non-empty string with no control characters and no space at either end."""
+    a non-empty string of at most 200 characters, with no control characters and no
+    space at either end."""
     if not isinstance(value, str):
         return f"must be a string, got {shown(value)}"
     if not value.strip():
@@ -158,6 +164,8 @@ def name_problem(value: object) -> str | None:
         return f"{value!r} holds the control character {found.group()!r}"
     if value != value.strip():
         return f"{value!r} has a space at its start or end"
+    if len(value) > MAX_NAME:
+        return f"is {len(value)} characters long, over the limit of {MAX_NAME}"
     return None
 
 
@@ -222,7 +230,8 @@ class _Resolver:
     def problem(self, message: str, origin: str | None, hint: str | None = None) -> None:
         name = self.op.name
         # An Op whose name is itself the problem is shown as plain "Op".
-        op = f'op "{name}"' if isinstance(name, str) and not _CONTROL.search(name) else "Op"
+        usable = isinstance(name, str) and len(name) <= MAX_NAME and not _CONTROL.search(name)
+        op = f'op "{name}"' if usable else "Op"
         self.problems.append(Problem(f"{op}: {message}", where(origin), hint))
 
     def duration(self, value: object, what: str, origin: str | None) -> None:
@@ -254,6 +263,10 @@ class _Resolver:
                 else f"name must be a string, got {shown(op.name)}",
                 op.origin,
                 hint='use lowercase words joined by "-", e.g. "deploy-api"',
+            )
+        elif len(op.name) > MAX_NAME:
+            self.problem(
+                f"name is {len(op.name)} characters long, over the limit of {MAX_NAME}", op.origin
             )
         hint = "write a list of phase(...)"
         main = self.listed(op.phases, "phases", op.origin, hint)

@@ -420,6 +420,19 @@ def mistake(kind: str, text: str) -> str:
 WRONG_TYPES = [
     pytest.param(
         "op",
+        'name="a" * 201',
+        "Op: name is 201 characters long, over the limit of 200",
+        id="op-name-too-long",
+    ),
+    pytest.param(
+        "phase",
+        'phase("P" * 201, [shell("x")])',
+        'op "deploy": phases[1] name is 201 characters long, over the limit of 200\n'
+        '  hint: write phase("Name", [...])',
+        id="phase-name-too-long",
+    ),
+    pytest.param(
+        "op",
         'search_attributes={"ChantOp": "x"}',
         'op "deploy": search attribute "ChantOp" is chant\'s own (the Op name and its '
         "outcomes); pick another name",
