@@ -32,6 +32,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 TOKEN = "CHANT_STEP_TOKEN"
@@ -180,11 +181,17 @@ async def sweep(token: str, grace: float, *, group: int, pipes: tuple[int, ...] 
     (inode numbers)."""
     if not subreaper:
         return
+    victims = _victims(token, group, pipes)
+    if victims:
+        # Found again on each round: a process forked just before its parent was
+        # stopped is re-parented to chant, out of reach of the first tree.
+        await stop_trees(victims, grace, lambda: _victims(token, group, pipes))
+
+
+def _victims(token: str, group: int, pipes: tuple[int, ...]) -> list[int]:
     kids = adopted()
-    if not kids:
-        return
     mine = prefix()
-    victims = []
+    victims: list[int] = []
     for pid in kids:
         stat = _stat(pid)
         if stat is None:
@@ -201,8 +208,7 @@ async def sweep(token: str, grace: float, *, group: int, pipes: tuple[int, ...] 
             ours = found == token or (found.startswith(mine) and found not in _live_tokens)
         if ours:
             victims.append(pid)
-    if victims:
-        await stop_trees(victims, grace)
+    return victims
 
 
 def _holds(pid: int, pipes: tuple[int, ...]) -> bool:
@@ -247,7 +253,9 @@ def _live(pids: set[int]) -> set[int]:
     return alive
 
 
-async def stop_trees(roots: list[int], grace: float) -> None:
+async def stop_trees(
+    roots: list[int], grace: float, more: Callable[[], list[int]] | None = None
+) -> None:
     """SIGTERM ``roots`` and their descendants (also those they start meanwhile),
     SIGKILL what is left after ``grace`` seconds, and reap those that are children of
     this process."""
@@ -256,6 +264,8 @@ async def stop_trees(roots: list[int], grace: float) -> None:
     sig = signal.SIGTERM
     delay = 0.01
     while True:
+        if more is not None:
+            roots = sorted(set(roots) | set(more()))
         tree = _live(descendants(roots) | signalled)
         for pid in tree - signalled if sig == signal.SIGTERM else tree:
             with contextlib.suppress(OSError):
