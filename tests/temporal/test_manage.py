@@ -194,6 +194,73 @@ def test_cancel_force_terminates_without_compensation(
         stop_all(procs, tmp_path)
 
 
+def no_worker_message(name: str, queue: str) -> str:
+    return (
+        f"cancel requested for chant-op-{name}, but no worker serves its task queue {queue}: "
+        "nothing happens (no step stops, no on_failure runs) until one polls it\n"
+        "  start one with `chant worker` to stop the running steps and run on_failure, or "
+        f"terminate the run now, without compensation: `chant cancel {name} --force`\n"
+    )
+
+
+def test_cancel_of_a_run_no_worker_serves_says_nothing_happens_until_one_polls(
+    op_project: NewProject, tmp_path: Path
+) -> None:
+    root, name = op_project("unserved", LIVE_OP)
+    procs: list[Chant] = []
+    try:
+        # Started without a worker: the run waits for one on its task queue.
+        run = Chant("run", name, "--no-worker", cwd=root, name="run")
+        procs.append(run)
+        run.wait_stderr("chant: waiting for a worker on task queue")
+        cancel = chant_subprocess("cancel", name, cwd=root)
+        assert (cancel.code, cancel.err) == (0, "")
+        assert cancel.out == no_worker_message(name, f"q-{name}")
+        time.sleep(1)
+        status = chant_subprocess("status", name, "--json", cwd=root)
+        assert json.loads(status.out)["state"] == "running"  # nothing happened, as said
+        assert not (tmp_path / "undo").exists()
+        assert not (tmp_path / "sleep.pid").exists()
+
+        # A worker that comes carries the cancel out: the step never starts, on_failure runs.
+        procs.append(Chant("worker", cwd=root, name="worker"))
+        assert run.wait(60) == 130, run.stderr()
+        assert lines(tmp_path / "undo") == ["compensated"]
+        assert not (tmp_path / "sleep.pid").exists()
+        assert not (tmp_path / "later").exists()
+        out = run.stdout()
+        assert "  – wait-here.1  " in out and "(skipped)" in out, out
+        assert f'Op "{name}" interrupted after' in out, out
+        history_shows(root, name, ["canceled"])
+    finally:
+        stop_all(procs, tmp_path)
+
+
+def test_cancel_right_after_the_worker_died_says_nothing_happens_until_one_polls(
+    op_project: NewProject, tmp_path: Path
+) -> None:
+    # The server lists a worker as a poller for a minute after it is gone: chant checks
+    # that one takes up the request, not only that one polled lately.
+    root, name = op_project("orphan", LIVE_OP)
+    procs: list[Chant] = []
+    try:
+        run, _ = start_live(root, name, tmp_path, procs)
+        os.killpg(run.pid, signal.SIGKILL)
+        run.proc.wait()
+        cancel = chant_subprocess("cancel", name, cwd=root)
+        assert (cancel.code, cancel.err) == (0, "")
+        assert cancel.out == no_worker_message(name, f"q-{name}")
+        assert not (tmp_path / "undo").exists()
+
+        worker = Chant("worker", cwd=root, name="worker")
+        procs.append(worker)
+        until(lambda: lines(tmp_path / "undo") == ["compensated"], 60, "compensation", worker)
+        history_shows(root, name, ["canceled"])
+        assert not (tmp_path / "later").exists()
+    finally:
+        stop_all(procs, tmp_path)
+
+
 DRIFT_OP = """
 from chant import Op, Outcome, activity, phase
 

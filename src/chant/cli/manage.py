@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ def execute(args: argparse.Namespace) -> int:
     require_temporal(config, args.command)
     profile = pick_profile(config, args.profile)
     action = {"signal": _signal, "status": _status, "history": _history, "cancel": _cancel}
-    code: int = asyncio.run(action[args.command](args, profile, config.root))
+    from temporalio.service import RPCError
+
+    try:
+        code: int = asyncio.run(action[args.command](args, profile, config.root))
+    except RPCError as exc:
+        raise RuntimeUnavailableError(
+            f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
+            hint="check the cluster (`chant server status` for the dev server)",
+        ) from exc
     return code
 
 
@@ -42,10 +51,11 @@ async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, A
     A run started by ``chant run`` has the id ``chant-op-<name>``; a Schedule's runs
     get a timestamp appended by Temporal, so runs are found by their ``ChantOp``
     search attribute, with the plain id as a fallback while visibility catches up."""
-    from chant.temporal.connect import connect
     from chant.temporal.runner import find_open_run, workflow_id
 
-    client = await connect(profile, root=root)
+    client, ready = await _client(profile, root)
+    if not ready:
+        return client, client.get_workflow_handle(workflow_id(op))
     handle = await find_open_run(client, op)
     if handle is not None:
         return client, handle
@@ -60,6 +70,15 @@ async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, A
                 return client, plain
         return client, client.get_workflow_handle(latest.id, run_id=latest.run_id)
     return client, plain
+
+
+async def _client(profile: TemporalProfile, root: Path) -> tuple[Any, bool]:
+    """A client, and whether chant's search attributes are there to find runs by (on a
+    loopback cluster they are registered first, as ``chant run`` does)."""
+    from chant.temporal.connect import connect, searchable
+
+    client = await connect(profile, root=root)
+    return client, await searchable(client, profile)
 
 
 async def _running(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
@@ -240,10 +259,11 @@ def _from_record(record: dict[str, Any] | None) -> dict[str, Any]:
 async def _history(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
     from chant.temporal.connect import OP_ATTRIBUTE, OUTCOMES_ATTRIBUTE
 
-    client, _ = await _handle(profile, root, args.op)
-    rows = []
+    client, ready = await _client(profile, root)
     query = f"{OP_ATTRIBUTE} = '{args.op}'"
-    async for wf in client.list_workflows(query, limit=max(1, args.limit)):
+    found = client.list_workflows(query, limit=max(1, args.limit)) if ready else _none()
+    rows = []
+    async for wf in found:
         end = wf.close_time
         duration = (end - wf.start_time).total_seconds() if end else None
         outcomes = wf.search_attributes.get(OUTCOMES_ATTRIBUTE, [])
@@ -270,12 +290,68 @@ async def _history(args: argparse.Namespace, profile: TemporalProfile, root: Pat
     return 0
 
 
+CANCEL_TAKEN_UP = 3.0
+"""Seconds a worker has to start the workflow task that carries a cancel request."""
+
+
+async def _taken_up(handle: Any) -> bool:
+    """Whether a worker starts on the run's pending workflow task (the cancel request)
+    within ``CANCEL_TAKEN_UP`` seconds. A worker that died a moment ago still counts as
+    polling for a minute; this tells it from a live one."""
+    from temporalio.api.enums.v1 import PendingWorkflowTaskState
+    from temporalio.client import WorkflowExecutionStatus
+
+    deadline = asyncio.get_running_loop().time() + CANCEL_TAKEN_UP
+    while True:
+        described = await handle.describe()
+        raw = described.raw_description
+        if (
+            described.status != WorkflowExecutionStatus.RUNNING
+            or not raw.HasField("pending_workflow_task")
+            or raw.pending_workflow_task.state
+            == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_STARTED
+        ):
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+async def _none() -> AsyncIterator[Any]:
+    """No workflows: a cluster without chant's search attributes has none of its runs."""
+    for _ in ():
+        yield
+
+
 async def _cancel(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
-    _, handle = await _running(profile, root, args.op)
+    """Request cancellation (or terminate with ``--force``). A cancel is carried out by a
+    worker: when none polls the run's task queue, say that nothing happens until one
+    does, and how to proceed. Exit 0 either way: the request is recorded and kept."""
+    from chant.temporal.connect import workers_polling
+    from chant.temporal.runner import worker_command
+
+    client, handle = await _running(profile, root, args.op)
     if args.force:
         await handle.terminate(reason="chant cancel --force")
         _out(f"terminated {handle.id} (no compensation ran)")
-    else:
-        await handle.cancel()
+        return 0
+    task_queue = (await handle.describe()).task_queue
+    await handle.cancel()
+    if await workers_polling(client, profile, task_queue) and await _taken_up(handle):
         _out(f"cancelling {handle.id}: running steps stop, then on_failure runs")
+        return 0
+    config = load_config(root)
+    default = config.temporal.default_profile if config.temporal else None
+    force = f"chant cancel {args.op} --force" + (
+        f" --profile {args.profile}" if args.profile else ""
+    )
+    _out(
+        f"cancel requested for {handle.id}, but no worker serves its task queue {task_queue}: "
+        "nothing happens (no step stops, no on_failure runs) until one polls it"
+    )
+    _out(
+        f"  start one with `{worker_command(profile, task_queue, default)}` to stop the "
+        "running steps and run on_failure, or terminate the run now, without "
+        f"compensation: `{force}`"
+    )
     return 0

@@ -240,3 +240,46 @@ async def ensure_search_attributes(
         f"attribute(s) {', '.join(missing)} that chant records runs with",
         hint=f"create them once: {commands}",
     )
+
+
+async def searchable(client: Client, profile: TemporalProfile) -> bool:
+    """Whether chant's runs can be searched for on ``profile``'s cluster.
+
+    On a loopback cluster (a dev server, even one chant did not start) missing search
+    attributes are registered, as ``chant run`` does, and this is True. A remote
+    cluster without them has never recorded a run of chant's (``chant run`` refuses to
+    start there), so the run-management commands answer "no runs" instead of failing."""
+    try:
+        await ensure_search_attributes(client, profile)
+    except RuntimeUnavailableError:
+        return False
+    return True
+
+
+POLLER_FRESH = 75.0
+"""Seconds since its last poll for which a worker counts as polling. A live worker's
+long poll lasts up to about a minute before it polls again; the server remembers
+pollers for minutes after they are gone."""
+
+
+async def workers_polling(client: Client, profile: TemporalProfile, task_queue: str) -> int:
+    """How many workers poll ``task_queue`` for workflow tasks now (they run the Ops)."""
+    import time
+
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    described = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=profile.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    now = time.time()
+    return sum(
+        1
+        for p in described.pollers
+        if not p.HasField("last_access_time") or now - p.last_access_time.ToSeconds() < POLLER_FRESH
+    )
