@@ -267,9 +267,21 @@ class Walker:
         self._running[task] = compensation
         try:
             return await task
+        except asyncio.CancelledError:
+            if not self._stopped_before_start(task):
+                raise
+            return self._skip(step, phase, compensation)
         finally:
             self._running.pop(task, None)
             self._why.pop(task, None)
+
+    def _stopped_before_start(self, task: asyncio.Task[Any]) -> bool:
+        """Whether ``interrupt()`` (or fail_fast) cancelled ``task`` before it began: a
+        task cancelled so never runs its code, so its step is skipped, not failed. (On
+        Temporal a cancel that arrives with the run's start lands just so.)"""
+        current = asyncio.current_task()
+        outer = current is not None and current.cancelling() > 0
+        return task.cancelled() and task in self._why and not outer
 
     async def _parallel(self, phase: Phase, compensation: bool) -> None:
         gate = asyncio.Semaphore(phase.max_concurrency) if phase.max_concurrency else None
@@ -303,7 +315,12 @@ class Walker:
             tasks.append(task)
             self._running[task] = compensation
         try:
-            await asyncio.gather(*tasks)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            for step, task, result in zip(phase.steps, tasks, results, strict=True):
+                if isinstance(result, asyncio.CancelledError) and self._stopped_before_start(task):
+                    self._skip(step, phase, compensation)
+                elif isinstance(result, BaseException):
+                    raise result
         finally:
             for task in tasks:
                 self._running.pop(task, None)
