@@ -4,6 +4,7 @@ Declare Ops in ``*.op.py`` files with the builders re-exported here, then
 ``chant run NAME`` runs them locally (in-process) or on Temporal, unchanged.
 """
 
+from chant._version import __version__ as __version__
 from chant.builders import (
     build,
     helm_install,
@@ -26,8 +27,6 @@ from chant.errors import (
     ToolNotFoundError,
 )
 from chant.ir import Op, Outcome, Profile, Retry
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActivityError",

@@ -19,7 +19,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from chant import __version__
+from chant._version import __version__
 from chant.errors import ChantError
 from chant.render import LineWriter
 
