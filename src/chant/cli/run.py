@@ -127,7 +127,7 @@ def _finish(result: RunResult, *, as_json: bool) -> int:
 
 def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: str | None) -> int:
     """Run ``op`` on Temporal: the same checks, events and exit codes as a local run."""
-    from chant.temporal.connect import pick_profile
+    from chant.temporal.connect import INSTALL_TEMPORAL, pick_profile
 
     profile = pick_profile(project.config, args.profile)
     if not args.no_worker:
@@ -138,7 +138,7 @@ def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: st
     except ImportError as exc:
         raise RuntimeUnavailableError(
             f"Temporal mode needs the temporal extra ({exc.name} is not installed)",
-            hint="pip install 'chant[temporal]', or run locally with --local",
+            hint=f"{INSTALL_TEMPORAL}, or run locally with --local",
         ) from exc
     if notice:
         _say(notice)

