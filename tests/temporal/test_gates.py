@@ -119,7 +119,7 @@ def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
     assert lines == [
         f'waiting for signal "approve-prod" (up to 1m): chant signal {name} approve-prod '
         "--approver NAME",
-        '"approve-prod" from alice: CAB-42',
+        '"approve-prod" approved by alice: CAB-42',
     ]
     gate = next(e for e in events if e["type"] == "step_finished" and e["step"] == "approve.1")
     assert (gate["status"], gate["fn"], gate["args"]) == (
@@ -133,6 +133,35 @@ def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
     assert f"Op {name}: completed" in done.out
     assert '  approved "approve-prod" by alice at ' in done.out
     assert done.out.rstrip().endswith("— CAB-42")
+
+
+def test_a_gate_signalled_without_an_approver_says_unnamed_in_the_run_and_in_status(
+    make_project: MakeProject, chant_proc: Chant, temporal_server
+) -> None:
+    root, name = _project(make_project, temporal_server, "1m")
+    run = _start(root, "run", name, "--progress-json")
+    try:
+
+        def waiting() -> bool:
+            ran = chant_proc("status", name, "--json", cwd=root)
+            return ran.code == 0 and bool(json.loads(ran.out)["waiting"])
+
+        _wait_for(waiting, what="the gate to wait")
+        sent = chant_proc("signal", name, "approve-prod", cwd=root)
+        assert sent.code == 0
+        # no " as NAME" after the workflow id (whose prefix depends on the project)
+        assert sent.out.startswith('sent "approve-prod" to ')
+        assert sent.out.endswith(f"op-{name}\n")
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    finally:
+        _stop(run)
+    events = [json.loads(line) for line in out.splitlines()]
+    lines = [e["line"] for e in events if e["type"] == "step_output" and e["step"] == "approve.1"]
+    assert lines[-1] == '"approve-prod" approved by (unnamed)'
+    done = chant_proc("status", name, cwd=root)
+    assert done.code == 0
+    assert '  approved "approve-prod" by (unnamed) at ' in done.out
 
 
 def test_a_gate_that_times_out_fails_the_op_and_runs_on_failure(

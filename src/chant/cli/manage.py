@@ -193,7 +193,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path
         )
     for a in status["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
-        _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(no name)"} at {a["at"]}{note}')
+        _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(unnamed)"} at {a["at"]}{note}')
     for name, value in status["outcomes"].items():
         _out(f"  outcome  {name}={value}")
     return 0

@@ -257,10 +257,13 @@ class TemporalWalker(Walker):
         finally:
             self.flow.waiting.pop(step.signal, None)
         approval = self.flow.approvals[step.signal]
-        who = approval.get("approver") or "someone"
+        who = approval.get("approver") or "(unnamed)"  # as `chant status` shows it
         note = f": {approval['note']}" if approval.get("note") else ""
         self._emit(
-            "step_output", step=step_id, stream="log", line=f'"{step.signal}" from {who}{note}'
+            "step_output",
+            step=step_id,
+            stream="log",
+            line=f'"{step.signal}" approved by {who}{note}',
         )
         rec.result = approval
         rec.status = "ok"
