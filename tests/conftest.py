@@ -40,6 +40,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)  # a CI's FORCE_COLOR would colour pipes
     # `make test` runs pytest under make; a nested make would then print "Entering
     # directory" lines that a user's shell never shows.
     for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):

@@ -292,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "traceback, and please report it)\n"
         )
         return 1
+    finally:
+        human = sys.modules.get("chant.render.human")
+        if human is not None:
+            human.close_all()  # no live line outlives the command
 
 
 def entrypoint() -> None:

@@ -24,13 +24,13 @@ EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 def _human(stream: TextIO) -> Sink:
     from chant.render.human import HumanRenderer
 
-    color = stream.isatty() and "NO_COLOR" not in os.environ
-    return HumanRenderer(stream, color=color)
+    return HumanRenderer(stream)  # colour per NO_COLOR, FORCE_COLOR, TERM and the stream
 
 
 def _say(text: str) -> None:
     # After SIGHUP the terminal may be gone (EIO); the run goes on without the notice.
-    with contextlib.suppress(OSError):
+    human = sys.modules.get("chant.render.human")  # its live line is cleared meanwhile
+    with contextlib.suppress(OSError), human.paused() if human else contextlib.nullcontext():
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
 

@@ -22,10 +22,14 @@ class LineWriter:
         self.broken = False
 
     def __call__(self, text: str) -> None:
+        self.raw(text + "\n")
+
+    def raw(self, text: str) -> None:
+        """Write ``text`` as it is (no line end added) and flush it."""
         if self.broken:
             return
         try:
-            self.stream.write(text + "\n")
+            self.stream.write(text)
             self.stream.flush()
         except OSError:  # BrokenPipeError, or EIO/ENXIO from a terminal that hung up
             self.broken = True

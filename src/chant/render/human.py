@@ -8,6 +8,14 @@ on a colour terminal. Step output is always indented. On a terminal, lines longe
 its width are wrapped by chant, each continuation indented, so text a terminal would
 wrap can never start a row flush-left as chant's own lines do. The terminal's settings
 (termios) as they were when the view started are restored when the run ends.
+
+On a terminal (not ``TERM=dumb``) the bottom row is a *live line*: the steps running for
+a second or more, each with its elapsed time, redrawn in place by a background thread
+at most once a second. It is one row, drawn and cleared with a carriage return and
+spaces only, so every line above it is written once and stays in the scrollback as it
+was; chant's own lines clear it before they print, and it is redrawn a moment later.
+(A library such as rich would redraw with cursor movements, hide the cursor and cost
+its import; one row needs neither.)
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from chant.events import Event
@@ -24,14 +33,22 @@ from chant.profiles import format_seconds
 from chant.render import LineWriter, terminal_safe
 
 LABEL_WIDTH = 72
+"""How many characters of a step's label are shown off a terminal; on one, the label
+takes the terminal's width (less room for the duration)."""
+DURATION_ROOM = len(" (12.3s)")
+LIVE_AFTER = 1.0
+"""Seconds a step runs before the live line shows it."""
+TICK = 0.25
+"""Seconds between looks at the live line (it is rewritten only when its text changes)."""
 OUTPUT_INDENT = "      "
 """What every line of step output, and every continuation of a wrapped line, starts with."""
 _STYLES = {"ok": "32", "failed": "31", "retry": "33", "dim": "2", "bold": "1", "cancelled": "35"}
 _MARKS = {"ok": "✓", "failed": "✗", "skipped": "–", "cancelled": "⊘"}
 
 
-def describe(fn: str, args: Mapping[str, Any]) -> str:
-    """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``."""
+def describe(fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH) -> str:
+    """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
+    to ``width`` characters (ending in ``…``)."""
     if fn == "shell" and isinstance(args.get("cmd"), str):
         text = " ".join(str(args["cmd"]).split())
     else:
@@ -40,7 +57,7 @@ def describe(fn: str, args: Mapping[str, Any]) -> str:
             f"{k}={_short(v)}" for k, v in args.items() if v is not False and v != [] and v != {}
         )
         text = f"{fn}({parts})"
-    return text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 1] + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def _short(value: Any) -> str:
@@ -88,6 +105,36 @@ def wrap(text: str, width: int) -> list[str]:
     return pieces
 
 
+def colour_wanted(stream: TextIO) -> bool:
+    """Whether to colour output on ``stream``, in the order Python 3.13 decides its own:
+    ``NO_COLOR`` set to a non-empty value turns colour off (no-color.org: an empty
+    value does not); else ``FORCE_COLOR`` set to a non-empty value turns it on, even
+    off a terminal (force-color.org); else ``TERM=dumb`` turns it off; else colour is
+    on exactly when ``stream`` is a terminal."""
+    env = os.environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    if env.get("TERM") == "dumb":
+        return False
+    return _terminal_fd(stream) is not None
+
+
+def terminal_width(fd: int) -> int:
+    """The width of terminal ``fd`` as ``shutil.get_terminal_size`` finds it (``COLUMNS``
+    first, then the terminal, then 80), without importing shutil."""
+    with contextlib.suppress(ValueError):
+        columns = int(os.environ.get("COLUMNS", ""))
+        if columns > 0:
+            return columns
+    try:
+        columns = os.get_terminal_size(fd).columns
+    except OSError:
+        columns = 0
+    return columns if columns > 0 else 80
+
+
 def _terminal_fd(stream: TextIO) -> int | None:
     try:
         fd = stream.fileno()
@@ -96,36 +143,143 @@ def _terminal_fd(stream: TextIO) -> int | None:
         return None
 
 
+_ACTIVE: list[HumanRenderer] = []
+"""Renderers whose live line may be on the screen now."""
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Clear every live line and keep it off while the block writes to the terminal
+    (chant's notices on stderr, e.g. after Ctrl-C); it is redrawn a moment later."""
+    with contextlib.ExitStack() as stack:
+        for renderer in list(_ACTIVE):
+            stack.enter_context(renderer.lock)
+            renderer.clear_live()
+        yield
+
+
+def close_all() -> None:
+    """Stop every live line and clear it (the command is ending)."""
+    for renderer in list(_ACTIVE):
+        renderer.close()
+
+
 class HumanRenderer:
-    def __init__(self, stream: TextIO, *, color: bool = False) -> None:
+    def __init__(self, stream: TextIO, *, color: bool | None = None) -> None:
+        """``color``: None decides by ``colour_wanted(stream)``."""
         self.write = LineWriter(stream)
-        self.color = color
+        self.color = colour_wanted(stream) if color is None else color
         self.labels: dict[str, str] = {}
         self.parallel = False
         self.tty = _terminal_fd(stream)
         self.saved_terminal: list[Any] | None = None
+        self.live = self.tty is not None and os.environ.get("TERM") != "dumb"
+        self.running: dict[str, float] = {}
+        """Running steps: id → when it started (``time.monotonic()``)."""
+        self.shown = ""
+        """The live line now on the screen (its text without colour), or ""."""
         if self.tty is not None:
             import termios
 
             with contextlib.suppress(termios.error):
                 self.saved_terminal = termios.tcgetattr(self.tty)
+        if self.live:
+            import threading
+
+            self.lock = threading.RLock()
+            self.stop = threading.Event()
+            self.ticker: threading.Thread | None = None
 
     def style(self, kind: str, text: str) -> str:
         return f"\x1b[{_STYLES[kind]}m{text}\x1b[0m" if self.color else text
 
+    def width(self) -> int:
+        return 0 if self.tty is None else terminal_width(self.tty)
+
     def line(self, text: str) -> None:
         """Write ``text`` (already safe); on a terminal, wrapped to its width."""
         if self.tty is not None:
-            try:
-                width = os.get_terminal_size(self.tty).columns
-            except OSError:
-                width = 0
+            width = self.width()
             # One column to spare: a terminal wraps on a line that fills it exactly.
             pieces = wrap(text, width - 1)
             if len(pieces) > 1:
                 rest = wrap("".join(pieces[1:]), width - 1 - len(OUTPUT_INDENT))
                 text = "\n".join([pieces[0], *(OUTPUT_INDENT + p for p in rest)])
-        self.write(text)
+        if self.live:
+            with self.lock:
+                self.clear_live()
+                self.write(text)
+        else:
+            self.write(text)
+
+    # --- the live line ----------------------------------------------------------------
+
+    def live_text(self) -> str:
+        """The live line for now: each step running for ``LIVE_AFTER`` or more, with its
+        elapsed time, cut to the terminal's width; "" when there is none."""
+        now = time.monotonic()
+        parts = [
+            f"▸ {step} … {_elapsed(now - start)}"
+            for step, start in self.running.items()
+            if now - start >= LIVE_AFTER
+        ]
+        if not parts:
+            return ""
+        text = "  " + "   ".join(parts)
+        pieces = wrap(text, self.width() - 1)
+        return pieces[0] if len(pieces) == 1 else wrap(text, self.width() - 2)[0] + "…"
+
+    def draw_live(self) -> None:
+        with self.lock:
+            text = self.live_text()
+            if text != self.shown:
+                self.clear_live()
+                if text:
+                    self.write.raw(self.style("dim", text))
+                    self.shown = text
+
+    def clear_live(self) -> None:
+        """Take the live line off the screen (the cursor ends at the row's start)."""
+        if self.shown:
+            cells = sum(_cells(c) for c in self.shown)
+            self.write.raw("\r" + " " * cells + "\r")
+            self.shown = ""
+
+    def _tick(self) -> None:
+        while not self.stop.wait(TICK):
+            self.draw_live()
+
+    def _started(self, step: str, ts: str) -> None:
+        if not self.live:
+            return
+        from datetime import datetime
+
+        # From the event's time: a Temporal run's events reach chant a little later.
+        try:
+            ago = time.time() - datetime.fromisoformat(ts).timestamp()
+        except (TypeError, ValueError):
+            ago = 0.0
+        with self.lock:
+            self.running[step] = time.monotonic() - min(max(ago, 0.0), 86400.0)
+        if self.ticker is None:
+            import threading
+
+            self.ticker = threading.Thread(target=self._tick, name="chant-live", daemon=True)
+            _ACTIVE.append(self)
+            self.ticker.start()
+
+    def close(self) -> None:
+        """Stop the live line and clear it."""
+        if not self.live:
+            return
+        self.stop.set()
+        if self.ticker is not None and self.ticker.is_alive():
+            self.ticker.join()
+        with self.lock:
+            self.running.clear()
+            self.clear_live()
+        with contextlib.suppress(ValueError):
+            _ACTIVE.remove(self)
 
     def restore_terminal(self) -> None:
         """Put the terminal's settings back as they were when the view started (a step
@@ -157,9 +311,19 @@ class HumanRenderer:
         suffix = f" ({', '.join(notes)})" if notes else ""
         self.line(self.style("bold", f"[phase] {_safe(d['phase'])}") + suffix)
 
-    def on_step_started(self, d: Mapping[str, Any], _e: Event) -> None:
-        label = self.labels[d["step"]] = _label(d)
+    def on_step_started(self, d: Mapping[str, Any], e: Event) -> None:
+        label = self.labels[d["step"]] = self.label(d)
         self.line(f"  ▸ {label}")
+        self._started(d["step"], e.ts)
+
+    def label(self, d: Mapping[str, Any]) -> str:
+        """``id  description``: the description cut at ``LABEL_WIDTH``, or on a terminal
+        to what its width leaves for it on a finished step's line."""
+        width = LABEL_WIDTH
+        if self.tty is not None:
+            used = len("  ✓ ") + len(str(d["step"])) + 2 + DURATION_ROOM
+            width = max(self.width() - 1 - used, 20)
+        return _safe(f"{d['step']}  {describe(d['fn'], d['args'], width)}")
 
     def on_step_output(self, d: Mapping[str, Any], _e: Event) -> None:
         prefix = f"[{_safe(d['step'])}] " if self.parallel else ""
@@ -182,7 +346,10 @@ class HumanRenderer:
 
     def on_step_finished(self, d: Mapping[str, Any], _e: Event) -> None:
         status = d["status"]
-        label = self.labels.get(d["step"]) or _label(d)
+        if self.live:
+            with self.lock:
+                self.running.pop(d["step"], None)
+        label = self.labels.get(d["step"]) or self.label(d)
         if status == "skipped":
             self.line(self.style("dim", f"  – {label} (skipped)"))
             return
@@ -207,6 +374,7 @@ class HumanRenderer:
         )
 
     def on_run_finished(self, d: Mapping[str, Any], e: Event) -> None:
+        self.close()
         took = format_seconds(d["duration_ms"] / 1000)
         op = _safe(e.op)
         if d["status"] == "ok":
@@ -231,5 +399,6 @@ def _safe(value: object) -> str:
     return terminal_safe(str(value))
 
 
-def _label(d: Mapping[str, Any]) -> str:
-    return _safe(f"{d['step']}  {describe(d['fn'], d['args'])}")
+def _elapsed(seconds: float) -> str:
+    """Whole seconds under a minute (``7s``), else as durations print (``2m05s``)."""
+    return f"{int(seconds)}s" if seconds < 60 else format_seconds(seconds)
