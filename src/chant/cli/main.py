@@ -37,6 +37,7 @@ COMMANDS = {
     "schedule": "schedule",
     "server": "server",
     "worker": "worker",
+    "completion": "completion",
 }
 
 
@@ -52,16 +53,66 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width - 2)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a "did you mean" for a mistyped command or option (as git and
+    kubectl have); every subcommand's parser is one of these too."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        choices = action.choices
+        if isinstance(action, argparse._SubParsersAction) and value not in (choices or ()):
+            from chant.plan import suggest
+
+            names = [str(c) for c in choices or ()]
+            hint = suggest(str(value), names)
+            what = "command" if action.dest == "command" else str(action.dest)
+            if not hint.startswith("did you mean"):
+                hint = f"choose from {', '.join(names)}"
+            raise argparse.ArgumentError(None, f'unknown {what} "{value}"; {hint}')
+        super()._check_value(action, value)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras and self.prog == "chant":  # the top parser reports them all
+            self.error(_unrecognized(self, ns, extras))
+        return ns, extras
+
+
+def _unrecognized(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace, extras: list[str]
+) -> str:
+    """argparse's "unrecognized arguments" message, with the closest option of the
+    command that was given when one is close (``--jsno``: did you mean --json?)."""
+    options: list[str] = []
+    chain: argparse.ArgumentParser | None = parser
+    while chain is not None:
+        options += [o for a in chain._actions for o in a.option_strings]
+        subs = [a for a in chain._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(ns, subs[0].dest, None) if subs else None
+        chain = subs[0].choices.get(chosen) if subs and chosen else None
+    message = f"unrecognized arguments: {' '.join(extras)}"
+    for extra in extras:
+        if extra.startswith("-") and extra not in options:
+            import difflib
+
+            close = difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.6)
+            if close:
+                return f"{message}; did you mean {close[0]}?"
+    return message
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chant",
         description="chant: named, phased Ops that run locally or on Temporal.",
         allow_abbrev=False,
         formatter_class=_Formatter,
     )
-    parser.add_argument("--version", action="version", version=f"chant {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"chant {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required: a bare `chant` prints the help (exit 0), as kubectl, cargo and gh do.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     init = sub.add_parser(
         "init",
@@ -128,6 +179,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _temporal_flags(run)
     _temporal_commands(sub)
+    completion = sub.add_parser(
+        "completion",
+        allow_abbrev=False,
+        formatter_class=_Formatter,
+        help="print the shell completion script for bash, zsh or fish",
+        description="Print the script that completes chant's commands, options and Op names "
+        'in SHELL. bash: eval "$(chant completion bash)" in ~/.bashrc; zsh: the same in '
+        "~/.zshrc; fish: chant completion fish | source in ~/.config/fish/config.fish.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL")
     return parser
 
 
@@ -145,7 +206,7 @@ def _temporal_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _temporal_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
         parser = sub.add_parser(
             name,
@@ -264,7 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        ns = _parser().parse_args(args)
+        parser = _parser()
+        if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (argcomplete)
+            from chant.cli.completion import complete
+
+            complete(parser)
+        ns = parser.parse_args(args)
+        if ns.command is None:
+            parser.print_help(sys.stdout)
+            return 0
         module = importlib.import_module(f"chant.cli.{COMMANDS[ns.command]}")
         code: int = module.execute(ns)
         return code

@@ -119,7 +119,9 @@ def _sinks(*, as_json: bool, progress_json: bool) -> list[Sink]:
 
 def _finish(result: RunResult, *, as_json: bool) -> int:
     if as_json:
-        LineWriter(sys.stdout)(json.dumps(result.to_dict(), indent=2, default=str))
+        # outcomes: name → value, as `chant status --json` has them (masked like steps).
+        doc = result.to_dict() | {"outcomes": result.outcomes}
+        LineWriter(sys.stdout)(json.dumps(doc, indent=2, default=str))
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_FAILED
