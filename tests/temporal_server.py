@@ -54,3 +54,19 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
     finally:
         devserver.stop(root)
     assert wait_gone(info.pid), f"the dev server (pid {info.pid}) outlived the session"
+
+
+def project_id(root: Path) -> str:
+    """The project id chant gives a project without ``project.name``: its folder's name
+    and 6 hex digits of the SHA-256 of its path."""
+    import hashlib
+    import re
+
+    root = root.resolve()
+    slug = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-")
+    return f"{slug}-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}"
+
+
+def workflow_id(root: Path, op: str) -> str:
+    """The workflow id of ``chant run OP`` in the project at ``root``."""
+    return f"chant-{project_id(root)}-op-{op}"

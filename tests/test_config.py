@@ -163,7 +163,8 @@ def test_an_unknown_key_in_project_is_named_with_file_and_line(
 ) -> None:
     message = error_of(load, '[project]\nops = ["ops"]\nop_dirs = ["x"]\n')
     assert message == (
-        'chant.toml:3: unknown key "op_dirs" in [project]\n  hint: allowed keys: ops, activities'
+        'chant.toml:3: unknown key "op_dirs" in [project]\n'
+        "  hint: allowed keys: ops, activities, name"
     )
 
 
@@ -257,6 +258,7 @@ def test_a_temporal_table_is_read_with_its_profiles(load: Callable[[str], Config
         name="cloud",
         address="acme.a1b2c.tmprl.cloud:7233",
         namespace="acme.a1b2c",
+        task_queue=f"chant-{config.project_id}",  # the project's own, as none is set
         tls=True,
         api_key_env="TEMPORAL_API_KEY",
     )
@@ -267,7 +269,25 @@ def test_an_empty_temporal_table_means_a_local_dev_server(load: Callable[[str], 
     config = load("[temporal]\n")
     assert config.temporal is not None
     assert config.temporal.default_profile == "dev"
-    assert config.temporal.profiles["dev"] == TemporalProfile(name="dev", auto_start=True)
+    assert config.temporal.profiles["dev"] == TemporalProfile(
+        name="dev", auto_start=True, task_queue=f"chant-{config.project_id}"
+    )
+
+
+def test_the_project_id_is_the_folders_name_and_a_hash_of_its_path_or_project_name(
+    load: Callable[[str], Config],
+) -> None:
+    import hashlib
+
+    config = load('[temporal]\n[temporal.profiles.dev]\ntask_queue = "mine"\n')
+    digest = hashlib.sha256(str(config.root).encode()).hexdigest()[:6]
+    assert config.project_id == f"proj-{digest}"
+    assert config.temporal is not None
+    assert config.temporal.profiles["dev"].task_queue == "mine"  # set: kept
+    named = load('[project]\nname = "shop"\n[temporal]\n')
+    assert named.project_id == "shop"
+    assert named.temporal is not None
+    assert named.temporal.profiles["dev"].task_queue == "chant-shop"
 
 
 def test_an_undefined_temporal_default_profile_is_named_with_the_fix(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from chant.profiles import parse_duration, profile_problems
 
 CONFIG_NAME = "chant.toml"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+PROJECT_NAME = re.compile(r"(?=.{1,60}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -35,10 +36,14 @@ class TemporalProfile:
     name: str
     address: str = "127.0.0.1:7233"
     namespace: str = "default"
-    task_queue: str = "chant"
+    task_queue: str = ""
+    """The task queue runs go to. Empty in ``chant.toml``'s absence of the key: the
+    project's own, ``chant-<project id>`` (filled in by ``load_config``)."""
     auto_start: bool = False
     tls: bool = False
     api_key_env: str | None = None
+    builtin: bool = False
+    """True for the profile ``--temporal`` uses when chant.toml has no [temporal] table."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +77,25 @@ class Config:
     """Project modules (dotted, importable from ``root``) holding ``@activity`` functions."""
     environments: Mapping[str, Environment] = field(default_factory=dict)
     """``[environments.<name>]`` tables: how to observe each environment's state."""
+    name: str | None = None
+    """``project.name``: the project's id on Temporal, the same in every checkout."""
+
+    @property
+    def project_id(self) -> str:
+        """What keeps this project's runs apart from other projects' on one Temporal
+        namespace: ``project.name``, else ``<folder name>-<6 hex of the root's path>``."""
+        if self.name:
+            return self.name
+        import hashlib
+
+        slug = re.sub(r"[^a-z0-9]+", "-", self.root.name.lower()).strip("-")[:40].strip("-")
+        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:6]
+        return f"{slug or 'project'}-{digest}"
+
+
+def default_task_queue(project_id: str) -> str:
+    """The task queue of a project's runs when its profile sets none."""
+    return f"chant-{project_id}"
 
 
 def find_root(start: Path) -> tuple[Path, Path | None]:
@@ -231,8 +255,12 @@ class _Reader:
                     "and [temporal]",
                 )
         project = self.table(
-            data.get("project", {}), "[project]", ("ops", "activities"), at=("project", None)
+            data.get("project", {}),
+            "[project]",
+            ("ops", "activities", "name"),
+            at=("project", None),
         )
+        name = self.project_name(project.get("name"))
         activities = self.strings(
             project.get("activities", []), "project.activities", "project", "activities"
         )
@@ -266,15 +294,37 @@ class _Reader:
         temporal = self.temporal(data["temporal"]) if "temporal" in data else None
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ConfigErrors(self.errors)
-        return Config(
+        config = Config(
             root=root,
             file=file,
             ops=tuple(ops),
             profiles=profiles,
-            temporal=temporal,
             activities=activities,
             environments=environments,
+            name=name,
         )
+        if temporal is None:
+            return config
+        queue = default_task_queue(config.project_id)
+        filled = {
+            k: p if p.task_queue else replace(p, task_queue=queue)
+            for k, p in temporal.profiles.items()
+        }
+        return replace(config, temporal=replace(temporal, profiles=filled))
+
+    def project_name(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and PROJECT_NAME.fullmatch(value):
+            return value
+        self.fail(
+            f"project.name must be kebab-case (a-z, 0-9, single hyphens), at most 60 "
+            f"characters, got {_cut(value)}",
+            "project",
+            "name",
+            hint='e.g. name = "shop-deploys"',
+        )
+        return None
 
     def environments(self, raw: Any) -> dict[str, Environment]:
         if not isinstance(raw, Mapping):

@@ -200,8 +200,8 @@ _RESERVED_ATTRIBUTES = frozenset(
 
 def search_attribute_problem(key: str, value: str) -> str | None:
     """Why Temporal (or chant) would refuse ``key=value`` as an Op search attribute."""
-    if key in ("ChantOp", "ChantOutcomes"):
-        return "is chant's own (the Op name and its outcomes); pick another name"
+    if key in ("ChantOp", "ChantOutcomes", "ChantProject"):
+        return "is chant's own (the Op name, its outcomes, its project); pick another name"
     if key in _RESERVED_ATTRIBUTES or key.startswith("Temporal"):
         return "is reserved by Temporal; pick another name"
     size = len(value.encode("utf-8", "surrogatepass"))

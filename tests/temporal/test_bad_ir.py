@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from conftest import Ran
 from temporal_procs import Chant
-from temporal_server import TemporalServer
+from temporal_server import TemporalServer, workflow_id
 
 GOOD_IR: dict[str, Any] = {
     "schema_version": 1,
@@ -201,7 +201,7 @@ def test_an_ir_over_temporals_payload_limit_is_refused_before_the_run_starts(
     async def started() -> bool:
         client = await Client.connect(temporal_server.address, namespace=temporal_server.namespace)
         try:
-            await client.get_workflow_handle(f"chant-op-big-{tag}").describe()
+            await client.get_workflow_handle(workflow_id(root, f"big-{tag}")).describe()
         except RPCError as exc:
             assert exc.status == RPCStatusCode.NOT_FOUND
             return False

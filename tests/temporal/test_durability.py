@@ -3,8 +3,8 @@ worker without re-running finished steps, a stopped worker stops its steps, and 
 spread over several workers.
 
 Every chant here is a real process (``python -m chant``) in its own session, stopped
-in ``finally``; every test has its own Op name (the workflow id is ``chant-op-<name>``)
-and task queue, so no worker of one test runs another's work.
+in ``finally``; every test has its own Op name (in the workflow id
+``chant-<project>-op-<name>``) and task queue, so no worker of one test runs another's work.
 """
 
 from __future__ import annotations

@@ -103,7 +103,8 @@ NOT_RUNNING = (
         (
             ["schedule", "list"],
             0,
-            "no chant Schedules on {address} (default); `chant schedule apply` creates them "
+            "this project has no Schedules on {address} (default); `chant schedule apply` "
+            "creates them "
             "for the Ops with a schedule\n",
             "",
         ),

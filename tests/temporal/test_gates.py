@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import Ran
-from temporal_server import TemporalServer
+from temporal_server import TemporalServer, workflow_id
 
 MakeProject = Callable[..., Path]
 Chant = Callable[..., Ran]
@@ -109,7 +109,10 @@ def test_a_gate_waits_for_a_signal_from_another_process_and_the_approver_shows(
         sent = chant_proc(
             "signal", name, "approve-prod", "--approver", "alice", "--note", "CAB-42", cwd=root
         )
-        assert (sent.code, sent.out) == (0, f'sent "approve-prod" to chant-op-{name} as alice\n')
+        assert (sent.code, sent.out) == (
+            0,
+            f'sent "approve-prod" to {workflow_id(root, name)} as alice\n',
+        )
         out, err = run.communicate(timeout=60)
         assert run.returncode == 0, err
     finally:

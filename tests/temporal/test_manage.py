@@ -1,8 +1,8 @@
 """``chant status|history|cancel|signal`` and detaching, against a real Temporal dev server.
 
 Every chant here is a real process (``python -m chant``); the long-lived ones run in
-their own session and are stopped in ``finally``. Every test has its own Op name (the
-workflow id is ``chant-op-<name>``) and task queue.
+their own session and are stopped in ``finally``. Every test has its own Op name and
+project folder (the workflow id is ``chant-<project id>-op-<name>``) and task queue.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from conftest import alive, chant_subprocess, wait_gone
 from temporal_procs import Chant, lines, until
-from temporal_server import TemporalServer
+from temporal_server import TemporalServer, workflow_id
 
 MakeProject = Callable[..., Path]
 NewProject = Callable[[str, str], tuple[Path, str]]
@@ -108,7 +108,7 @@ def test_status_of_a_live_run_a_second_start_and_cancel_with_compensation(
     op_project: NewProject, tmp_path: Path
 ) -> None:
     root, name = op_project("live", LIVE_OP)
-    wid = f"chant-op-{name}"
+    wid = workflow_id(root, name)
     procs: list[Chant] = []
     try:
         run, sleep_pid = start_live(root, name, tmp_path, procs)
@@ -175,7 +175,7 @@ def test_cancel_force_terminates_without_compensation(
 
         cancel = chant_subprocess("cancel", name, "--force", cwd=root)
         assert (cancel.code, cancel.err) == (0, "")
-        assert cancel.out == f"terminated chant-op-{name} (no compensation ran)\n"
+        assert cancel.out == f"terminated {workflow_id(root, name)} (no compensation ran)\n"
         assert run.wait(15) == 130, run.stderr()
         assert (
             f'chant: the workflow of "{name}" ended terminated without finishing the Op'
@@ -194,9 +194,10 @@ def test_cancel_force_terminates_without_compensation(
         stop_all(procs, tmp_path)
 
 
-def no_worker_message(name: str, queue: str) -> str:
+def no_worker_message(root: Path, name: str, queue: str) -> str:
     return (
-        f"cancel requested for chant-op-{name}, but no worker serves its task queue {queue}: "
+        f"cancel requested for {workflow_id(root, name)}, but no worker serves its task "
+        f"queue {queue}: "
         "nothing happens (no step stops, no on_failure runs) until one polls it\n"
         "  start one with `chant worker` to stop the running steps and run on_failure, or "
         f"terminate the run now, without compensation: `chant cancel {name} --force`\n"
@@ -215,7 +216,7 @@ def test_cancel_of_a_run_no_worker_serves_says_nothing_happens_until_one_polls(
         run.wait_stderr("chant: waiting for a worker on task queue")
         cancel = chant_subprocess("cancel", name, cwd=root)
         assert (cancel.code, cancel.err) == (0, "")
-        assert cancel.out == no_worker_message(name, f"q-{name}")
+        assert cancel.out == no_worker_message(root, name, f"q-{name}")
         time.sleep(1)
         status = chant_subprocess("status", name, "--json", cwd=root)
         assert json.loads(status.out)["state"] == "running"  # nothing happened, as said
@@ -249,7 +250,7 @@ def test_cancel_right_after_the_worker_died_says_nothing_happens_until_one_polls
         run.proc.wait()
         cancel = chant_subprocess("cancel", name, cwd=root)
         assert (cancel.code, cancel.err) == (0, "")
-        assert cancel.out == no_worker_message(name, f"q-{name}")
+        assert cancel.out == no_worker_message(root, name, f"q-{name}")
         assert not (tmp_path / "undo").exists()
 
         worker = Chant("worker", cwd=root, name="worker")
@@ -306,7 +307,7 @@ def test_history_lists_completed_runs_and_outcomes_are_searchable(
     while len(found := asyncio.run(find_workflows(temporal_server, query))) < 2:
         assert time.monotonic() < deadline, found
         time.sleep(0.2)
-    assert sorted(found) == sorted((f"chant-op-{name}", r) for r in run_ids)
+    assert sorted(found) == sorted((workflow_id(root, name), r) for r in run_ids)
     none = f"ChantOutcomes = 'Drift=false' AND ChantOp = '{name}'"
     assert asyncio.run(find_workflows(temporal_server, none)) == []
 
@@ -343,7 +344,7 @@ def test_ctrl_c_detaches_and_the_workflow_runs_on_with_a_worker(
     op_project: NewProject, temporal_server: TemporalServer, tmp_path: Path
 ) -> None:
     root, name = op_project("detach", DETACH_OP)
-    wid = f"chant-op-{name}"
+    wid = workflow_id(root, name)
     procs: list[Chant] = []
     try:
         # No worker anywhere: the workflow is started and waits for one.
@@ -380,30 +381,6 @@ def test_ctrl_c_detaches_and_the_workflow_runs_on_with_a_worker(
         history_shows(root, name, ["completed"])
     finally:
         stop_all(procs, tmp_path)
-
-
-NEEDS_TEMPORAL = (
-    "chant: error: `chant {command}` needs Temporal, and {where} has no [temporal] table "
-    "(runs here are local, with nothing to manage)\n"
-    "  hint: add a [temporal] table to chant.toml (see docs/temporal.md), "
-    "or use `chant run NAME --temporal`\n"
-)
-
-
-@pytest.mark.parametrize(
-    "args",
-    [["status", "hello"], ["history", "hello"], ["cancel", "hello"], ["signal", "hello", "go"]],
-)
-def test_run_management_needs_temporal(make_project: MakeProject, args: list[str]) -> None:
-    local = make_project({"chant.toml": '[project]\nops = ["ops"]\n'}, folder="local")
-    ran = chant_subprocess(*args, cwd=local)
-    assert (ran.code, ran.out) == (2, "")
-    assert ran.err == NEEDS_TEMPORAL.format(command=args[0], where="chant.toml")
-
-    bare = make_project({"README": "no chant.toml here\n"}, folder="bare")
-    ran = chant_subprocess(*args, cwd=bare)
-    assert (ran.code, ran.out) == (2, "")
-    assert ran.err == NEEDS_TEMPORAL.format(command=args[0], where="this project (no chant.toml)")
 
 
 def test_an_op_without_runs(make_project: MakeProject, temporal_server: TemporalServer) -> None:

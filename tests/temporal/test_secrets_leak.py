@@ -32,7 +32,7 @@ import pytest
 
 from conftest import Ran, chant_subprocess
 from temporal_procs import Chant
-from temporal_server import TemporalServer
+from temporal_server import TemporalServer, workflow_id
 
 MakeProject = Callable[..., Path]
 
@@ -229,7 +229,7 @@ def test_no_secret_text_reaches_any_output_or_the_workflow_history(
         outputs["--progress-json"] = chant("run", name, flag, "--progress-json")
         histories = []
         if server is not None:
-            histories.append(workflow_history(server, f"chant-op-{name}"))
+            histories.append(workflow_history(server, workflow_id(root, name)))
             for command in ("status", "history"):
                 outputs[command] = chant(command, name)
                 outputs[f"{command} --json"] = chant(command, name, "--json")
@@ -342,7 +342,7 @@ def test_a_secret_shown_by_a_step_that_does_not_declare_it_is_masked(
         ran = chant_subprocess("run", name, f"--{mode}", "--json", cwd=root, env={"PLAIN": plain})
         texts = {"stdout": ran.out, "stderr": ran.err}
         if server is not None:
-            texts["history"] = workflow_history(server, f"chant-op-{name}")
+            texts["history"] = workflow_history(server, workflow_id(root, name))
             texts["chant history"] = chant_subprocess("history", name, cwd=root).out
     finally:
         if server is not None:
@@ -408,7 +408,7 @@ def test_heartbeat_details_reach_the_cluster_masked(
         while "heartbeatDetails" not in described and time.monotonic() < deadline:
             time.sleep(0.3)
             described = temporal_json(
-                temporal_server, "describe", f"chant-op-{name}", missing_ok=True
+                temporal_server, "describe", workflow_id(root, name), missing_ok=True
             )
         assert "heartbeatDetails" in described, described
         until.touch()
@@ -466,7 +466,7 @@ def test_each_shape_of_a_value_is_masked_in_both_modes(
         ran = chant_subprocess("run", name, f"--{mode}", "--json", cwd=root, env={"TOKEN": value})
         texts = [ran.out, ran.err]
         if server is not None:
-            texts.append(workflow_history(server, f"chant-op-{name}"))
+            texts.append(workflow_history(server, workflow_id(root, name)))
     finally:
         if server is not None:
             chant_subprocess("cancel", name, "--force", cwd=root)
@@ -498,7 +498,7 @@ def test_a_standalone_worker_masks_every_secret_of_the_op_from_its_own_environme
     try:
         worker.wait_stderr("polling task queue")
         ran = chant_subprocess("run", name, "--no-worker", "--json", cwd=root)
-        history = workflow_history(temporal_server, f"chant-op-{name}")
+        history = workflow_history(temporal_server, workflow_id(root, name))
     finally:
         worker.stop()
         chant_subprocess("cancel", name, "--force", cwd=root)

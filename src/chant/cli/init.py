@@ -27,7 +27,6 @@ ops = ["ops"]            # folders holding *.op.py files
 # [temporal.profiles.dev]
 # address = "127.0.0.1:7233"
 # namespace = "default"
-# task_queue = "chant"
 # auto_start = true
 """
 

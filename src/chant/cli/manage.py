@@ -15,22 +15,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from chant.config import TemporalProfile, load_config
+from chant.config import Config, TemporalProfile, load_config
 from chant.errors import ChantError, RuntimeUnavailableError, UsageError
 from chant.render import LineWriter, terminal_safe
 
 
 def execute(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
-    from chant.temporal.connect import pick_profile, require_temporal
+    from chant.temporal.connect import pick_profile, require_temporal, route_sdk_logs
 
     require_temporal(config, args.command)
+    route_sdk_logs(config.root, debug=getattr(args, "debug", False))
     profile = pick_profile(config, args.profile)
     action = {"signal": _signal, "status": _status, "history": _history, "cancel": _cancel}
     from temporalio.service import RPCError
 
     try:
-        code: int = asyncio.run(action[args.command](args, profile, config.root))
+        code: int = asyncio.run(action[args.command](args, profile, config))
     except RPCError as exc:
         raise RuntimeUnavailableError(
             f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
@@ -45,23 +46,25 @@ def _out(text: str) -> None:
     LineWriter(sys.stdout)(terminal_safe(text))
 
 
-async def _handle(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
+async def _handle(profile: TemporalProfile, config: Config, op: str) -> tuple[Any, Any]:
     """The client, and a handle on the Op's latest run (an open one first).
 
-    A run started by ``chant run`` has the id ``chant-op-<name>``; a Schedule's runs
-    get a timestamp appended by Temporal, so runs are found by their ``ChantOp``
-    search attribute, with the plain id as a fallback while visibility catches up."""
-    from chant.temporal.runner import find_open_run, workflow_id
+    A run started by ``chant run`` has the id ``chant-<project>-op-<name>``; a
+    Schedule's runs get a timestamp appended by Temporal, so runs are found by their
+    ``ChantOp`` and ``ChantProject`` search attributes, with the plain id as a fallback
+    while visibility catches up."""
+    from chant.temporal.runner import find_open_run, runs_query, workflow_id
 
-    client, ready = await _client(profile, root)
+    project = config.project_id
+    client, ready = await _client(profile, config.root)
     if not ready:
-        return client, client.get_workflow_handle(workflow_id(op))
-    handle = await find_open_run(client, op)
+        return client, client.get_workflow_handle(workflow_id(project, op))
+    handle = await find_open_run(client, project, op)
     if handle is not None:
         return client, handle
-    plain = client.get_workflow_handle(workflow_id(op))
+    plain = client.get_workflow_handle(workflow_id(project, op))
     latest = None
-    async for wf in client.list_workflows(f"ChantOp = '{op}'", limit=1):
+    async for wf in client.list_workflows(runs_query(project, op), limit=1):
         latest = wf
     if latest is not None and latest.id != plain.id:
         with contextlib.suppress(Exception):
@@ -81,12 +84,12 @@ async def _client(profile: TemporalProfile, root: Path) -> tuple[Any, bool]:
     return client, await searchable(client, profile)
 
 
-async def _running(profile: TemporalProfile, root: Path, op: str) -> tuple[Any, Any]:
+async def _running(profile: TemporalProfile, config: Config, op: str) -> tuple[Any, Any]:
     """The handle of the Op's open run; exit 2 when none is running."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
 
-    client, handle = await _handle(profile, root, op)
+    client, handle = await _handle(profile, config, op)
     try:
         described = await handle.describe()
     except RPCError as exc:
@@ -121,8 +124,8 @@ async def _query(handle: Any, name: str, *args: Any, timeout: float = 10) -> Any
         ) from exc
 
 
-async def _signal(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
-    _, handle = await _running(profile, root, args.op)
+async def _signal(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
+    _, handle = await _running(profile, config, args.op)
     status = await _query(handle, "status")
     gates = [w["signal"] for w in status["waiting"]]
     if args.signal not in gates:
@@ -136,10 +139,10 @@ async def _signal(args: argparse.Namespace, profile: TemporalProfile, root: Path
     return 0
 
 
-async def _status(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
     from temporalio.service import RPCError, RPCStatusCode
 
-    _, handle = await _handle(profile, root, args.op)
+    _, handle = await _handle(profile, config, args.op)
     try:
         described = await handle.describe()
     except RPCError as exc:
@@ -256,11 +259,12 @@ def _from_record(record: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-async def _history(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
-    from chant.temporal.connect import OP_ATTRIBUTE, OUTCOMES_ATTRIBUTE
+async def _history(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
+    from chant.temporal.connect import OUTCOMES_ATTRIBUTE
+    from chant.temporal.runner import runs_query
 
-    client, ready = await _client(profile, root)
-    query = f"{OP_ATTRIBUTE} = '{args.op}'"
+    client, ready = await _client(profile, config.root)
+    query = runs_query(config.project_id, args.op)
     found = client.list_workflows(query, limit=max(1, args.limit)) if ready else _none()
     rows = []
     async for wf in found:
@@ -323,14 +327,14 @@ async def _none() -> AsyncIterator[Any]:
         yield
 
 
-async def _cancel(args: argparse.Namespace, profile: TemporalProfile, root: Path) -> int:
+async def _cancel(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
     """Request cancellation (or terminate with ``--force``). A cancel is carried out by a
     worker: when none polls the run's task queue, say that nothing happens until one
     does, and how to proceed. Exit 0 either way: the request is recorded and kept."""
     from chant.temporal.connect import workers_polling
     from chant.temporal.runner import worker_command
 
-    client, handle = await _running(profile, root, args.op)
+    client, handle = await _running(profile, config, args.op)
     if args.force:
         await handle.terminate(reason="chant cancel --force")
         _out(f"terminated {handle.id} (no compensation ran)")
@@ -340,7 +344,6 @@ async def _cancel(args: argparse.Namespace, profile: TemporalProfile, root: Path
     if await workers_polling(client, profile, task_queue) and await _taken_up(handle):
         _out(f"cancelling {handle.id}: running steps stop, then on_failure runs")
         return 0
-    config = load_config(root)
     default = config.temporal.default_profile if config.temporal else None
     force = f"chant cancel {args.op} --force" + (
         f" --profile {args.profile}" if args.profile else ""

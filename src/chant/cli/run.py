@@ -169,3 +169,5 @@ def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: st
         )
         return EXIT_INTERRUPTED if followed.status in ("terminated", "canceled") else EXIT_FAILED
     return _finish(followed.result, as_json=args.as_json)
+    route_sdk_logs(project.config.root, debug=getattr(args, "debug", False))
+            project=project.config.project_id,

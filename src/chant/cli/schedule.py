@@ -29,9 +29,10 @@ def execute(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
     from temporalio.service import RPCError
 
-    from chant.temporal.connect import pick_profile, require_temporal
+    from chant.temporal.connect import pick_profile, require_temporal, route_sdk_logs
 
     require_temporal(config, "schedule")
+    route_sdk_logs(config.root, debug=getattr(args, "debug", False))
     profile = pick_profile(config, args.profile)
     try:
         if args.action == "apply":
@@ -69,7 +70,8 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
     # Scheduled runs carry the Ops' own search attributes: the namespace needs them.
     extra = sorted({key for op in scheduled.values() for key in op.search_attributes})
     client = await _client(config, profile, tuple(extra))
-    done = await schedules.apply(client, ops, profile)
+    project = config.project_id
+    done = await schedules.apply(client, ops, profile, project)
     if not done:
         _out("no Op declares a schedule: nothing to apply")
         return 0
@@ -77,7 +79,7 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
     spec_width = max((len(op.schedule or "") for op in scheduled.values()), default=0)
     queues: list[str] = []
     for what, sid in done:
-        name = sid.removeprefix(schedules.PREFIX)
+        name = sid.removeprefix(schedules.prefix(project))
         op = scheduled.get(name)
         if op is None:
             why = (
@@ -91,7 +93,7 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
         queues += [queue] if queue not in queues else []
         _out(
             f"{what:<9}  {sid:<{id_width}}  {op.schedule or '':<{spec_width}}  "
-            f"→ {workflow_id(name)} on task queue {queue}"
+            f"→ {workflow_id(project, name)} on task queue {queue}"
         )
     if queues:
         _out(
@@ -106,13 +108,13 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
 async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> int:
     from chant.temporal import schedules
 
-    found = await schedules.list_schedules(await _client(config, profile))
+    found = await schedules.list_schedules(await _client(config, profile), config.project_id)
     if as_json:
         _out(json.dumps(found, indent=2))
         return 0
     if not found:
         _out(
-            f"no chant Schedules on {profile.address} ({profile.namespace}); "
+            f"this project has no Schedules on {profile.address} ({profile.namespace}); "
             "`chant schedule apply` creates them for the Ops with a schedule"
         )
         return 0
@@ -137,7 +139,7 @@ async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> i
 async def _delete(config: Config, profile: TemporalProfile, op_name: str) -> int:
     from chant.temporal import schedules
 
-    sid = await schedules.delete(await _client(config, profile), op_name)
+    sid = await schedules.delete(await _client(config, profile), config.project_id, op_name)
     _out(
         f"deleted  {sid} (a run it already started goes on to its end; "
         f"`chant history {op_name}` lists its runs)"

@@ -1,4 +1,9 @@
-"""``chant server start|stop|status``: the project's local Temporal dev server."""
+"""``chant server start|stop|status``: the project's local Temporal dev server.
+
+One dev server may serve several projects (each keeps to its own task queue and
+workflow ids): when another project's server, or one started by hand, already serves
+the profile's address, ``start`` and ``status`` say so and exit 0.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ NOT_RUNNING = "no dev server of this project is running"
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Start, stop or report on the dev server; ``status`` exits 3 when none runs."""
+    """Start, stop or report on the dev server; ``status`` exits 3 when none serves the
+    profile's address."""
     from chant.config import load_config
     from chant.temporal.connect import pick_profile
 
@@ -22,21 +28,39 @@ def execute(args: argparse.Namespace) -> int:
     root = config.root
     if args.action == "start":
         before = devserver.status(root)
-        info = devserver.start(root, profile.address)
+        try:
+            info = devserver.start(root, profile.address)
+        except devserver.AlreadyServedError as exc:
+            print(f"{exc.other.describe(already=True)}; this project uses it")
+            print("next: chant run <NAME> --temporal")
+            return 0
         already = before is not None and before.pid == info.pid
         print(_running(info, "already running" if already else "running"))
         print("next: chant run <NAME> --temporal")
         return 0
     if args.action == "stop":
         gone = devserver.stop(root)
-        print(f"Temporal dev server stopped (pid {gone.pid})" if gone else NOT_RUNNING)
+        if gone is not None:
+            print(f"Temporal dev server stopped (pid {gone.pid})")
+            return 0
+        other = devserver.serving(profile.address)
+        if other is None:
+            print(NOT_RUNNING)
+        elif other.project is not None:
+            print(f"{NOT_RUNNING}; {other.describe()}: stop it from there with `chant server stop`")
+        else:
+            print(f"{NOT_RUNNING}; {other.describe()}: stop it where it was started")
         return 0
     running = devserver.status(root)
-    if running is None:
-        print(f"{NOT_RUNNING} (start one with chant server start)")
-        return RuntimeUnavailableError.exit_code
-    print(_running(running, "running"))
-    return 0
+    if running is not None:
+        print(_running(running, "running"))
+        return 0
+    other = devserver.serving(profile.address)
+    if other is not None:
+        print(f"{NOT_RUNNING}; {other.describe()}, and this project uses it")
+        return 0
+    print(f"{NOT_RUNNING} (start one with chant server start)")
+    return RuntimeUnavailableError.exit_code
 
 
 def _running(info: devserver.ServerInfo, state: str) -> str:

@@ -23,12 +23,13 @@ def execute(args: argparse.Namespace) -> int:
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError("--max-concurrent must be at least 1")
     project = load_project()
-    from chant.temporal.connect import pick_profile, require_temporal
+    from chant.temporal.connect import pick_profile, require_temporal, route_sdk_logs
 
     require_temporal(project.config, "worker")
     profile = pick_profile(project.config, args.profile)
     task_queue = args.task_queue or profile.task_queue
     os.chdir(project.config.root)  # steps run from the project root, as locally
+    route_sdk_logs(project.config.root, debug=getattr(args, "debug", False))
     return asyncio.run(_serve(project, profile, task_queue, args.max_concurrent))
 
 

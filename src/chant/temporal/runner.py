@@ -1,8 +1,12 @@
 """``chant run NAME --temporal``: start the Op's workflow and follow it.
 
 The run's events come from the workflow's ``events_after`` query and go to the same
-sinks (renderers) as a local run's, so the output is the same. Ctrl-C detaches: the
-workflow keeps running on the cluster.
+sinks (renderers) as a local run's, so the output is the same.
+
+Ctrl-C (SIGINT, SIGTERM, SIGHUP) means what it means locally when the worker is in
+this process: the run is cancelled (running steps stop, ``on_failure`` runs) and
+followed to its end; a second one detaches. With ``--no-worker`` the first detaches:
+the workflow keeps running on the cluster, on the workers serving it.
 """
 
 from __future__ import annotations
@@ -41,14 +45,24 @@ from chant.temporal.workflow import (
     WORKFLOW_NAME,
 )
 
+PROJECT_KEY = SearchAttributeKey.for_keyword("ChantProject")
 UNLIMITED = 30 * 24 * 3600.0
 """What a step with unlimited attempts adds to a run's execution timeout."""
 POLL = 0.1
 """Seconds between two reads of a running workflow's events."""
 
 
-def workflow_id(op_name: str) -> str:
-    return f"chant-op-{op_name}"
+def workflow_id(project: str, op_name: str) -> str:
+    """``chant-<project id>-op-<name>``: the id of the Op's runs started by ``chant run``
+    (a Schedule's runs have Temporal's start time appended)."""
+    return f"chant-{project}-op-{op_name}"
+
+
+def runs_query(project: str, op_name: str) -> str:
+    """The visibility query for the Op's runs in this project (and no other's)."""
+    from chant.temporal.connect import OP_ATTRIBUTE, PROJECT_ATTRIBUTE
+
+    return f"{OP_ATTRIBUTE} = '{op_name}' AND {PROJECT_ATTRIBUTE} = '{project}'"
 
 
 def worker_command(profile: TemporalProfile, task_queue: str, default: str | None) -> str:
@@ -108,8 +122,11 @@ def execution_timeout(op: Op) -> timedelta:
     return timedelta(seconds=min(total, MAX_DURATION))
 
 
-def search_attributes(op: Op) -> TypedSearchAttributes:
-    pairs: list[SearchAttributePair[Any]] = [SearchAttributePair(OP_KEY, op.name)]
+def search_attributes(op: Op, project: str) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(OP_KEY, op.name),
+        SearchAttributePair(PROJECT_KEY, project),
+    ]
     for key, value in op.search_attributes.items():
         pairs.append(SearchAttributePair(SearchAttributeKey.for_keyword(key), value))
     return TypedSearchAttributes(pairs)
@@ -272,16 +289,19 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(event.wait(), seconds)
 
 
-async def find_open_run(client: Client, op_name: str) -> WorkflowHandle[Any, Any] | None:
-    """The Op's open run, started by ``chant run`` or by a Schedule, if there is one."""
-    handle = client.get_workflow_handle(workflow_id(op_name))
+async def find_open_run(
+    client: Client, project: str, op_name: str
+) -> WorkflowHandle[Any, Any] | None:
+    """The Op's open run in ``project``, started by ``chant run`` or by a Schedule, if
+    there is one."""
+    handle = client.get_workflow_handle(workflow_id(project, op_name))
     try:
         described = await handle.describe()
         if described.status == WorkflowExecutionStatus.RUNNING:
             return client.get_workflow_handle(handle.id, run_id=described.run_id)
     except RPCError:
         pass
-    query = f"ChantOp = '{op_name}' AND ExecutionStatus = 'Running'"
+    query = f"{runs_query(project, op_name)} AND ExecutionStatus = 'Running'"
     async for wf in client.list_workflows(query, limit=1):
         return client.get_workflow_handle(wf.id, run_id=wf.run_id)
     return None
@@ -295,12 +315,14 @@ def _already_running(op: Op, wid: str) -> AlreadyRunningError:
     )
 
 
-async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[Any, Any]:
-    """Start ``chant-op-<name>``; refused while a run of the Op is open (a scheduled one
-    included)."""
-    wid = workflow_id(op.name)
+async def start(
+    client: Client, op: Op, *, project: str, task_queue: str
+) -> WorkflowHandle[Any, Any]:
+    """Start ``chant-<project>-op-<name>``; refused while a run of the Op is open (a
+    scheduled one included)."""
+    wid = workflow_id(project, op.name)
     check_payload_size(op)
-    running = await find_open_run(client, op.name)
+    running = await find_open_run(client, project, op.name)
     if running is not None:
         raise _already_running(op, running.id)
     try:
@@ -312,7 +334,7 @@ async def start(client: Client, op: Op, *, task_queue: str) -> WorkflowHandle[An
             execution_timeout=execution_timeout(op),
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            search_attributes=search_attributes(op),
+            search_attributes=search_attributes(op, project),
         )
     except WorkflowAlreadyStartedError as exc:
         raise _already_running(op, wid) from exc
@@ -324,13 +346,18 @@ async def run_temporal(
     profile: TemporalProfile,
     *,
     root: Any,
+    project: str,
     sinks: list[Sink],
     no_worker: bool,
     say: Callable[[str], None],
     default_profile: str | None = None,
 ) -> Followed:
-    """Start the Op's workflow (with a worker in this process unless ``no_worker``) and
-    follow it to its end. Ctrl-C / SIGTERM detaches."""
+    """Start the Op's workflow in ``project`` (with a worker in this process unless
+    ``no_worker``) and follow it to its end.
+
+    With the worker in this process, the first Ctrl-C / SIGTERM / SIGHUP cancels the
+    run and follows its compensation, and a second one detaches; with ``no_worker`` the
+    first detaches."""
     check_payload_size(op)
     client = await connect(profile, root=root)
     await ensure_search_attributes(client, profile, tuple(op.search_attributes))
@@ -342,21 +369,31 @@ async def run_temporal(
 
         worker = build_worker(client, registry, task_queue=task_queue)
     stop = asyncio.Event()
+    """Set to stop following (detach)."""
+    cancel = asyncio.Event()
+    """Set to cancel the run (with the worker in this process only)."""
     loop = asyncio.get_running_loop()
     from chant.activities.guard import STOP_SIGNALS
 
+    def on_signal() -> None:
+        if worker is None or cancel.is_set():
+            stop.set()
+        else:
+            cancel.set()
+
     for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    run = _Run(client, op, project, sinks, say, task_queue, hint, stop, cancel)
     try:
         if worker is not None:
             from chant.activities import guard
 
             try:
                 async with worker:
-                    return await _start_and_follow(client, op, sinks, stop, say, task_queue, hint)
+                    return await run.start_and_follow(in_process=True)
             finally:
                 guard.disable()
-        return await _start_and_follow(client, op, sinks, stop, say, task_queue, hint)
+        return await run.start_and_follow(in_process=False)
     except RPCError as exc:
         raise RuntimeUnavailableError(
             f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
@@ -367,27 +404,67 @@ async def run_temporal(
             loop.remove_signal_handler(sig)
 
 
-async def _start_and_follow(
-    client: Client,
-    op: Op,
-    sinks: list[Sink],
-    stop: asyncio.Event,
-    say: Callable[[str], None],
-    task_queue: str,
-    worker: str,
-) -> Followed:
-    handle = await start(client, op, task_queue=task_queue)
-    followed = await follow(handle, sinks, stop=stop, say=say, task_queue=task_queue, worker=worker)
-    if followed.result is not None:
-        followed.result = with_args(followed.result, op)
-    if followed.detached:
-        say(
-            f"chant: detached — workflow {handle.id} keeps running on Temporal "
-            f"(it needs a worker on task queue {task_queue}: `{worker}`)\n"
-            f"  follow it: chant status {op.name}\n"
-            f"  cancel it: chant cancel {op.name}"
+@dataclass
+class _Run:
+    """One ``chant run --temporal``: start the workflow, follow it, and act on Ctrl-C."""
+
+    client: Client
+    op: Op
+    project: str
+    sinks: list[Sink]
+    say: Callable[[str], None]
+    task_queue: str
+    worker: str
+    """The ``chant worker`` command serving ``task_queue``."""
+    stop: asyncio.Event
+    cancel: asyncio.Event
+
+    async def start_and_follow(self, *, in_process: bool) -> Followed:
+        op = self.op
+        handle = await start(self.client, op, project=self.project, task_queue=self.task_queue)
+        canceller = asyncio.ensure_future(self._cancel_when_asked(handle))
+        try:
+            followed = await follow(
+                handle,
+                self.sinks,
+                stop=self.stop,
+                say=self.say,
+                task_queue=self.task_queue,
+                worker=self.worker,
+            )
+        finally:
+            canceller.cancel()
+        if followed.result is not None:
+            followed.result = with_args(followed.result, op)
+        if followed.detached and in_process:
+            self.say(
+                f"chant: interrupted again — detached; workflow {handle.id} stays open on "
+                "Temporal with its cancellation requested, and the worker in this process "
+                "has stopped: nothing stops its steps or runs on_failure until a worker "
+                f"polls task queue {self.task_queue}: start one with `{self.worker}`\n"
+                f"  follow it: chant status {op.name}\n"
+                f"  end it now, without on_failure: chant cancel {op.name} --force"
+            )
+        elif followed.detached:
+            self.say(
+                f"chant: detached — workflow {handle.id} keeps running on Temporal "
+                f"(it needs a worker on task queue {self.task_queue}: `{self.worker}`)\n"
+                f"  follow it: chant status {op.name}\n"
+                f"  cancel it: chant cancel {op.name}"
+            )
+        return followed
+
+    async def _cancel_when_asked(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """On the first Ctrl-C, cancel the run as ``chant cancel`` does; the follower
+        goes on and shows the compensation."""
+        await self.cancel.wait()
+        then = ", then running on_failure" if self.op.on_failure else ""
+        self.say(
+            f"chant: interrupted — cancelling workflow {handle.id}: stopping running "
+            f"steps{then} (Ctrl-C again to detach)"
         )
-    return followed
+        with contextlib.suppress(RPCError):  # it closed meanwhile: the follower has it
+            await handle.cancel()
 
 
 def with_args(result: RunResult, op: Op) -> RunResult:

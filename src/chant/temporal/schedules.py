@@ -1,11 +1,12 @@
 """Temporal Schedules for the Ops that declare ``schedule``: apply, list, delete.
 
-One Schedule per scheduled Op, with the id ``chant-schedule-<op>``. Its action starts
-the same interpreter workflow as ``chant run --temporal``, with the Op's IR as it was
-when applied, on the Op's task queue (or the profile's), with the same execution
-timeout and search attributes. Temporal appends the time of each start to the
-workflow id (``chant-op-nightly-2025-01-01T03:00:00Z``), so scheduled runs are found
-by their ``ChantOp`` search attribute, as ``chant history`` does, not by id.
+One Schedule per scheduled Op, with the id ``chant-<project>-schedule-<op>``. Its
+action starts the same interpreter workflow as ``chant run --temporal``, with the Op's
+IR as it was when applied, on the Op's task queue (or the profile's), with the same
+execution timeout and search attributes. Temporal appends the time of each start to
+the workflow id (``chant-shop-3fa9c1-op-nightly-2025-01-01T03:00:00Z``), so scheduled
+runs are found by their ``ChantOp`` and ``ChantProject`` search attributes, as
+``chant history`` does, not by id. A project sees and changes only its own Schedules.
 
 The overlap policy is SKIP: while a run the Schedule started is still open, the next
 start is skipped — the "one run at a time" rule of ``chant run``. (Temporal only
@@ -13,10 +14,10 @@ knows the Schedule's own runs: a run started by hand does not block it.)
 
 ``apply`` is idempotent. What it would create is summed up in a fingerprint kept in
 the action's memo; an existing Schedule with the same fingerprint is left alone, one
-with another is updated (keeping its paused/unpaused state), and ``chant-schedule-*``
-Schedules on this project's task queues whose Op is gone, or has no schedule any more,
-are deleted. A Schedule changed by other means (the ``temporal`` CLI, the UI) keeps
-chant's fingerprint, so ``apply`` leaves it as it is; delete it to have it recreated.
+with another is updated (keeping its paused/unpaused state), and the project's
+Schedules whose Op is gone, or has no schedule any more, are deleted. A Schedule
+changed by other means (the ``temporal`` CLI, the UI) keeps chant's fingerprint, so
+``apply`` leaves it as it is; delete it to have it recreated.
 Cron expressions are read in UTC.
 """
 
@@ -49,16 +50,20 @@ from chant.plan import parse_schedule, suggest
 from chant.temporal.runner import execution_timeout, search_attributes, workflow_id
 from chant.temporal.workflow import WORKFLOW_NAME
 
-PREFIX = "chant-schedule-"
 MEMO_KEY = "chant_schedule"
 """The action's memo entry holding the spec text and the fingerprint."""
 NEXT_RUNS = 3
 """How many upcoming start times ``list_schedules`` reports."""
 
 
-def schedule_id(op_name: str) -> str:
-    """``chant-schedule-<op>``: the id of the Op's Schedule."""
-    return f"{PREFIX}{op_name}"
+def prefix(project: str) -> str:
+    """What the ids of ``project``'s Schedules start with."""
+    return f"chant-{project}-schedule-"
+
+
+def schedule_id(project: str, op_name: str) -> str:
+    """``chant-<project>-schedule-<op>``: the id of the Op's Schedule."""
+    return f"{prefix(project)}{op_name}"
 
 
 def task_queue(op: Op, profile: TemporalProfile) -> str:
@@ -76,17 +81,17 @@ def schedule_spec(text: str) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
 
 
-def _schedule(op: Op, queue: str) -> tuple[Schedule, str]:
+def _schedule(op: Op, project: str, queue: str) -> tuple[Schedule, str]:
     """The Schedule ``apply`` wants for ``op``, and its fingerprint."""
     assert op.schedule is not None
     spec_text = " ".join(op.schedule.split())
     action = ScheduleActionStartWorkflow(
         WORKFLOW_NAME,
         {"op": op.to_dict()},
-        id=workflow_id(op.name),
+        id=workflow_id(project, op.name),
         task_queue=queue,
         execution_timeout=execution_timeout(op),
-        typed_search_attributes=search_attributes(op),
+        typed_search_attributes=search_attributes(op, project),
     )
     schedule = Schedule(
         action=action,
@@ -124,29 +129,29 @@ async def _describe(client: Client, sid: str) -> ScheduleDescription | None:
         raise
 
 
-async def _chant_ids(client: Client) -> list[str]:
-    return sorted([s.id async for s in await client.list_schedules() if s.id.startswith(PREFIX)])
+async def _chant_ids(client: Client, project: str) -> list[str]:
+    start = prefix(project)
+    return sorted([s.id async for s in await client.list_schedules() if s.id.startswith(start)])
 
 
 async def apply(
-    client: Client, ops: Mapping[str, Op], profile: TemporalProfile
+    client: Client, ops: Mapping[str, Op], profile: TemporalProfile, project: str
 ) -> list[tuple[str, str]]:
     """Create, update or delete Schedules so that every Op with a ``schedule`` has one.
 
     Returns ``(what, schedule id)`` pairs, ``what`` being ``created``, ``updated`` or
     ``unchanged`` for the scheduled Ops (in their order), then ``deleted`` for the
-    ``chant-schedule-*`` Schedules on one of this project's task queues whose Op is gone
-    or no longer scheduled. Schedules on other task queues belong to other projects and
-    are left alone.
+    project's Schedules whose Op is gone or no longer scheduled. Other projects'
+    Schedules are left alone.
     """
     done: list[tuple[str, str]] = []
     wanted: set[str] = set()
     for op in ops.values():
         if not op.schedule:
             continue
-        sid = schedule_id(op.name)
+        sid = schedule_id(project, op.name)
         wanted.add(sid)
-        schedule, fingerprint = _schedule(op, task_queue(op, profile))
+        schedule, fingerprint = _schedule(op, project, task_queue(op, profile))
         current = await _describe(client, sid)
         if current is None:
             await client.create_schedule(sid, schedule)
@@ -162,15 +167,8 @@ async def apply(
 
             await client.get_schedule_handle(sid).update(keep_state)
             done.append(("updated", sid))
-    # Schedules on other task queues belong to other projects sharing the namespace.
-    ours = {profile.task_queue} | {op.task_queue for op in ops.values() if op.task_queue}
-    for sid in await _chant_ids(client):
-        if sid in wanted:
-            continue
-        current = await _describe(client, sid)
-        action = current.schedule.action if current else None
-        ours_too = isinstance(action, ScheduleActionStartWorkflow) and action.task_queue in ours
-        if ours_too and await _delete(client, sid):
+    for sid in await _chant_ids(client, project):
+        if sid not in wanted and await _delete(client, sid):
             done.append(("deleted", sid))
     return done
 
@@ -186,13 +184,14 @@ async def _delete(client: Client, sid: str) -> bool:
     return True
 
 
-async def list_schedules(client: Client) -> list[dict[str, Any]]:
-    """Every ``chant-schedule-*`` Schedule, by Op name: its spec, where its runs go, the
+async def list_schedules(client: Client, project: str) -> list[dict[str, Any]]:
+    """Every Schedule of ``project``, by Op name: its spec, where its runs go, the
     next start times (ISO 8601, UTC), how many runs it started (in all, and among the
     recent ones Temporal keeps), how many it skipped because one was open, and whether
     it is paused."""
     found = []
-    for sid in await _chant_ids(client):
+    start = prefix(project)
+    for sid in await _chant_ids(client, project):
         described = await _describe(client, sid)
         if described is None:  # deleted since it was listed
             continue
@@ -201,7 +200,7 @@ async def list_schedules(client: Client) -> list[dict[str, Any]]:
         info = described.info
         found.append(
             {
-                "op": sid.removeprefix(PREFIX),
+                "op": sid.removeprefix(start),
                 "schedule_id": sid,
                 "spec": (await _memo(client, described)).get("schedule")
                 or _spec_text(described.schedule.spec),
@@ -224,16 +223,16 @@ def _spec_text(spec: ScheduleSpec) -> str:
     return ", ".join(parts) or f"{len(spec.calendars)} calendar(s)"
 
 
-async def delete(client: Client, op_name: str) -> str:
+async def delete(client: Client, project: str, op_name: str) -> str:
     """Delete the Schedule of ``op_name`` and return its id. A run it already started
     goes on to its end. Exit 2, naming the Schedules there are, when it has none."""
-    sid = schedule_id(op_name)
+    sid = schedule_id(project, op_name)
     if await _delete(client, sid):
         return sid
-    names = [s.removeprefix(PREFIX) for s in await _chant_ids(client)]
+    names = [s.removeprefix(prefix(project)) for s in await _chant_ids(client, project)]
     if not names:
         raise UsageError(
-            f'no Schedule for Op "{op_name}" ({sid}); there are no chant Schedules',
+            f'no Schedule for Op "{op_name}" ({sid}); this project has no Schedules',
             hint="`chant schedule apply` creates them for the Ops with a schedule",
         )
     hint = suggest(op_name, names)
