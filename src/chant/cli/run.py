@@ -129,7 +129,7 @@ def _finish(result: RunResult, *, as_json: bool) -> int:
 
 def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: str | None) -> int:
     """Run ``op`` on Temporal: the same checks, events and exit codes as a local run."""
-    from chant.temporal.connect import INSTALL_TEMPORAL, pick_profile
+    from chant.temporal.connect import INSTALL_TEMPORAL, pick_profile, route_sdk_logs
 
     profile = pick_profile(project.config, args.profile)
     if not args.no_worker:
@@ -146,12 +146,14 @@ def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: st
         _say(notice)
     sinks = _sinks(as_json=args.as_json, progress_json=args.progress_json)
     os.chdir(project.config.root)
+    route_sdk_logs(project.config.root, debug=getattr(args, "debug", False))
     followed = asyncio.run(
         run_temporal(
             op,
             project.registry,
             profile,
             root=project.config.root,
+            project=project.config.project_id,
             sinks=sinks,
             no_worker=args.no_worker,
             say=_say,
@@ -169,5 +171,3 @@ def _run_temporal(args: argparse.Namespace, project: Project, op: Op, notice: st
         )
         return EXIT_INTERRUPTED if followed.status in ("terminated", "canceled") else EXIT_FAILED
     return _finish(followed.result, as_json=args.as_json)
-    route_sdk_logs(project.config.root, debug=getattr(args, "debug", False))
-            project=project.config.project_id,
