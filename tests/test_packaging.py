@@ -16,6 +16,7 @@ pip reads the index as configured on this machine, with the user's pip cache, so
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -151,6 +152,30 @@ def test_the_version_is_written_once() -> None:
     assert re.search(r"(?m)^version\s*=", pyproject) is None
     assert 'path = "src/chant/_version.py"' in pyproject
     assert re.findall(r'__version__ = "[^"]+"', _sources()) == [f'__version__ = "{__version__}"']
+
+
+def test_chant_version_reads_the_version_module_and_loads_no_command() -> None:
+    # --version is read from chant/_version.py: no importlib.metadata lookup, no command
+    # module, no config or discovery, no event loop.
+    code = (
+        "import json, sys\n"
+        "from chant.cli.main import main\n"
+        "code = main(['--version'])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    shown, last = proc.stdout.splitlines()
+    assert shown == f"chant {__version__}"
+    exit_code, modules = json.loads(last)
+    assert exit_code == 0
+    loaded = set(modules) - {"chant", "chant.cli", "chant.cli.main"}
+    heavy = {"importlib.metadata", "asyncio", "tomllib", "temporalio", "argcomplete"}
+    assert not loaded & heavy
+    later = ("chant.cli.", "chant.local", "chant.temporal", "chant.activities", "chant.config")
+    assert not [m for m in loaded if m.startswith(later)]
+    assert not loaded & {"chant.discover", "chant.project"}
 
 
 def test_no_install_line_names_the_unrelated_chant_package() -> None:
