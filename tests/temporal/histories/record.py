@@ -45,7 +45,7 @@ async def main(address: str) -> None:
         (root / "ops" / "gated.op.py").write_text(GATED)
         queue = f"record-{uuid.uuid4().hex[:6]}"
         (root / "chant.toml").write_text(
-            f'[project]\nops = ["ops"]\n[temporal]\n[temporal.profiles.rec]\n'
+            f'[project]\nops = ["ops"]\nname = "{queue}"\n[temporal]\n[temporal.profiles.rec]\n'
             f'address = "{address}"\ntask_queue = "{queue}"\n'
         )
         env = {**os.environ, "PARITY_TOKEN": "recorded-secret"}
@@ -69,7 +69,7 @@ async def main(address: str) -> None:
                     check=True,
                 )
             proc.wait(timeout=120)
-            history = await client.get_workflow_handle(f"chant-op-{name}").fetch_history()
+            history = await client.get_workflow_handle(f"chant-{queue}-op-{name}").fetch_history()
             (HERE / f"{name}.json").write_text(history.to_json())
             print(f"recorded {name} (exit {proc.returncode})")
 
