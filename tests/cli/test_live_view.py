@@ -276,3 +276,16 @@ def test_ctrl_c_clears_the_live_line_and_leaves_the_terminal_usable(project: Pat
     assert rows[-1].startswith('Op "stuck" interrupted after'), rows
     assert not any(LIVE.search(r) for r in rows), rows
     assert "\x1b[?25l" not in screen.raw  # the cursor was never hidden
+
+
+def test_on_temporal_the_live_line_counts_from_the_steps_start(
+    make_project: MakeProject, temporal_server
+) -> None:
+    queue = f"live-{os.getpid()}-{time.time_ns()}"
+    root = make_project({"ops/live.op.py": OPS, "chant.toml": temporal_server.toml(queue)})
+    screen = on_terminal(root, "run", "silent", "--temporal")
+    assert screen.code == 0, screen.raw
+    seconds = [int(s) for step, s in LIVE.findall(SGR.sub("", screen.raw)) if step == "wait.1"]
+    assert seconds and seconds == sorted(set(seconds)) and seconds[-1] >= 2, screen.raw
+    assert not any(LIVE.search(r) for r in screen.rows), screen.rows
+    assert screen.rows[-1].startswith('Op "silent" completed in'), screen.rows
