@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from chant.config import Config
+from chant.config import CONFIG_NAME, Config
 from chant.errors import ChantError, Problem, UsageError
 from chant.ir import Op
 
@@ -30,7 +30,11 @@ DEFAULT_IMPORT_TIMEOUT = 30.0
 overrides it (``0`` turns the bound off)."""
 
 # Virtualenvs are recognised by their pyvenv.cfg, whatever their folder is called.
-SKIP_DIRS = frozenset({"dist", "build", "node_modules", "__pycache__", "site-packages"})
+SKIP_DIRS = frozenset({"dist", "build", "node_modules", "__pycache__", "site-packages", "venv"})
+LOOSE_OPS = "ops"
+"""Without a chant.toml, chant looks at ``./*.op.py`` and below ``./ops/`` only."""
+SHOWN_FILES = 8
+"""How many of the files considered an error names before it says "and N more"."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,48 @@ class Discovered:
 
     ops: tuple[tuple[Op, str], ...]
     problems: tuple[Problem, ...]
+    searched: Search | None = None
+    """Where chant looked, for the error that says no Op was found."""
+    failed: tuple[tuple[str, Problem], ...] = ()
+    """Each op file (shown path) that could not be imported, with why: its Ops are
+    unknown."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """Where chant looked for op files, what it found and what it left alone (and why)."""
+
+    root: Path
+    patterns: tuple[str, ...]
+    """What was searched, relative to the root: ``*.op.py``, ``ops/**/*.op.py``."""
+    files: tuple[Path, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(path, why) for each nested project and each op file whose real path is outside."""
+    problems: tuple[Problem, ...] = ()
+    """``[project] ops`` entries that lead outside the project or into another one."""
+    has_config: bool = True
+
+    def describe(self) -> list[str]:
+        """Lines saying where chant looked and what it found, for an error message."""
+        where = " and ".join(self.patterns)
+        config = (
+            f" (as [project] ops of {CONFIG_NAME} says)"
+            if self.has_config
+            else f" (no {CONFIG_NAME} there or above)"
+        )
+        lines = [f"looked for {where} in {self.root}{config}"]
+        shown = [shown_path(f) for f in self.files]
+        if not shown:
+            lines.append("found no such file")
+        else:
+            more = len(shown) - SHOWN_FILES
+            lines.append(
+                "considered "
+                + ", ".join(shown[:SHOWN_FILES])
+                + (f" and {more} more" if more > 0 else "")
+            )
+        lines += [f"skipped {path}: {why}" for path, why in self.skipped[:SHOWN_FILES]]
+        return lines
 
 
 def shown_path(path: Path | str) -> str:
@@ -50,25 +96,122 @@ def shown_path(path: Path | str) -> str:
         return str(p)
 
 
-def find_op_files(config: Config) -> list[Path]:
-    """Every ``*.op.py`` under the configured folders, skipping hidden folders,
-    virtualenvs, ``dist``, ``build`` and ``node_modules``; sorted for stable order."""
+def _shown_link(path: Path) -> str:
+    """A link's own path (not its target's), relative to the current directory when it
+    lies beneath it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def search(config: Config) -> Search:
+    """Find the op files of the project, bounded so that chant never runs code that is
+    not the project's.
+
+    With a ``chant.toml``: each ``[project] ops`` entry (a folder, searched
+    recursively, or one ``*.op.py``). Without one: ``./*.op.py`` and ``./ops/**/*.op.py``
+    of the root only. Either way chant never descends into hidden folders,
+    ``SKIP_DIRS``, virtualenvs, or a folder with its own ``chant.toml`` (another
+    project), and never takes a file whose real path is outside the root (a symlink out).
+    Files are sorted for a stable order."""
+    root = config.root.resolve()
     found: set[Path] = set()
-    for folder in config.ops:
-        base = (config.root / folder).resolve()
-        if base.is_file() and base.name.endswith(".op.py"):
-            found.add(base)
-            continue
+    skipped: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+
+    def take(path: Path) -> None:
+        real = path.resolve()
+        if _inside(real, root):
+            found.add(path)
+        else:
+            skipped.append((_shown_link(path), f"a link to {real}, outside the project"))
+
+    def walk(base: Path) -> None:
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [
-                d
-                for d in dirnames
-                if not d.startswith(".")
-                and d not in SKIP_DIRS
-                and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))
-            ]
-            found.update(Path(dirpath, f) for f in filenames if f.endswith(".op.py"))
-    return sorted(found)
+            kept = []
+            for d in sorted(dirnames):
+                sub = os.path.join(dirpath, d)
+                if d.startswith(".") or d in SKIP_DIRS or os.path.exists(f"{sub}/pyvenv.cfg"):
+                    continue
+                if os.path.isfile(os.path.join(sub, CONFIG_NAME)):
+                    skipped.append(
+                        (shown_path(sub) + "/", f"another project (it has a {CONFIG_NAME})")
+                    )
+                    continue
+                kept.append(d)
+            dirnames[:] = kept
+            for f in filenames:
+                if f.endswith(".op.py"):
+                    take(Path(dirpath, f))
+
+    if config.file is None:
+        for f in sorted(os.listdir(root)) if root.is_dir() else ():
+            if f.endswith(".op.py") and (root / f).is_file():
+                take(root / f)
+        ops = root / LOOSE_OPS
+        if ops.is_dir():
+            real = ops.resolve()
+            if not _inside(real, root):
+                skipped.append((f"{LOOSE_OPS}/", f"a link to {real}, outside the project"))
+            elif (ops / CONFIG_NAME).is_file():
+                skipped.append((f"{LOOSE_OPS}/", f"another project (it has a {CONFIG_NAME})"))
+            else:
+                walk(real)
+        return Search(
+            root,
+            ("*.op.py", f"{LOOSE_OPS}/**/*.op.py"),
+            tuple(sorted(found)),
+            tuple(skipped),
+            has_config=False,
+        )
+    shown_config = shown_path(config.file)
+    for folder in config.ops:
+        base = config.root / folder
+        real = base.resolve()
+        if not base.exists():
+            continue  # discover() reports it
+        if not _inside(real, root):
+            problems.append(
+                Problem(
+                    f'"{folder}" listed in [project] ops is outside the project ({real})',
+                    shown_config,
+                    hint="chant only imports files inside the project root; move it in, or "
+                    "make it a project of its own",
+                )
+            )
+        elif real.is_file():
+            if real.name.endswith(".op.py"):
+                found.add(real)
+        elif real != root and (real / CONFIG_NAME).is_file():
+            problems.append(
+                Problem(
+                    f'folder "{folder}" listed in [project] ops is another project (it has a '
+                    f"{CONFIG_NAME})",
+                    shown_config,
+                    hint=f"run chant in {folder}/ for its Ops, or remove it from the list",
+                )
+            )
+        else:
+            walk(real)
+    patterns = tuple(
+        "**/*.op.py"
+        if f in (".", "./")
+        else f
+        if f.endswith(".op.py")
+        else f"{f.rstrip('/')}/**/*.op.py"
+        for f in config.ops
+    )
+    return Search(root, patterns, tuple(sorted(found)), tuple(skipped), tuple(problems))
+
+
+def find_op_files(config: Config) -> list[Path]:
+    """Every op file of the project, as ``search`` bounds it; sorted for stable order."""
+    return list(search(config).files)
 
 
 class ImportEscape(BaseException):
@@ -352,7 +495,8 @@ def _safe_repr(value: object) -> str:
 
 
 def discover(config: Config) -> Discovered:
-    """Import every op file of the project and collect its Ops and problems."""
+    """Import every op file of the project (as ``search`` bounds them) and collect its
+    Ops and problems."""
     root = str(config.root)
     if root not in sys.path:
         # Let op files import the project's own helper modules.
@@ -365,16 +509,20 @@ def discover(config: Config) -> Discovered:
             hint=f"create {folder}/ or remove it from the list",
         )
         for folder in config.ops
-        if not (config.root / folder).exists()
+        if config.file and not (config.root / folder).exists()
     ]
     seconds = import_timeout()
     for module in config.activities:
         problem = load_activity_module(module, seconds)
         if problem:
             problems.append(problem)
-    for path in find_op_files(config):
+    searched = search(config)
+    problems += searched.problems
+    failed: list[tuple[str, Problem]] = []
+    for path in searched.files:
         found, problem = load_op_file(path, seconds)
         if problem:
             problems.append(problem)
+            failed.append((shown_path(path), problem))
         ops.extend((op, shown_path(path)) for op in found)
-    return Discovered(tuple(ops), tuple(problems))
+    return Discovered(tuple(ops), tuple(problems), searched, tuple(failed))

@@ -594,13 +594,16 @@ def check_ir(op: Op) -> list[Problem]:
     return problems
 
 
-def check_project(ops: list[tuple[Op, str]], problems: list[Problem]) -> None:
-    """Problems that span Ops: duplicate names and unknown ``depends``."""
+def check_project(
+    ops: list[tuple[Op, str]], problems: list[Problem], *, of: str | None = None
+) -> None:
+    """Problems that span Ops: duplicate names and unknown ``depends`` (only those of
+    the Op named ``of``, when given)."""
     seen: dict[str, str | None] = {}
     for op, _file in ops:
         if not isinstance(op.name, str):
             continue  # reported by resolve_op
-        if op.name in seen:
+        if op.name in seen and of in (None, op.name):
             problems.append(
                 Problem(
                     f'duplicate Op name "{op.name}": declared at {where(seen[op.name])} '
@@ -613,6 +616,8 @@ def check_project(ops: list[tuple[Op, str]], problems: list[Problem]) -> None:
             seen[op.name] = op.origin
     for op, _file in ops:
         if not isinstance(op.name, str) or not isinstance(op.depends, tuple | list):
+            continue
+        if of is not None and op.name != of:
             continue
         for dep in op.depends:
             if isinstance(dep, str) and dep not in seen:
@@ -677,3 +682,19 @@ def check_local(op: Op) -> None:
             "for a human signal and need Temporal; local mode cannot run them",
             hint=f"run it on Temporal: chant run {op.name} --temporal",
         )
+
+
+def single_attempt(op: Op) -> Op:
+    """``op`` with every activity step (main and on_failure phases) limited to one
+    attempt: ``chant run --no-retry``, for a quick dev loop. Timeouts are kept."""
+
+    def once(step: Step) -> Step:
+        if not isinstance(step, ActivityStep) or not isinstance(step.profile, Profile):
+            return step
+        retry = replace(step.profile.retry, max_attempts=1)
+        return replace(step, profile=replace(step.profile, retry=retry))
+
+    def phases(group: tuple[Phase, ...]) -> tuple[Phase, ...]:
+        return tuple(replace(p, steps=tuple(once(s) for s in p.steps)) for p in group)
+
+    return replace(op, phases=phases(tuple(op.phases)), on_failure=phases(tuple(op.on_failure)))

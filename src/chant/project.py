@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chant.activities.registry import Registry, default_registry
 from chant.config import Config, load_config
-from chant.discover import discover
+from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
 from chant.ir import JSON, Op
-from chant.plan import check_project, resolve_op, suggest
+from chant.plan import MAX_NAME, OP_NAME, check_project, resolve_op, suggest, where
 
 
 @dataclass(frozen=True)
@@ -24,28 +24,77 @@ class Project:
     registry: Registry
     problems: tuple[Problem, ...] = ()
     """What is wrong with the project's Ops; non-empty only from a non-strict load."""
+    broken: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)
+    """The problems of each invalid Op, by name (a subset of ``problems``)."""
+    discovered: Discovered | None = None
+    """Where the op files were looked for."""
+    unnamed: tuple[tuple[str, tuple[Problem, ...]], ...] = ()
+    """Where an Op may be that chant cannot name, with why: each op file that failed to
+    import, and each Op whose name is invalid (``file:line``)."""
+
+    def valid(self) -> list[str]:
+        """The names of the Ops that can run: every Op without a problem of its own."""
+        return [name for name in self.ops if name not in self.broken]
+
+    def problems_besides(self, name: str) -> tuple[Problem, ...]:
+        """The problems that do not stop Op ``name`` from running: warnings for
+        ``chant run NAME``. When ``name`` is not found, the import failures of op files
+        are left out, since ``op(name)`` reports them as where it may be defined."""
+        own = set(self.broken.get(name, ()))
+        if name not in self.ops:
+            own |= {p for _, problems in self.unnamed for p in problems}
+        return tuple(p for p in self.problems if p not in own)
 
     def op(self, name: str) -> Op:
-        """The Op called ``name``, or ``OpNotFoundError`` listing the ones there are."""
+        """The Op called ``name``; ``ValidationError`` with its problems when it is
+        invalid, or ``OpNotFoundError`` saying where chant looked and which op files
+        failed to import (the Op may be defined in one of them)."""
+        if name in self.broken:
+            raise ValidationError(list(self.broken[name]))
         if name in self.ops:
             return self.ops[name]
-        names = list(self.ops)
-        if not names:
+        names = [n for n in self.ops if _named(n)]
+        close = suggest(name, names)
+        if self.unnamed:
+            places = ", ".join(place for place, _ in self.unnamed)
+            body = "\n".join(str(p) for _, problems in self.unnamed for p in problems)
+            available = f"; available: {', '.join(names)}" if names else ""
             raise OpNotFoundError(
-                f'no Op named "{name}": no Ops found under {self.config.root}',
-                hint="write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+                f'no Op named "{name}"{available}; it may be defined at {places}, where chant '
+                f"could not load an Op:\n{body}",
+                hint=close
+                if close.startswith("did you mean")
+                else "fix the problems above and run again (`chant build` lists every problem)",
             )
-        hint = suggest(name, names)
+        looked = self.discovered.searched if self.discovered else None
+        where = "".join(f"\n  {line}" for line in looked.describe()) if looked else ""
+        if not names:
+            if self.config.file is None:
+                hint = (
+                    "cd into your project, or start one here with `chant init` (it writes "
+                    "chant.toml and ops/hello.op.py)"
+                )
+            else:
+                hint = (
+                    "write one in ops/<name>.op.py, or list its folder in [project] ops of "
+                    "chant.toml (chant init creates ops/hello.op.py)"
+                )
+            raise OpNotFoundError(
+                f'no Op named "{name}": no Ops found under {self.config.root}{where}',
+                hint=hint,
+            )
         raise OpNotFoundError(
-            f'no Op named "{name}"; available: {", ".join(names)}',
-            hint=hint if hint.startswith("did you mean") else "chant list shows every Op",
+            f'no Op named "{name}"; available: {", ".join(names)}{where}',
+            hint=close if close.startswith("did you mean") else "chant list shows every Op",
         )
 
 
 def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
     """Find the project around ``start`` (default: the current directory), import every
     ``*.op.py`` and validate every Op. Raises ``ValidationError`` with every problem,
-    unless ``strict`` is False (for commands that only inspect, like ``chant activities``).
+    unless ``strict`` is False: then the problems are kept in ``Project.problems`` (and
+    each invalid Op's in ``Project.broken``) for commands that need only some Ops, like
+    ``chant run NAME``, or only inspect, like ``chant activities``.
     """
     config = load_config(start or Path.cwd())
     found = discover(config)
@@ -60,17 +109,45 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
 
     ops: dict[str, Op] = {}
     files: dict[str, str] = {}
+    broken: dict[str, list[Problem]] = {}
+    unnamed: list[tuple[str, tuple[Problem, ...]]] = [(f, (p,)) for f, p in found.failed]
     for op, file in found.ops:
+        own: list[Problem] = []
         resolved = resolve_op(
             op,
             profiles=config.profiles,
             activities=defaults,
-            problems=problems,
+            problems=own,
             check_args=check_args,
         )
+        problems += own
+        if not _named(op.name):
+            unnamed.append((where(op.origin) or file, tuple(own)))
         if isinstance(op.name, str):  # any other name is a problem reported already
             ops.setdefault(op.name, resolved)
             files.setdefault(op.name, file)
+            if own:
+                broken.setdefault(op.name, []).extend(own)
     if problems and strict:
         raise ValidationError(problems)
-    return Project(config=config, ops=ops, files=files, registry=registry, problems=tuple(problems))
+    if problems:
+        for name in ops:
+            spanning: list[Problem] = []  # a duplicate name, an unknown depends
+            check_project(list(found.ops), spanning, of=name)
+            if spanning:
+                broken.setdefault(name, []).extend(spanning)
+    return Project(
+        config=config,
+        ops=ops,
+        files=files,
+        registry=registry,
+        problems=tuple(problems),
+        broken={name: tuple(p) for name, p in broken.items()},
+        discovered=found,
+        unnamed=tuple(unnamed),
+    )
+
+
+def _named(name: object) -> bool:
+    """Whether ``name`` is a valid Op name, one ``chant run NAME`` could be asked for."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and bool(OP_NAME.fullmatch(name))

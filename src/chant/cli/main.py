@@ -177,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Temporal: do not start a worker in this process (use running `chant worker`s)",
     )
+    run.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="run every step with a single attempt, whatever its profile (a quick dev loop)",
+    )
     _temporal_flags(run)
     _temporal_commands(sub)
     completion = sub.add_parser(

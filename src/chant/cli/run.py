@@ -11,10 +11,10 @@ import sys
 from typing import TextIO
 
 from chant.config import check_mode_flags, choose_mode
-from chant.errors import RuntimeUnavailableError
+from chant.errors import Problem, RuntimeUnavailableError
 from chant.events import RunResult, Sink
 from chant.ir import Op
-from chant.plan import check_local, secret_values
+from chant.plan import check_local, secret_values, single_attempt
 from chant.project import Project, load_project
 from chant.render import LineWriter
 
@@ -33,6 +33,20 @@ def _say(text: str) -> None:
     with contextlib.suppress(OSError), human.paused() if human else contextlib.nullcontext():
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
+
+
+def warn(problems: tuple[Problem, ...]) -> None:
+    """Print each problem on stderr as ``chant: warning: file:line: …`` (escaped like
+    an error), for problems that do not stop the command."""
+    from chant.render import terminal_safe
+
+    for problem in problems:
+        _say("chant: warning: " + "\n".join(terminal_safe(ln) for ln in str(problem).split("\n")))
+
+
+def count(problems: tuple[Problem, ...]) -> str:
+    """``1 problem`` / ``3 problems``."""
+    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
 
 
 async def run_local(
@@ -80,11 +94,21 @@ def execute(args: argparse.Namespace) -> int:
         )
     # Before loading anything: a broken op file must not hide a usage error.
     check_mode_flags(local=args.local, temporal=args.temporal)
-    project = load_project()
+    # Only NAME must be valid: problems elsewhere in the project are warnings.
+    project = load_project(strict=False)
+    others = project.problems_besides(name)
+    warn(others)
+    op = project.op(name)
+    if others:
+        _say(
+            f"chant: warning: {count(others)} elsewhere in the project (above); running "
+            f'"{name}" anyway (`chant build` checks every Op)'
+        )
     mode, notice = choose_mode(
         local=args.local, temporal=args.temporal, config=project.config, op_name=name
     )
-    op = project.op(name)
+    if args.no_retry:
+        op = single_attempt(op)
     if mode == "temporal":
         return _run_temporal(args, project, op, notice)
     check_local(op)
