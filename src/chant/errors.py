@@ -14,6 +14,10 @@
     ├── RuntimeUnavailableError     exit_code 3: the chosen runtime cannot be reached
     └── ActivityError               one attempt of a step failed (raised by activities)
         ├── CommandFailedError      a command exited non-zero
+        │   ├── CommandNotFoundError       the shell found no such command: exit 127
+        │   │                              (non-retryable)
+        │   └── CommandNotExecutableError  the shell could not execute it: exit 126
+        │                                  (non-retryable)
         ├── ActivityTimeoutError    an attempt ran past its start-to-close timeout
         ├── HeartbeatTimeoutError   an attempt stopped heartbeating
         ├── OutcomeError            the outcome's dot-path is not in the result
@@ -151,6 +155,20 @@ class CommandFailedError(ActivityError):
     def __init__(self, message: str, *, exit_code: int) -> None:
         super().__init__(message)
         self.command_exit_code = exit_code
+
+
+class CommandNotFoundError(CommandFailedError):
+    """A ``shell`` command exited with 127: the shell found no such command (a typo,
+    a tool not installed, not on ``PATH``). Retrying cannot help."""
+
+    NON_RETRYABLE = True
+
+
+class CommandNotExecutableError(CommandFailedError):
+    """A ``shell`` command exited with 126: the shell found the file but could not
+    execute it (no execute permission, a folder). Retrying cannot help."""
+
+    NON_RETRYABLE = True
 
 
 class ActivityTimeoutError(ActivityError):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from chant.activities.process import failure_message, run_command
+from chant.activities.process import CommandResult, failure_message, run_command
 from chant.activities.registry import ActivityContext
-from chant.errors import CommandFailedError
+from chant.errors import CommandFailedError, CommandNotExecutableError, CommandNotFoundError
 
 STDERR_LINES_IN_ERROR = 5
+NOT_FOUND, NOT_EXECUTABLE = 127, 126
+"""The shell's exit codes (POSIX) for a command it cannot find, or cannot execute."""
+# "/bin/sh: 1: ech: not found" (dash), "sh: line 1: ech: command not found" (bash),
+# "/bin/sh: 1: ./x.sh: Permission denied": the command is the field before the reason.
+_NOT_FOUND = re.compile(r": ([^:]+): (?:command )?not found\s*$")
+_NOT_EXECUTABLE = re.compile(r": ([^:]+): (Permission denied|Is a directory|cannot execute.*)$")
 
 
 async def shell(
@@ -23,11 +30,29 @@ async def shell(
     working directory (default: where chant runs, the project root).
     Returns ``{exit_code, stdout, stderr}`` with each stream's tail, trailing whitespace
     stripped. Raises ``CommandFailedError`` on a non-zero exit, naming the code and the
-    last stderr lines. Default profile: ``fast_idempotent``.
+    last stderr lines; on exit 127 ``CommandNotFoundError`` and on exit 126
+    ``CommandNotExecutableError`` instead, which are not retried. Default profile:
+    ``fast_idempotent``.
     """
     result = await run_command(ctx, ["/bin/sh", "-c", cmd], env=env, cwd=cwd)
     if result.exit_code != 0:
-        raise CommandFailedError(
-            failure_message("command", result, STDERR_LINES_IN_ERROR), exit_code=result.exit_code
-        )
+        raise _failure(result)
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
+
+
+def _failure(result: CommandResult) -> CommandFailedError:
+    """The error for a non-zero exit: a command the shell could not find (127) or run
+    (126) says which, in the shell's own words; any other code names the code and the
+    last stderr lines."""
+    code = result.exit_code
+    detail = failure_message("command", result, STDERR_LINES_IN_ERROR)
+    lines = result.stderr.splitlines()[::-1]
+    if code == NOT_FOUND:
+        found = next((m for m in map(_NOT_FOUND.search, lines) if m), None)
+        message = f"command not found: {found[1]} (exit 127)" if found else detail
+        return CommandNotFoundError(message, exit_code=code)
+    if code == NOT_EXECUTABLE:
+        found = next((m for m in map(_NOT_EXECUTABLE.search, lines) if m), None)
+        message = f"command not executable: {found[1]}: {found[2]} (exit 126)" if found else detail
+        return CommandNotExecutableError(message, exit_code=code)
+    return CommandFailedError(detail, exit_code=code)
