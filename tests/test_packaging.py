@@ -39,7 +39,7 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 README = CHECKOUT / "README.md"
 DIST = "chant_ops"
 # Venvs, pip and the dev server take seconds each; the suite's 120 s default is too tight.
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(600)]
 
 
 def _pip_cache() -> str | None:
