@@ -29,7 +29,7 @@ def found(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root.resolve())) for p in files)
 
 
-def test_op_files_are_found_anywhere_under_the_root(make_project: MakeProject) -> None:
+def test_op_files_are_found_at_the_root_and_anywhere_under_ops(make_project: MakeProject) -> None:
     root = make_project({"a.op.py": "", "ops/b.op.py": "", "ops/deep/c.op.py": ""})
     assert found(root) == ["a.op.py", "ops/b.op.py", "ops/deep/c.op.py"]
 
