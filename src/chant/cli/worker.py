@@ -22,7 +22,17 @@ from chant.project import Project, load_project
 def execute(args: argparse.Namespace) -> int:
     if args.max_concurrent is not None and args.max_concurrent < 1:
         raise UsageError("--max-concurrent must be at least 1")
-    project = load_project()
+    # One broken op file must not keep the worker from serving the valid Ops.
+    project = load_project(strict=False)
+    if project.problems:
+        from chant.cli.run import count, warn
+
+        warn(project.problems)
+        valid = ", ".join(project.valid()) or "none"
+        sys.stderr.write(
+            f"chant: warning: {count(project.problems)} in the project (above); this worker "
+            f"serves only its valid Ops: {valid}\n"
+        )
     from chant.temporal.connect import pick_profile, require_temporal, route_sdk_logs
 
     require_temporal(project.config, "worker")
@@ -51,7 +61,7 @@ async def _serve(
 
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    ops = ", ".join(project.ops) or "none found"
+    ops = ", ".join(project.valid()) or "none found"
     sys.stderr.write(
         f"chant worker {identity}: polling task queue {task_queue} on {profile.address} "
         f"(namespace {profile.namespace}, profile {profile.name}); Ops: {ops}; "
