@@ -147,9 +147,12 @@ def test_build_without_any_op_reports_an_error_with_the_fix(
     make_project: MakeProject, chant: Chant
 ) -> None:
     root = make_project({"chant.toml": ""})
-    first, hint = chant("build", cwd=root).err.splitlines()
-    assert first == f"chant: error: no *.op.py with an Op found under {root.resolve()}"
-    assert hint.startswith("  hint: ")
+    assert chant("build", cwd=root).err.splitlines() == [
+        f"chant: error: no *.op.py with an Op found under {root.resolve()}",
+        f"  looked for **/*.op.py in {root.resolve()} (as [project] ops of chant.toml says)",
+        "  found no such file",
+        "  hint: write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+    ]
 
 
 # --- concurrency and unwritable projects ----------------------------------------------
