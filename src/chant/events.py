@@ -208,25 +208,37 @@ def to_json(value: Any, path: str = "") -> Any:
 
 
 def _container(value: Any, path: str, depth: int, seen: set[int]) -> Any:
+    # Plain values (most of any result) are kept as they are without a call; the path
+    # of a nested value is only spelled out for one that needs converting.
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            key = _key(k, path)
-            out[key] = _json(v, f"{path}[{key!r}]", depth + 1, seen)
+            key = k if type(k) is str else _key(k, path)
+            out[key] = (
+                v
+                if v is None or type(v) in _PLAIN
+                else _json(v, f"{path}[{key!r}]", depth + 1, seen)
+            )
         return out
     if isinstance(value, list | tuple):
-        return [_json(v, f"{path}[{i}]", depth + 1, seen) for i, v in enumerate(value)]
+        return [
+            v if v is None or type(v) in _PLAIN else _json(v, f"{path}[{i}]", depth + 1, seen)
+            for i, v in enumerate(value)
+        ]
     import json
 
     items = [_json(v, f"{path}{{…}}", depth + 1, seen) for v in value]
     return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
 
 
+_PLAIN = frozenset((str, int, float, bool))
+
+
 def _json(value: Any, path: str, depth: int, seen: set[int]) -> Any:
+    if value is None or type(value) in _PLAIN:
+        return value
     if depth > MAX_DEPTH:
         raise NotJSONError(value, path, f"nested more than {MAX_DEPTH} levels deep")
-    if value is None or type(value) in (str, int, float, bool):
-        return value
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -103,17 +104,21 @@ class ActivityDef:
         params = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount] if code else ()
         return "ctx" in params
 
-    def check_args(self, args: Mapping[str, JSON]) -> str | None:
-        """Why ``args`` cannot call this activity (missing or unknown), or None."""
-        import inspect
-
+    @functools.cached_property
+    def _call_signature(self) -> inspect.Signature:
+        """The signature a step's arguments bind to (without ``ctx``), computed once:
+        a project checks every step against it."""
         signature = inspect.signature(self.function)
         if "ctx" in signature.parameters:
             signature = signature.replace(
                 parameters=[p for n, p in signature.parameters.items() if n != "ctx"]
             )
+        return signature
+
+    def check_args(self, args: Mapping[str, JSON]) -> str | None:
+        """Why ``args`` cannot call this activity (missing or unknown), or None."""
         try:
-            signature.bind(**args)
+            self._call_signature.bind(**args)
         except TypeError as exc:
             return str(exc)
         return None
