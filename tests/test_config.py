@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from chant.config import Config, TemporalProfile, load_config
 from chant.errors import ConfigError
 from chant.ir import Profile, Retry
+from unprivileged import unprivileged
 
 MakeProject = Callable[..., Path]
 
@@ -488,19 +488,16 @@ def test_a_chant_toml_that_is_not_utf8_names_file_line_and_fix(
     )
 
 
-def test_an_unreadable_chant_toml_is_a_config_error(
-    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = make_project({"chant.toml": ""})
+def test_an_unreadable_chant_toml_is_a_config_error(make_project: MakeProject) -> None:
+    # A real chant process that the file's mode applies to, even when the tests run as root.
+    root = make_project({"chant.toml": "", "hello.op.py": ""})
     (root / "chant.toml").chmod(0)
-    monkeypatch.chdir(root)
     try:
-        if os.access(root / "chant.toml", os.R_OK):
-            pytest.skip("running as a user who can read any file")
-        with pytest.raises(ConfigError) as err:
-            load_config(root)
+        ran = unprivileged(["list"], cwd=root)
     finally:
         (root / "chant.toml").chmod(0o644)
-    assert str(err.value) == (
-        "chant.toml: cannot be read: Permission denied\n  hint: make chant.toml a readable file"
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == (
+        "chant: error: chant.toml: cannot be read: Permission denied\n"
+        "  hint: make chant.toml a readable file\n"
     )
