@@ -166,7 +166,7 @@ def search(config: Config) -> Search:
             root,
             ("*.op.py", f"{LOOSE_OPS}/**/*.op.py"),
             tuple(sorted(found)),
-            tuple(skipped),
+            tuple(sorted(skipped)),
             has_config=False,
         )
     shown_config = shown_path(config.file)
@@ -206,7 +206,7 @@ def search(config: Config) -> Search:
         else f"{f.rstrip('/')}/**/*.op.py"
         for f in config.ops
     )
-    return Search(root, patterns, tuple(sorted(found)), tuple(skipped), tuple(problems))
+    return Search(root, patterns, tuple(sorted(found)), tuple(sorted(skipped)), tuple(problems))
 
 
 def find_op_files(config: Config) -> list[Path]:
