@@ -42,7 +42,7 @@ chatty = Op(name="chatty", phases=[phase("Talk", [
 ])])
 brief = Op(name="brief", phases=[phase("Wait", [shell("sleep 1.6")])])
 pair = Op(name="pair", phases=[
-    phase("Both", [shell("sleep 2", id="left"), shell("sleep 2", id="right")], parallel=True),
+    phase("Both", [shell("sleep 2", id="left"), shell("sleep 3", id="right")], parallel=True),
 ])
 wide = Op(name="wide", phases=[phase("P", [shell("echo " + "a" * 200)])])
 stuck = Op(
@@ -205,6 +205,7 @@ def test_parallel_steps_share_the_live_line(project: Path) -> None:
     assert screen.code == 0, screen.raw
     plain = SGR.sub("", screen.raw)
     assert re.search(r"▸ left … 1s   ▸ right … 1s", plain), plain
+    # right sleeps a second longer, so the two finish in one order on both outputs.
     assert without_durations(screen.rows) == without_durations(piped(project, "pair"))
 
 
