@@ -109,7 +109,44 @@ def test_a_mistyped_option_gets_the_closest_option_of_its_command(
     tmp_path: Path, chant: Chant, argv: list[str], message: str
 ) -> None:
     ran = chant(*argv, cwd=tmp_path)
-    assert (ran.code, ran.out, ran.err) == (2, "", f"{USAGE}chant: error: {message}\n")
+    # Reported by the command given, with its usage (as git does), not chant's.
+    command = f"chant {argv[0]}"
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err.startswith(f"usage: {command} [-h]"), ran.err
+    assert ran.err.endswith(f"\n{command}: error: {message}\n"), ran.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "err"),
+    [
+        (
+            ["server", "start", "--prot", "1"],
+            "usage: chant server start [-h] [--profile P] [--debug]\n"
+            "chant server start: error: unrecognized arguments: --prot 1; did you mean "
+            "--profile?\n",
+        ),
+        (
+            ["--verison"],
+            f"{USAGE}chant: error: unrecognized arguments: --verison; did you mean --version?\n",
+        ),
+        (
+            ["completion", "bsh"],
+            "usage: chant completion [-h] SHELL\nchant completion: error: argument SHELL: "
+            'unknown value "bsh"; did you mean "bash" or "zsh"?\n',
+        ),
+        (
+            ["completion", "pwsh"],
+            "usage: chant completion [-h] SHELL\nchant completion: error: argument SHELL: "
+            'unknown value "pwsh"; choose from bash, zsh, fish\n',
+        ),
+    ],
+    ids=["action-option", "top-option", "choice", "choice-no-match"],
+)
+def test_a_mistyped_action_option_or_choice_is_reported_by_its_own_command(
+    tmp_path: Path, chant: Chant, argv: list[str], err: str
+) -> None:
+    ran = chant(*argv, cwd=tmp_path)
+    assert (ran.code, ran.out, ran.err) == (2, "", err)
 
 
 # --- run --json: outcomes -------------------------------------------------------------------

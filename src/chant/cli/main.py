@@ -59,15 +59,17 @@ class _Parser(argparse.ArgumentParser):
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         choices = action.choices
-        if isinstance(action, argparse._SubParsersAction) and value not in (choices or ()):
+        if choices is not None and value not in choices:
             from chant.plan import suggest
 
-            names = [str(c) for c in choices or ()]
+            names = [str(c) for c in choices]
             hint = suggest(str(value), names)
-            what = "command" if action.dest == "command" else str(action.dest)
             if not hint.startswith("did you mean"):
                 hint = f"choose from {', '.join(names)}"
-            raise argparse.ArgumentError(None, f'unknown {what} "{value}"; {hint}')
+            if isinstance(action, argparse._SubParsersAction):
+                what = "command" if action.dest == "command" else str(action.dest)
+                raise argparse.ArgumentError(None, f'unknown {what} "{value}"; {hint}')
+            raise argparse.ArgumentError(action, f'unknown value "{value}"; {hint}')
         super()._check_value(action, value)
 
     def parse_known_args(  # type: ignore[override]
@@ -75,22 +77,29 @@ class _Parser(argparse.ArgumentParser):
     ) -> tuple[argparse.Namespace, list[str]]:
         ns, extras = super().parse_known_args(args, namespace)
         if extras and self.prog == "chant":  # the top parser reports them all
-            self.error(_unrecognized(self, ns, extras))
+            chain = _chosen(self, ns)
+            # ... as the command given (its usage, "chant run: error:"), as git does.
+            chain[-1].error(_unrecognized(chain, extras))
         return ns, extras
 
 
-def _unrecognized(
-    parser: argparse.ArgumentParser, ns: argparse.Namespace, extras: list[str]
-) -> str:
+def _chosen(
+    parser: argparse.ArgumentParser, ns: argparse.Namespace
+) -> list[argparse.ArgumentParser]:
+    """``parser`` and the parser of each command (and action) given on the line."""
+    chain = [parser]
+    while True:
+        subs = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(ns, subs[0].dest, None) if subs else None
+        if not (subs and chosen and chosen in subs[0].choices):
+            return chain
+        chain.append(subs[0].choices[chosen])
+
+
+def _unrecognized(chain: list[argparse.ArgumentParser], extras: list[str]) -> str:
     """argparse's "unrecognized arguments" message, with the closest option of the
     command that was given when one is close (``--jsno``: did you mean --json?)."""
-    options: list[str] = []
-    chain: argparse.ArgumentParser | None = parser
-    while chain is not None:
-        options += [o for a in chain._actions for o in a.option_strings]
-        subs = [a for a in chain._actions if isinstance(a, argparse._SubParsersAction)]
-        chosen = getattr(ns, subs[0].dest, None) if subs else None
-        chain = subs[0].choices.get(chosen) if subs and chosen else None
+    options = [o for parser in chain for a in parser._actions for o in a.option_strings]
     message = f"unrecognized arguments: {' '.join(extras)}"
     for extra in extras:
         if extra.startswith("-") and extra not in options:
