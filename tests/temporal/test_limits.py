@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from conftest import Ran
 
 OPS = """
@@ -79,6 +81,9 @@ many = Op(name="many-{tag}", phases=[phase("Tick", [activity("tick", i=i) for i 
 """
 
 
+# 2,000 sequential workflow-activity round trips: about a minute on a quiet machine,
+# several on a loaded one; the bound is a sanity bound, not a speed target.
+@pytest.mark.timeout(400)
 def test_a_two_thousand_step_run_completes_with_exit_0_and_its_whole_record(
     make_project: Callable[..., Path], chant_proc: Callable[..., Ran], temporal_server
 ) -> None:
