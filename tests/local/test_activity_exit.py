@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +50,14 @@ async def _async_generator_exit() -> None:
     raise GeneratorExit
 
 
+def _os_exit_0() -> None:
+    os._exit(0)
+
+
+async def _async_os_exit_3() -> None:
+    os._exit(3)
+
+
 CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "sync sys.exit('x')": (_exit_x, "called sys.exit('x')"),
     "sync sys.exit(0)": (_exit_0, "called sys.exit(0)"),
@@ -57,6 +66,8 @@ CASES: dict[str, tuple[Callable[..., Any], str]] = {
     "async sys.exit('x')": (_async_exit_x, "called sys.exit('x')"),
     "async KeyboardInterrupt": (_async_interrupt, "raised KeyboardInterrupt(stop)"),
     "async GeneratorExit": (_async_generator_exit, "raised GeneratorExit"),
+    "sync os._exit(0)": (_os_exit_0, "called os._exit(0)"),
+    "async os._exit(3)": (_async_os_exit_3, "called os._exit(3)"),
 }
 
 
@@ -88,6 +99,76 @@ def test_an_activity_ending_the_program_fails_its_step_without_retry(case: str) 
     }
     assert by_id["later.1"].status == "skipped"
     assert by_id["undo.1"].status == "ok"
+    assert os._exit.__module__ == "posix", "os._exit is chant's own again after the run"
+
+
+class _Custom(BaseException):
+    pass
+
+
+def _raise(exc: BaseException) -> Callable[..., Any]:
+    def sync() -> None:
+        raise exc
+
+    return sync
+
+
+def _raise_async(exc: BaseException) -> Callable[..., Any]:
+    async def coroutine() -> None:
+        await asyncio.sleep(0)
+        raise exc
+
+    return coroutine
+
+
+OTHER_BASE: dict[str, tuple[Callable[..., Any], dict[str, str]]] = {
+    "sync CancelledError": (
+        _raise(asyncio.CancelledError()),
+        {"type": "CancelledError", "message": ""},
+    ),
+    "async CancelledError": (
+        _raise_async(asyncio.CancelledError("own")),
+        {"type": "CancelledError", "message": "own"},
+    ),
+    "sync BaseException subclass": (
+        _raise(_Custom("custom")),
+        {"type": "_Custom", "message": "custom"},
+    ),
+    "async BaseException subclass": (
+        _raise_async(_Custom("custom")),
+        {"type": "_Custom", "message": "custom"},
+    ),
+    "sync StopIteration": (_raise(StopIteration()), {"type": "StopIteration", "message": ""}),
+    "sync StopAsyncIteration": (
+        _raise(StopAsyncIteration("x")),
+        {"type": "StopAsyncIteration", "message": "x"},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_BASE))
+def test_other_base_exceptions_an_activity_raises_fail_the_attempt_like_an_exception(
+    case: str,
+) -> None:
+    """Not taken for a cancel of the step (CancelledError), not a crash of the run (a
+    BaseException of its own), not a hang until the timeout (StopIteration, which a
+    Future refuses): an ordinary failed attempt, retried, then on_failure."""
+    fn, error = OTHER_BASE[case]
+    registry = Registry([ActivityDef(name="odd", fn=fn), *BUILTINS])
+    op = Op(
+        name="odd",
+        phases=[phase("Work", [activity("odd", profile=THRICE)])],
+        on_failure=[phase("Undo", [shell("echo undone")])],
+    )
+    problems: list[Problem] = []
+    resolved = resolve_op(op, profiles={}, activities=registry.defaults(), problems=problems)
+    assert problems == []
+    result = asyncio.run(asyncio.wait_for(LocalExecutor(registry).run(resolved), 20))
+    by_id = {s.id: s for s in result.steps}
+    failed = by_id["work.1"]
+    assert (failed.status, failed.attempts, failed.error) == ("failed", 3, error)
+    assert by_id["undo.1"].status == "ok"
+    assert result.status == "failed"
 
 
 OP_FILE = """

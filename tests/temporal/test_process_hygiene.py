@@ -80,6 +80,7 @@ def test_a_step_ends_when_its_command_exits_on_a_worker(
 
 
 EXIT_OP = """
+import os
 import sys
 
 from chant import Op, Profile, Retry, activity, phase, shell
@@ -87,7 +88,7 @@ from chant import Op, Profile, Retry, activity, phase, shell
 
 @activity
 def leave() -> None:
-    sys.exit("x")
+    LEAVE
 
 
 op = Op(
@@ -98,17 +99,20 @@ op = Op(
 """
 
 
+@pytest.mark.parametrize(
+    ("leave", "what"), [('sys.exit("x")', "sys.exit('x')"), ("os._exit(0)", "os._exit(0)")]
+)
 def test_an_activity_ending_the_program_fails_its_step_on_a_worker(
-    op_project: MakeOp, tmp_path: Path
+    op_project: MakeOp, tmp_path: Path, leave: str, what: str
 ) -> None:
-    root, name = op_project("exit", EXIT_OP)
+    root, name = op_project("exit", EXIT_OP.replace("LEAVE", leave))
     ran = chant_subprocess("run", name, "--temporal", "--json", cwd=root, timeout=60)
     assert ran.code == 1, ran.err
     step = json.loads(ran.out)["steps"][0]
     assert (step["status"], step["attempts"]) == ("failed", 1)
     assert step["error"] == {
         "type": "ActivityExitError",
-        "message": "activity \"leave\" called sys.exit('x'); an activity must return its "
+        "message": f'activity "leave" called {what}; an activity must return its '
         "result or raise an exception, not end the program",
     }
     assert lines(tmp_path / "undo.log") == ["undone"]

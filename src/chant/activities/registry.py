@@ -13,11 +13,12 @@ import contextlib
 import functools
 import importlib
 import inspect
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from chant.errors import ActivityError, ChantError
 from chant.events import Masker
@@ -145,21 +146,82 @@ class ActivityDef:
         """Run the activity once with ``args``; plain functions run in a daemon thread.
 
         An activity that tries to end the program (``sys.exit``, ``KeyboardInterrupt``,
-        ``GeneratorExit``) fails the step with ``ActivityExitError`` instead."""
+        ``GeneratorExit``) fails the step with ``ActivityExitError`` instead. Any other
+        ``BaseException`` it raises (``CancelledError`` it raised itself, not a cancel of
+        the attempt; a ``BaseException`` subclass of its own; ``StopIteration``) fails the
+        attempt like an exception, with its class name as the error type."""
         fn = self.function
         kwargs = {**args, "ctx": ctx} if self.takes_context else dict(args)
         try:
-            if asyncio.iscoroutinefunction(fn):
-                return await fn(**kwargs)
-            return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+            if self.fn is None:  # chant's own, imported from a "module:function" target
+                if asyncio.iscoroutinefunction(fn):
+                    return await fn(**kwargs)
+                return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+            with _os_exit_raises():
+                if asyncio.iscoroutinefunction(fn):
+                    return await fn(**kwargs)
+                return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
         except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
             raise _exit_error(self.name, exc) from None
+        except Exception:
+            raise
+        except BaseException as exc:
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
+                raise  # the attempt itself is being cancelled (timeout, fail_fast, Ctrl-C)
+            raise _base_error(exc) from None
+
+
+def _base_error(exc: BaseException) -> ChantError:
+    """A failure of the attempt for a ``BaseException`` that is not an ``Exception``,
+    which the walk and Temporal would otherwise take for a cancel or let end chant."""
+    from chant.errors import ActivityError
+    from chant.walk import error_of
+
+    error = error_of(exc)
+    return ActivityError(error["message"], type=error["type"])
+
+
+class _OsExit(SystemExit):
+    """What ``os._exit(code)`` raises in chant's process while an activity of the
+    project or of a package runs: it would end chant at once, with that code (0 too)
+    and no compensation, so that a CI job would pass with nothing done."""
+
+
+_os_exit_users = 0
+_saved_os_exit: Callable[[int], NoReturn] = os._exit
+_chant_pid = 0
+
+
+def _os_exit(status: int) -> NoReturn:
+    if os.getpid() != _chant_pid:  # a child the activity forked (multiprocessing) exits
+        _saved_os_exit(status)
+    raise _OsExit(status)
+
+
+@contextlib.contextmanager
+def _os_exit_raises() -> Iterator[None]:
+    """While any non-built-in activity runs, ``os._exit`` in chant's own process
+    raises ``_OsExit`` in the caller (the activity) instead of ending chant."""
+    global _os_exit_users, _chant_pid, _saved_os_exit
+    if _os_exit_users == 0:
+        _chant_pid, _saved_os_exit = os.getpid(), os._exit
+        os._exit = _os_exit
+    _os_exit_users += 1
+    try:
+        yield
+    finally:
+        _os_exit_users -= 1
+        if _os_exit_users == 0:
+            setattr(os, "_exit", _saved_os_exit)  # noqa: B010 (mypy: a callable of ours)
 
 
 def _exit_error(name: str, exc: BaseException) -> ChantError:
     from chant.errors import ActivityExitError
 
-    if isinstance(exc, SystemExit):
+    if isinstance(exc, _OsExit):
+        what = f"called os._exit({exc.code!r})"
+    elif isinstance(exc, SystemExit):
         what = f"called sys.exit({exc.code!r})"
     else:
         what = f"raised {type(exc).__name__}" + (f"({exc})" if str(exc) else "")
@@ -246,8 +308,11 @@ async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name
                 future.set_result(value)
 
     def target() -> None:
+        error: BaseException | None
         try:
             value, error = fn(**kwargs), None
+        except (StopIteration, StopAsyncIteration) as exc:  # a Future refuses these
+            value, error = None, _base_error(exc)
         except BaseException as exc:  # handed to the awaiting task, not swallowed
             value, error = None, exc
         with contextlib.suppress(RuntimeError):  # the loop closed while fn ran
