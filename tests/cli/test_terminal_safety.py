@@ -344,6 +344,68 @@ def test_after_ctrl_c_the_terminal_is_as_it_was(
 # --- Temporal mode -------------------------------------------------------------------------
 
 
+DETACH_OPS = """
+from chant import Op, phase, shell
+
+slow = Op(
+    name="slow",
+    phases=[phase("Wait", [shell("python3 tty_hostile.py {tty}; echo step-$((1+1)); sleep 30")])],
+    on_failure=[phase("Undo", [shell("echo undoing; sleep 30")])],
+)
+"""
+
+
+def test_after_detaching_from_a_temporal_run_the_terminal_is_as_it_was(
+    make_project: MakeProject, terminal: tuple[int, int], temporal_server
+) -> None:
+    # The first Ctrl-C cancels the run; the second detaches while on_failure still runs,
+    # so no Op-finished event comes: the terminal is put back when the command ends.
+    master, slave = terminal
+    queue = f"detach-{os.getpid()}-{time.time_ns()}"
+    root = make_project(
+        {
+            "chant.toml": '[project]\nops = ["ops"]\n' + temporal_server.toml(queue),
+            "ops/slow.op.py": DETACH_OPS.replace("{tty}", os.ttyname(slave)),
+            "tty_hostile.py": TTY_HOSTILE,
+        }
+    )
+    before = termios.tcgetattr(slave)
+
+    def session() -> None:
+        os.setsid()
+        import fcntl
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "slow", "--temporal"],
+        cwd=root,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        preexec_fn=session,
+    )
+    try:
+        seen = read_until(master, b"step-2", 60)
+        assert b"step-2" in seen, seen
+        assert termios.tcgetattr(slave)[3] & termios.ECHO == 0, seen  # the step changed it
+        os.write(master, b"\x03")
+        seen += read_until(master, b"undoing", 60)
+        assert b"undoing" in seen, seen
+        os.write(master, b"\x03")
+        assert proc.wait(timeout=60) == 130
+        seen += read_until(master, b"\0", 0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"detached" in seen, seen
+    assert termios.tcgetattr(slave) == before
+    assert wait_gone(proc.pid)
+
+
 def test_temporal_runs_escape_step_output_errors_and_outcomes_the_same_way(
     make_project: MakeProject, temporal_server
 ) -> None:

@@ -158,10 +158,18 @@ def paused() -> Iterator[None]:
         yield
 
 
+_ON_TERMINALS: list[HumanRenderer] = []
+"""Renderers that saved their terminal's settings, to put back when the command ends."""
+
+
 def close_all() -> None:
-    """Stop every live line and clear it (the command is ending)."""
+    """Stop every live line and clear it, and put every terminal's settings back as
+    they were (the command is ending, perhaps without an Op-finished event: a Temporal
+    run that the user detached from)."""
     for renderer in list(_ACTIVE):
         renderer.close()
+    for renderer in _ON_TERMINALS:
+        renderer.restore_terminal()
 
 
 class HumanRenderer:
@@ -183,6 +191,7 @@ class HumanRenderer:
 
             with contextlib.suppress(termios.error):
                 self.saved_terminal = termios.tcgetattr(self.tty)
+                _ON_TERMINALS.append(self)
         if self.live:
             import threading
 
