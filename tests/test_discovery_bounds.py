@@ -167,7 +167,7 @@ def test_an_ops_entry_outside_the_project_is_an_error(
     assert ran.code == 2
     assert ran.err == (
         "chant: error: 1 problem in the project:\n"
-        f'chant.toml: "../shared" listed in [project] ops is outside the project '
+        f'chant.toml:2: "../shared" listed in [project] ops is outside the project '
         f"({tmp_path / 'shared'})\n"
         "  hint: chant only imports files inside the project root; move it in, or make it a "
         "project of its own\n"
@@ -187,7 +187,7 @@ def test_an_ops_entry_that_is_another_project_is_an_error(
     assert (ran.code, ran.err) == (
         2,
         "chant: error: 1 problem in the project:\n"
-        'chant.toml: folder "team" listed in [project] ops is another project (it has a '
+        'chant.toml:2: folder "team" listed in [project] ops is another project (it has a '
         "chant.toml)\n"
         "  hint: run chant in team/ for its Ops, or remove it from the list\n",
     )
@@ -231,4 +231,106 @@ def test_an_unknown_op_says_which_files_were_considered(
         "ops of chant.toml says)\n"
         "  considered more/x.op.py, ops/hello.op.py\n"
         '  hint: did you mean "hello"?\n',
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (
+            "ops/*.op.py",
+            '"ops/*.op.py" listed in [project] ops is a pattern, and chant does not expand '
+            "patterns\n  hint: list the folder instead (every *.op.py below it is found), "
+            'e.g. "ops"',
+        ),
+        (
+            "*.op.py",
+            '"*.op.py" listed in [project] ops is a pattern, and chant does not expand '
+            "patterns\n  hint: list the folder instead (every *.op.py below it is found), "
+            'e.g. "."',
+        ),
+        (
+            "ops/helper.py",
+            '"ops/helper.py" listed in [project] ops is a file but not an *.op.py\n'
+            "  hint: list a folder (searched for *.op.py below it) or one *.op.py file; chant "
+            "imports nothing else from [project] ops",
+        ),
+        (
+            "ops/gone.op.py",
+            'file "ops/gone.op.py" listed in [project] ops does not exist\n'
+            "  hint: create ops/gone.op.py or remove it from the list",
+        ),
+        (
+            "more/",
+            'folder "more/" listed in [project] ops does not exist\n'
+            "  hint: create more/ or remove it from the list",
+        ),
+    ],
+    ids=["glob", "root-glob", "not-an-op-file", "missing-op-file", "missing-folder"],
+)
+def test_an_ops_entry_that_finds_nothing_is_an_error_at_its_line(
+    make_project: MakeProject, chant: Chant, entry: str, problem: str
+) -> None:
+    # Each of these was silently ignored, or hinted "create ops/*.op.py/".
+    root = make_project(
+        {
+            "chant.toml": f'# my project\n[project]\nname = "p"\nops = [\n  "{entry}",\n]\n',
+            "ops/hello.op.py": HELLO,
+            "ops/helper.py": "",
+        }
+    )
+    for command in ("build", "list"):
+        ran = chant(command, cwd=root)
+        assert (ran.code, ran.out, ran.err) == (
+            2,
+            "",
+            f"chant: error: 1 problem in the project:\nchant.toml:4: {problem}\n",
+        )
+
+
+def test_an_ops_entry_that_is_a_fifo_is_an_error_and_a_fifo_op_file_is_not_opened(
+    make_project: MakeProject, chant_proc: Chant
+) -> None:
+    root = make_project({"chant.toml": '[project]\nops = ["ops", "pipe.op.py"]\n'})
+    (root / "ops").mkdir()
+    (root / "ops" / "hello.op.py").write_text(HELLO)
+    os.mkfifo(root / "pipe.op.py")
+    os.mkfifo(root / "ops" / "other.op.py")  # opening it would block until the bound
+    ran = chant_proc("build", cwd=root, env={"CHANT_IMPORT_TIMEOUT": "0"})
+    assert (ran.code, ran.err) == (
+        2,
+        "chant: error: 1 problem in the project:\n"
+        'chant.toml:2: "pipe.op.py" listed in [project] ops is neither a folder nor a file\n'
+        "  hint: list a folder or one *.op.py file\n",
+    )
+
+
+def test_a_linked_op_file_is_named_by_the_link_not_its_target(
+    make_project: MakeProject, chant: Chant
+) -> None:
+    root = make_project(
+        {"ops/hello.op.py": HELLO, "shared/broken.op.py": "def f(:\n", "chant.toml": ""}
+    )
+    (root / "chant.toml").write_text('[project]\nops = ["ops"]\n')
+    (root / "ops" / "db.op.py").symlink_to(root / "shared" / "broken.op.py")
+    ran = chant("build", cwd=root)
+    assert (ran.code, ran.err) == (
+        2,
+        "chant: error: 1 problem in the project:\n"
+        "ops/db.op.py:1: SyntaxError: invalid syntax\n"
+        "  hint: fix the syntax; chant imports every *.op.py\n",
+    )
+
+
+def test_list_of_a_folder_without_ops_says_where_chant_looked(tmp_path: Path, chant: Chant) -> None:
+    (tmp_path / "notes.py").write_text("")
+    ran = chant("list", cwd=tmp_path)
+    assert (ran.code, ran.err) == (0, "")
+    assert ran.out == (
+        f"no Ops found under {tmp_path.resolve()}\n"
+        f"  looked for *.op.py and ops/**/*.op.py in {tmp_path.resolve()} (no chant.toml "
+        "there or above)\n"
+        "  found no such file\n"
+        "  hint: cd into your project, or start one here with `chant init` (it writes "
+        "chant.toml and ops/hello.op.py)\n"
     )

@@ -88,12 +88,14 @@ class Search:
 
 
 def shown_path(path: Path | str) -> str:
-    """``path`` relative to the current directory when it lies beneath it."""
-    p = Path(path)
+    """``path`` relative to the current directory when it lies beneath it. A link is
+    shown as itself, not as its target: that is the name chant found it by."""
+    p = Path(path).absolute()
+    p = p.parent.resolve() / p.name if p.name not in ("", ".", "..") else p.resolve()
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        return str(p.relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(p)
+        return str(path)
 
 
 def _shown_link(path: Path) -> str:
@@ -126,6 +128,8 @@ def search(config: Config) -> Search:
 
     def take(path: Path) -> None:
         real = path.resolve()
+        if not real.is_file():  # a dangling link, a FIFO: nothing to import
+            return
         if _inside(real, root):
             found.add(path)
         else:
@@ -169,7 +173,7 @@ def search(config: Config) -> Search:
             tuple(sorted(skipped)),
             has_config=False,
         )
-    shown_config = shown_path(config.file)
+    shown_config = ops_line(config)
     for folder in config.ops:
         base = config.root / folder
         real = base.resolve()
@@ -186,7 +190,24 @@ def search(config: Config) -> Search:
             )
         elif real.is_file():
             if real.name.endswith(".op.py"):
-                found.add(real)
+                found.add(base.parent.resolve() / base.name)
+            else:
+                problems.append(
+                    Problem(
+                        f'"{folder}" listed in [project] ops is a file but not an *.op.py',
+                        shown_config,
+                        hint="list a folder (searched for *.op.py below it) or one *.op.py "
+                        "file; chant imports nothing else from [project] ops",
+                    )
+                )
+        elif not real.is_dir():
+            problems.append(
+                Problem(
+                    f'"{folder}" listed in [project] ops is neither a folder nor a file',
+                    shown_config,
+                    hint="list a folder or one *.op.py file",
+                )
+            )
         elif real != root and (real / CONFIG_NAME).is_file():
             problems.append(
                 Problem(
@@ -207,6 +228,48 @@ def search(config: Config) -> Search:
         for f in config.ops
     )
     return Search(root, patterns, tuple(sorted(found)), tuple(sorted(skipped)), tuple(problems))
+
+
+def ops_line(config: Config) -> str | None:
+    """``chant.toml:LINE`` of ``[project] ops`` (the file alone when that line is not
+    found), for a problem with one of its entries."""
+    if config.file is None:
+        return None
+    shown = shown_path(config.file)
+    try:
+        lines = config.file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return shown
+    table = ""
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if text.startswith("["):
+            table = text.strip("[] \t").split("]")[0].strip()
+        elif table == "project" and text.split("=", 1)[0].strip() in ("ops", '"ops"'):
+            return f"{shown}:{number}"
+    return shown
+
+
+def _missing(folder: str, where: str | None) -> Problem:
+    """The problem of a ``[project] ops`` entry that names nothing."""
+    if any(c in folder for c in "*?["):
+        return Problem(
+            f'"{folder}" listed in [project] ops is a pattern, and chant does not expand patterns',
+            where,
+            hint="list the folder instead (every *.op.py below it is found), e.g. "
+            f'"{folder.split("*")[0].split("?")[0].split("[")[0].rstrip("/") or "."}"',
+        )
+    if folder.endswith(".op.py"):
+        return Problem(
+            f'file "{folder}" listed in [project] ops does not exist',
+            where,
+            hint=f"create {folder} or remove it from the list",
+        )
+    return Problem(
+        f'folder "{folder}" listed in [project] ops does not exist',
+        where,
+        hint=f"create {folder.rstrip('/')}/ or remove it from the list",
+    )
 
 
 def find_op_files(config: Config) -> list[Path]:
@@ -502,12 +565,9 @@ def discover(config: Config) -> Discovered:
         # Let op files import the project's own helper modules.
         sys.path.insert(0, root)
     ops: list[tuple[Op, str]] = []
+    where = ops_line(config)
     problems: list[Problem] = [
-        Problem(
-            f'folder "{folder}" listed in [project] ops does not exist',
-            shown_path(config.file) if config.file else None,
-            hint=f"create {folder}/ or remove it from the list",
-        )
+        _missing(folder, where)
         for folder in config.ops
         if config.file and not (config.root / folder).exists()
     ]

@@ -45,6 +45,24 @@ class Project:
             own |= {p for _, problems in self.unnamed for p in problems}
         return tuple(p for p in self.problems if p not in own)
 
+    def looked(self) -> str:
+        """Where chant looked for op files, what it considered and skipped: indented
+        lines, each after a newline (empty when unknown)."""
+        searched = self.discovered.searched if self.discovered else None
+        return "".join(f"\n  {line}" for line in searched.describe()) if searched else ""
+
+    def how_to_add(self) -> str:
+        """The hint for a project where no Op was found."""
+        if self.config.file is None:
+            return (
+                "cd into your project, or start one here with `chant init` (it writes "
+                "chant.toml and ops/hello.op.py)"
+            )
+        return (
+            "write one in ops/<name>.op.py, or list its folder in [project] ops of "
+            "chant.toml (chant init creates ops/hello.op.py)"
+        )
+
     def op(self, name: str) -> Op:
         """The Op called ``name``; ``ValidationError`` with its problems when it is
         invalid, or ``OpNotFoundError`` saying where chant looked and which op files
@@ -66,22 +84,11 @@ class Project:
                 if close.startswith("did you mean")
                 else "fix the problems above and run again (`chant build` lists every problem)",
             )
-        looked = self.discovered.searched if self.discovered else None
-        where = "".join(f"\n  {line}" for line in looked.describe()) if looked else ""
+        where = self.looked()
         if not names:
-            if self.config.file is None:
-                hint = (
-                    "cd into your project, or start one here with `chant init` (it writes "
-                    "chant.toml and ops/hello.op.py)"
-                )
-            else:
-                hint = (
-                    "write one in ops/<name>.op.py, or list its folder in [project] ops of "
-                    "chant.toml (chant init creates ops/hello.op.py)"
-                )
             raise OpNotFoundError(
                 f'no Op named "{name}": no Ops found under {self.config.root}{where}',
-                hint=hint,
+                hint=self.how_to_add(),
             )
         raise OpNotFoundError(
             f'no Op named "{name}"; available: {", ".join(names)}{where}',

@@ -151,8 +151,20 @@ def test_build_without_any_op_reports_an_error_with_the_fix(
         f"chant: error: no *.op.py with an Op found under {root.resolve()}",
         f"  looked for **/*.op.py in {root.resolve()} (as [project] ops of chant.toml says)",
         "  found no such file",
-        "  hint: write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+        "  hint: write one in ops/<name>.op.py, or list its folder in [project] ops of "
+        "chant.toml (chant init creates ops/hello.op.py)",
     ]
+
+
+def test_build_in_a_folder_without_chant_toml_says_to_cd_or_init(
+    tmp_path: Path, chant: Chant
+) -> None:
+    ran = chant("build", cwd=tmp_path)
+    assert (ran.code, ran.err.splitlines()[-1]) == (
+        2,
+        "  hint: cd into your project, or start one here with `chant init` (it writes "
+        "chant.toml and ops/hello.op.py)",
+    )
 
 
 # --- concurrency and unwritable projects ----------------------------------------------

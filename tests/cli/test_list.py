@@ -79,8 +79,16 @@ def test_list_json_prints_one_object_per_op(project: Path, chant: Chant) -> None
 def test_list_of_an_empty_project_says_how_to_add_an_op(
     make_project: MakeProject, chant: Chant
 ) -> None:
-    ran = chant("list", cwd=make_project({"chant.toml": ""}))
-    assert (ran.code, ran.out) == (0, "no Ops found (write one in ops/<name>.op.py)\n")
+    root = make_project({"chant.toml": ""})
+    ran = chant("list", cwd=root)
+    assert (ran.code, ran.out) == (
+        0,
+        f"no Ops found under {root.resolve()}\n"
+        f"  looked for **/*.op.py in {root.resolve()} (as [project] ops of chant.toml says)\n"
+        "  found no such file\n"
+        "  hint: write one in ops/<name>.op.py, or list its folder in [project] ops of "
+        "chant.toml (chant init creates ops/hello.op.py)\n",
+    )
 
 
 def test_list_json_of_an_empty_project_is_an_empty_array(

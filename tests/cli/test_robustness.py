@@ -100,6 +100,6 @@ def test_a_missing_ops_folder_is_named(
     assert ran.code == 2
     assert ran.err == (
         "chant: error: 1 problem in the project:\n"
-        'chant.toml: folder "opz" listed in [project] ops does not exist\n'
+        'chant.toml:2: folder "opz" listed in [project] ops does not exist\n'
         "  hint: create opz/ or remove it from the list\n"
     )

@@ -34,11 +34,9 @@ def execute(args: argparse.Namespace) -> int:
     """Validate every Op and write dist/ops/<name>.op.json."""
     project = load_project()
     if not project.ops:
-        looked = project.discovered.searched if project.discovered else None
-        where = "".join(f"\n  {line}" for line in looked.describe()) if looked else ""
         raise OpNotFoundError(
-            f"no *.op.py with an Op found under {project.config.root}{where}",
-            hint="write one in ops/<name>.op.py (chant init creates ops/hello.op.py)",
+            f"no *.op.py with an Op found under {project.config.root}{project.looked()}",
+            hint=project.how_to_add(),
         )
     root = project.config.root
     paths = write_ir(list(project.ops.values()), root / "dist" / "ops", root=root)

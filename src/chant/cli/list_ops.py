@@ -28,8 +28,10 @@ def execute(args: argparse.Namespace) -> int:
     if args.as_json:
         print(json.dumps(rows, indent=2))
         return 0
-    if not rows:
-        print("no Ops found (write one in ops/<name>.op.py)")
+    if not rows:  # nothing to list is not an error; say where chant looked, as run does
+        text = f"no Ops found under {project.config.root}{project.looked()}"
+        print("\n".join(terminal_safe(line) for line in text.split("\n")))
+        print(f"  hint: {project.how_to_add()}")
         return 0
     width = max(len(r["name"]) for r in rows)
     print(f"{'NAME':<{width}}  PHASES  STEPS  OVERVIEW")
