@@ -105,6 +105,25 @@ def test_the_tutorial_path_works_in_a_fresh_folder(tmp_path: Path, chant_proc: C
     assert 'Op "hello" completed' in run.out
 
 
+def test_init_never_changes_a_gitignore_through_another_hard_link(
+    tmp_path: Path, chant: Chant
+) -> None:
+    shared = tmp_path / "shared-gitignore"
+    shared.write_text("node_modules/\n")
+    shared.chmod(0o640)
+    project = tmp_path / "p"
+    project.mkdir()
+    os.link(shared, project / ".gitignore")
+    ran = chant("init", cwd=project)
+    assert ran.code == 0, ran.err
+    assert "updated .gitignore" in ran.out
+    assert shared.read_text() == "node_modules/\n"  # the other name is untouched
+    assert (project / ".gitignore").read_text().startswith("node_modules/\n")
+    assert ".chant/" in (project / ".gitignore").read_text().splitlines()
+    assert os.stat(project / ".gitignore").st_nlink == 1
+    assert os.stat(project / ".gitignore").st_mode & 0o777 == 0o640
+
+
 def test_init_extends_an_existing_gitignore(tmp_path: Path, chant: Chant) -> None:
     (tmp_path / ".gitignore").write_text("node_modules/\ndist/\n")
     ran = chant("init", cwd=tmp_path)

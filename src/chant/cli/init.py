@@ -187,6 +187,15 @@ def _create(path: Path, text: str, made: list[Path]) -> None:
 
 
 def _append(path: Path, text: str) -> None:
+    """Add ``text`` at the end of ``path``. A file with other names (a hard link, perhaps
+    to a file outside the project) is replaced by a copy with the addition instead, so
+    that chant init never changes what the other names show."""
+    info = os.lstat(path)
+    if info.st_nlink > 1:
+        from chant.files import atomic_write
+
+        atomic_write(path, path.read_bytes() + text.encode("utf-8"), mode=info.st_mode & 0o7777)
+        return
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
