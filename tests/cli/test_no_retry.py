@@ -40,12 +40,35 @@ retried = Op(
     name="retried-{tag}",
     phases=[phase("Go", [shell("echo x >> attempts; exit 3", profile=quick)])],
 )
+fanout = Op(
+    name="fanout-{tag}",
+    phases=[
+        phase("Go", [
+            shell("echo x >> a; exit 3", profile=slow),
+            shell("echo x >> b; sleep 0.3; exit 4", profile=slow),
+            shell("echo x >> c", profile=slow),
+        ], parallel=True),
+    ],
+    on_failure=[
+        phase("Undo", [
+            shell("echo x >> u1; exit 5", profile=slow),
+            shell("echo x >> u2; exit 6", profile=slow),
+        ], parallel=True),
+    ],
+)
+interp = Op(name="interp-{tag}", phases=[phase("Go", [shell("echo x >> attempts; ./old.sh")])])
+piped = Op(
+    name="piped-{tag}",
+    phases=[phase("Go", [shell("echo x >> attempts; echo hi | nosuchtool | cat")])],
+)
 """
 
 
 def project(make_project: MakeProject, tag: str, toml: str = "") -> Path:
     root = make_project({"ops/dev.op.py": OPS.format(tag=tag), "chant.toml": toml})
     (root / "tool.sh").write_text("echo never\n")  # not executable
+    (root / "old.sh").write_text("#!/usr/bin/no-such-python3\nprint('never')\n")
+    (root / "old.sh").chmod(0o755)
     return root
 
 
@@ -122,6 +145,48 @@ def test_no_retry_runs_every_step_once_compensation_too(
     assert step(ran)["attempts"] == 1
     assert "retrying" not in ran.err
     assert took < 12  # the profile's retries would wait 5 s + 10 s, twice
+
+
+def test_no_retry_runs_each_step_of_parallel_phases_once(
+    root: Path, mode: str, chant_proc: Chant
+) -> None:
+    ran, took = run(chant_proc, root, "fanout", mode, "--no-retry")
+    assert ran.code == 1, ran.err
+    counts = [attempts(root, f) for f in ("a", "b", "c", "u1", "u2")]
+    assert counts == [1, 1, 1, 1, 1]
+    steps = json.loads(ran.out)["steps"]
+    assert {s["id"]: s["attempts"] for s in steps} == {
+        "go.1": 1,
+        "go.2": 1,
+        "go.3": 1,
+        "undo.1": 1,
+        "undo.2": 1,
+    }
+    assert took < 12  # five steps' retries would wait 5 s + 10 s each
+
+
+def test_a_missing_interpreter_on_the_shebang_line_is_named(
+    root: Path, mode: str, chant_proc: Chant
+) -> None:
+    # dash says "./old.sh: not found" (exit 127): the file is there, its #! target is not.
+    ran, _ = run(chant_proc, root, "interp", mode)
+    assert ran.code == 1, ran.err
+    assert attempts(root) == 1
+    assert step(ran)["error"] == {
+        "type": "CommandNotFoundError",
+        "message": "command not found: /usr/bin/no-such-python3, the interpreter on the #! "
+        "line of ./old.sh (exit 127)",
+    }
+
+
+def test_a_command_not_found_inside_a_pipeline_is_the_shells_business(
+    make_project: MakeProject, chant: Chant
+) -> None:
+    # /bin/sh -c: a pipeline's status is its last command's, as docs/ops.md says.
+    root = project(make_project, "p")
+    ran = chant("run", "piped-p", "--json", cwd=root)
+    assert ran.code == 0, ran.err
+    assert "nosuchtool: not found" in ran.err
 
 
 def test_without_no_retry_a_failing_step_is_retried_per_its_profile(

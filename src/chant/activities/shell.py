@@ -36,11 +36,11 @@ async def shell(
     """
     result = await run_command(ctx, ["/bin/sh", "-c", cmd], env=env, cwd=cwd)
     if result.exit_code != 0:
-        raise _failure(result)
+        raise _failure(result, cwd)
     return {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr}
 
 
-def _failure(result: CommandResult) -> CommandFailedError:
+def _failure(result: CommandResult, cwd: str | None = None) -> CommandFailedError:
     """The error for a non-zero exit: a command the shell could not find (127) or run
     (126) says which, in the shell's own words; any other code names the code and the
     last stderr lines."""
@@ -50,9 +50,31 @@ def _failure(result: CommandResult) -> CommandFailedError:
     if code == NOT_FOUND:
         found = next((m for m in map(_NOT_FOUND.search, lines) if m), None)
         message = f"command not found: {found[1]} (exit 127)" if found else detail
+        if found and (interpreter := _missing_interpreter(found[1], cwd)):
+            # dash says "./x.sh: not found" when it is x.sh's #! interpreter that is.
+            message = (
+                f"command not found: {interpreter}, the interpreter on the #! line of "
+                f"{found[1]} (exit 127)"
+            )
         return CommandNotFoundError(message, exit_code=code)
     if code == NOT_EXECUTABLE:
         found = next((m for m in map(_NOT_EXECUTABLE.search, lines) if m), None)
         message = f"command not executable: {found[1]}: {found[2]} (exit 126)" if found else detail
         return CommandNotExecutableError(message, exit_code=code)
     return CommandFailedError(detail, exit_code=code)
+
+
+def _missing_interpreter(command: str, cwd: str | None) -> str | None:
+    """The interpreter named on the ``#!`` line of file ``command`` when it does not
+    exist, else None."""
+    import os
+
+    path = os.path.join(cwd or ".", command) if "/" in command else None
+    try:
+        with open(path or "", "rb") as file:
+            first = file.readline(256)
+    except OSError:
+        return None
+    parts = first[2:].split() if first.startswith(b"#!") else []
+    interpreter = os.fsdecode(parts[0]) if parts else None
+    return interpreter if interpreter and not os.path.exists(interpreter) else None
