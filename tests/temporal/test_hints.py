@@ -170,3 +170,66 @@ def test_sdk_warnings_go_to_the_project_log_and_to_stderr_only_with_debug(
         quiet.stop()
         for wid in started:
             asyncio.run(_terminate(temporal_server, wid))
+
+
+def test_without_a_temporal_table_the_not_running_hint_says_run_with_temporal(
+    make_project: MakeProject, temporal_server: TemporalServer
+) -> None:
+    # A plain `chant run NAME` is local here: the hint must not send the user there.
+    name = f"idle-{uuid.uuid4().hex[:8]}"
+    root = _untabled(make_project, name)
+    env = {"TEMPORAL_ADDRESS": temporal_server.address}
+    for args in (["status", name], ["cancel", name], ["signal", name, "go"]):
+        ran = chant_subprocess(*args, cwd=root, env=env)
+        assert (ran.code, ran.out, ran.err) == (
+            2,
+            "",
+            f'chant: error: Op "{name}" has no running workflow\n'
+            f"  hint: start one with `chant run {name} --temporal`; `chant history {name}` "
+            "lists past runs\n",
+        ), args
+
+
+def test_hints_carry_the_profile_given(
+    make_project: MakeProject, temporal_server: TemporalServer
+) -> None:
+    name = f"prof-{uuid.uuid4().hex[:8]}"
+    toml = (
+        f'[temporal]\ndefault_profile = "main"\n'
+        f'[temporal.profiles.main]\naddress = "127.0.0.1:{free_port()}"\n'
+        f'[temporal.profiles.lab]\naddress = "{temporal_server.address}"\n'
+        f'namespace = "{temporal_server.namespace}"\ntask_queue = "q-{name}"\n'
+    )
+    gate = (
+        "from chant import Op, gate, phase\n\n"
+        f'held = Op(name="{name}", phases=[phase("Hold", [gate("go", timeout="5m")])])\n'
+    )
+    root = make_project({"chant.toml": toml, "ops/held.op.py": gate})
+    idle = chant_subprocess("status", name, "--profile", "lab", cwd=root)
+    assert (idle.code, idle.err) == (
+        2,
+        f'chant: error: Op "{name}" has no running workflow\n'
+        f"  hint: start one with `chant run {name} --profile lab`; `chant history {name} "
+        "--profile lab` lists past runs\n",
+    )
+    run = Chant("run", name, "--no-worker", "--profile", "lab", cwd=root, name="run")
+    try:
+        until(
+            lambda: chant_subprocess("status", name, "--profile", "lab", cwd=root).code == 0,
+            30,
+            "the run to start",
+            run,
+        )
+        status = chant_subprocess("status", name, "--profile", "lab", cwd=root)
+        assert (
+            f"no worker answered: start one with `chant worker --profile lab` (task queue q-{name})"
+        ) in status.out, status.out
+        signal = chant_subprocess("signal", name, "go", "--profile", "lab", cwd=root)
+        assert (signal.code, signal.err.splitlines()[-1]) == (
+            3,
+            "  hint: is a worker running for its task queue? start one with "
+            "`chant worker --profile lab`",
+        )
+    finally:
+        chant_subprocess("cancel", name, "--force", "--profile", "lab", cwd=root)
+        run.stop()

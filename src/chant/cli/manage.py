@@ -84,8 +84,11 @@ async def _client(profile: TemporalProfile, root: Path) -> tuple[Any, bool]:
     return client, await searchable(client, profile)
 
 
-async def _running(profile: TemporalProfile, config: Config, op: str) -> tuple[Any, Any]:
-    """The handle of the Op's open run; exit 2 when none is running."""
+async def _running(
+    profile: TemporalProfile, config: Config, op: str, chosen: str | None = None
+) -> tuple[Any, Any]:
+    """The handle of the Op's open run; exit 2 when none is running. ``chosen`` is the
+    ``--profile`` given, for the hint's command lines."""
     from temporalio.client import WorkflowExecutionStatus
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -94,23 +97,47 @@ async def _running(profile: TemporalProfile, config: Config, op: str) -> tuple[A
         described = await handle.describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotRunningError(op) from exc
+            raise NotRunningError(op, config, chosen) from exc
         raise
     if described.status != WorkflowExecutionStatus.RUNNING:
-        raise NotRunningError(op, described.status.name.lower() if described.status else None)
+        last = described.status.name.lower() if described.status else None
+        raise NotRunningError(op, config, chosen, last)
     return client, handle
 
 
 class NotRunningError(ChantError):
-    def __init__(self, op: str, last: str | None = None) -> None:
+    def __init__(
+        self, op: str, config: Config, chosen: str | None = None, last: str | None = None
+    ) -> None:
         was = f" (its last run {last})" if last else ""
+        # The commands as this project needs them: without a [temporal] table a plain
+        # `chant run` is local, and a --profile given must be given again.
+        flag = f" --profile {chosen}" if chosen else ""
+        mode = " --temporal" if config.temporal is None else ""
         super().__init__(
             f'Op "{op}" has no running workflow{was}',
-            hint=f"start one with `chant run {op}`; `chant history {op}` lists past runs",
+            hint=f"start one with `chant run {op}{mode}{flag}`; `chant history {op}{flag}` "
+            "lists past runs",
         )
 
 
-async def _query(handle: Any, name: str, *args: Any, timeout: float = 10) -> Any:
+def _worker(profile: TemporalProfile, config: Config, task_queue: str) -> str:
+    """The ``chant worker`` command that serves ``task_queue`` on ``profile``."""
+    from chant.temporal.runner import worker_command
+
+    default = config.temporal.default_profile if config.temporal else None
+    return worker_command(profile, task_queue, default)
+
+
+async def _query(
+    handle: Any,
+    name: str,
+    *args: Any,
+    timeout: float = 10,
+    worker: tuple[TemporalProfile, Config] | None = None,
+) -> Any:
+    """Query the run; a run no worker answers for is ``RuntimeUnavailableError``, whose
+    hint names the ``chant worker`` command for its task queue (given ``worker``)."""
     from datetime import timedelta
 
     from temporalio.service import RPCError
@@ -118,15 +145,19 @@ async def _query(handle: Any, name: str, *args: Any, timeout: float = 10) -> Any
     try:
         return await handle.query(name, *args, rpc_timeout=timedelta(seconds=timeout))
     except RPCError as exc:
+        command = "chant worker"
+        if worker is not None:
+            with contextlib.suppress(RPCError):
+                command = _worker(*worker, (await handle.describe()).task_queue)
         raise RuntimeUnavailableError(
             f"workflow {handle.id} did not answer ({exc.message.splitlines()[0]})",
-            hint="is a worker running for its task queue? start one with `chant worker`",
+            hint=f"is a worker running for its task queue? start one with `{command}`",
         ) from exc
 
 
 async def _signal(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
-    _, handle = await _running(profile, config, args.op)
-    status = await _query(handle, "status")
+    _, handle = await _running(profile, config, args.op, args.profile)
+    status = await _query(handle, "status", worker=(profile, config))
     gates = [w["signal"] for w in status["waiting"]]
     if args.signal not in gates:
         waiting = f"it waits for: {', '.join(gates)}" if gates else "it waits for no signal now"
@@ -147,7 +178,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Co
         described = await handle.describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise NotRunningError(args.op) from exc
+            raise NotRunningError(args.op, config, args.profile) from exc
         raise
     state = described.status.name.lower() if described.status else "unknown"
     if state == "running":
@@ -157,7 +188,8 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Co
             # Queries need a worker; the run itself is fine and resumes when one polls.
             status = _from_record(None) | {"finished": False}
             status["note"] = (
-                f"no worker answered: start one with `chant worker` (task queue "
+                f"no worker answered: start one with "
+                f"`{_worker(profile, config, described.task_queue)}` (task queue "
                 f"{described.task_queue})"
             )
     else:
@@ -334,7 +366,7 @@ async def _cancel(args: argparse.Namespace, profile: TemporalProfile, config: Co
     from chant.temporal.connect import workers_polling
     from chant.temporal.runner import worker_command
 
-    client, handle = await _running(profile, config, args.op)
+    client, handle = await _running(profile, config, args.op, args.profile)
     if args.force:
         await handle.terminate(reason="chant cancel --force")
         _out(f"terminated {handle.id} (no compensation ran)")
