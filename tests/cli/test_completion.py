@@ -68,6 +68,13 @@ def test_bash_completes_op_names_after_run(project: Path) -> None:
     assert bash_complete("chant run deploy-a", project) == ["deploy-api"]
 
 
+def test_only_names_chant_run_accepts_are_offered(make_project: MakeProject) -> None:
+    # "Bad Name" is a validation error, never an Op: completing it (as Bad\ Name) misled.
+    bad = 'from chant import Op\n\nx = Op(name="Bad Name", phases=[])\ny = Op(name=3, phases=[])\n'
+    root = make_project({"ops/all.op.py": OPS, "ops/bad.op.py": bad})
+    assert bash_complete("chant run ", root) == ["hello", "deploy-api", "deploy-web"]
+
+
 def test_bash_completes_op_names_of_the_temporal_commands(project: Path) -> None:
     for command in ("status", "history", "cancel", "signal"):
         assert bash_complete(f"chant {command} h", project) == ["hello"], command

@@ -31,6 +31,7 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
     from chant.config import load_config
     from chant.discover import find_op_files, import_timeout, load_op_file
     from chant.errors import ChantError
+    from chant.project import _named
 
     try:
         config = load_config(Path.cwd())
@@ -49,7 +50,8 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
             ops, _problem = load_op_file(path, per_file)
         except Exception:  # a completion must never fail loudly
             continue
-        names += [o.name for o in ops if isinstance(o.name, str) and o.name not in names]
+        # Only names `chant run` could be asked for ("Bad Name" is an error, not an Op).
+        names += [o.name for o in ops if _named(o.name) and o.name not in names]
     return [n for n in names if n.startswith(prefix)]
 
 
