@@ -44,24 +44,46 @@ class LineWriter:
 
 # --- terminal safety ------------------------------------------------------------------
 
-_SGR = "\x1b\\[[0-9;]{0,64}m"
-_UNSAFE = (
-    "["
-    "\x00-\x08\x0a-\x1f\x7f-\x9f"  # C0 controls but TAB, DEL, C1 controls
-    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"  # format characters:
-    "\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"  # invisible, bidi
-    "\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"  # (Cf, but ZWNJ and ZWJ)
-    "\u2028\u2029"  # line and paragraph separators
-    "\ud800-\udfff"  # lone surrogates
-    "]"
-)
+_SGR_TAIL = "\\[[0-9;]{0,64}m"  # what follows ESC in an SGR (colour) sequence
+_SGR = "\x1b" + _SGR_TAIL
+_UNSAFE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x1B, 0x1B),  # ESC, first: in the human view's pattern, it is unsafe unless an SGR
+    (0x00, 0x08), (0x0A, 0x1A), (0x1C, 0x1F), (0x7F, 0x9F),  # C0 but TAB, DEL, C1
+    # Format characters (Unicode category Cf, but ZWNJ and ZWJ): invisible, bidi.
+    (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
+    (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200B), (0x200E, 0x200F),
+    (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    (0x2028, 0x2029),  # line and paragraph separators
+    (0xD800, 0xDFFF),  # lone surrogates
+)  # fmt: skip
+_BUT_ESC = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _UNSAFE_RANGES[1:])
 
 
 @functools.cache
 def _pattern(json: bool = False) -> re.Pattern[str]:
     # Compiled on first need: most runs print only printable text and never need it.
-    return re.compile(_UNSAFE if json else f"({_SGR})|{_UNSAFE}")
+    # A run of unsafe characters is one match, escaped by a table at C speed: a step
+    # printing megabytes of binary or control bytes costs no Python call per byte.
+    if json:
+        return re.compile(f"[\x1b{_BUT_ESC}]+")
+    return re.compile(f"({_SGR})|(?:[{_BUT_ESC}]+|\x1b(?!{_SGR_TAIL}))+")
+
+
+@functools.cache
+def _table(json: bool = False) -> dict[int, str]:
+    """Every unsafe character's escape: as Python writes it (``escaped``), or as a
+    JSON ``\\uXXXX`` escape (a surrogate pair above U+FFFF)."""
+
+    def as_json(char: str) -> str:
+        units = char.encode("utf-16-le", "surrogatepass")
+        return "".join(
+            f"\\u{int.from_bytes(units[i : i + 2], 'little'):04x}" for i in range(0, len(units), 2)
+        )
+
+    write = as_json if json else escaped
+    return {c: write(chr(c)) for lo, hi in _UNSAFE_RANGES for c in range(lo, hi + 1)}
 
 
 def json_text(doc: str) -> str:
@@ -69,14 +91,10 @@ def json_text(doc: str) -> str:
     character ``terminal_safe`` escapes written as a ``\\uXXXX`` escape (a surrogate
     pair above U+FFFF), so JSON shown on a terminal cannot act on it either. The
     document means the same: such characters occur only inside its strings."""
-
-    def replace(m: re.Match[str]) -> str:
-        units = m.group().encode("utf-16-le", "surrogatepass")
-        return "".join(
-            f"\\u{int.from_bytes(units[i : i + 2], 'little'):04x}" for i in range(0, len(units), 2)
-        )
-
-    return doc if doc.isascii() else _pattern(json=True).sub(replace, doc)
+    if doc.isascii():
+        return doc
+    table = _table(json=True)
+    return _pattern(json=True).sub(lambda m: m.group().translate(table), doc)
 
 
 _SHORT = {"\n": "\\n", "\r": "\\r"}
@@ -109,17 +127,18 @@ def terminal_safe(text: str, *, colour: bool = False) -> str:
     pattern = _pattern()
     if pattern.search(text) is None:
         return text
+    table = _table()
     kept = False
 
     def replace(m: re.Match[str]) -> str:
         nonlocal kept
         sgr = m.group(1)
         if sgr is None:
-            return escaped(m.group())
+            return m.group().translate(table)
         if not colour:
             return ""
         if _conceals(sgr[2:-1]):
-            return "".join(escaped(c) if c == "\x1b" else c for c in sgr)
+            return sgr.translate(table)
         kept = True
         return sgr
 
