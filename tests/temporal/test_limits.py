@@ -29,6 +29,11 @@ loud = Op(
                 shell("seq 1 20000"),
                 shell("head -c 3000000 /dev/zero | tr '\\\\0' x; echo"),
                 activity("huge"),
+                # 6 and 12 bytes of JSON a character: 400 such lines would pass 2 MiB.
+                shell(
+                    "python3 -c 'import sys; sys.stdout.write((chr(1) * 1000 + chr(10)) * 600"
+                    " + (chr(0x1F600) * 1000 + chr(10)) * 300)'"
+                ),
             ],
         )
     ],
@@ -57,7 +62,10 @@ def test_huge_output_and_results_are_cut_to_a_tail_and_the_run_completes(
     wide = [e["line"] for e in events if e["type"] == "step_output" and e["step"] == "talk.2"]
     assert wide and all(len(line) <= 1000 for line in wide)
     finished = {e["step"]: e for e in events if e["type"] == "step_finished"}
-    assert [finished[s]["status"] for s in ("talk.1", "talk.2", "talk.3")] == ["ok"] * 3
+    assert [finished[s]["status"] for s in ("talk.1", "talk.2", "talk.3", "talk.4")] == ["ok"] * 4
+    wide = [e["line"] for e in events if e["type"] == "step_output" and e["step"] == "talk.4"]
+    assert wide[-1] == "\U0001f600" * 1000
+    assert wide[0].endswith("earlier lines not shown]")
     again = chant_proc("run", f"loud-{tag}", "--json", cwd=root, timeout=120)
     assert again.code == 0
     steps = json.loads(again.out)["steps"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ from chant.walk import error_of
 
 MAX_LINES = 400
 """Output lines kept per batch sent back (the newest); the payload limit is 2 MiB."""
+MAX_BATCH_BYTES = 512 * 1024
+"""Bytes of JSON the lines of one batch may take: a control character is 6 bytes of
+JSON (``\\u0001``), an emoji 12, so 400 lines of 1,000 characters could pass 2 MiB."""
 MAX_LINE = 1000
 MAX_RESULT = 256 * 1024
 """Bytes of JSON a step's result may take in the workflow's history; a larger result
@@ -68,16 +72,26 @@ class _Lines:
     def __init__(self, masker: Masker) -> None:
         self.mask = masker
         self.lines: list[list[str]] = []
+        self.sizes: list[int] = []
+        self.size = 0
         self.dropped = 0
 
     def add(self, line: str, stream: str) -> None:
-        self.lines.append([stream, self.mask.text(line)[:MAX_LINE]])
-        if len(self.lines) > MAX_LINES:
-            self.dropped += len(self.lines) - MAX_LINES
-            del self.lines[: len(self.lines) - MAX_LINES]
+        text = self.mask.text(line)[:MAX_LINE]
+        self.lines.append([stream, text])
+        size = len(json.dumps(text)) + 16  # as Temporal's converter writes it (ASCII)
+        self.sizes.append(size)
+        self.size += size
+        over = 0
+        while over < len(self.lines) - MAX_LINES or self.size > MAX_BATCH_BYTES:
+            self.size -= self.sizes[over]
+            over += 1
+        if over:
+            self.dropped += over
+            del self.lines[:over], self.sizes[:over]
 
     def take(self) -> list[list[str]]:
-        lines, self.lines = self.lines, []
+        lines, self.lines, self.sizes, self.size = self.lines, [], [], 0
         if self.dropped:
             lines.insert(0, ["log", f"[{self.dropped} earlier lines not shown]"])
             self.dropped = 0
@@ -85,8 +99,6 @@ class _Lines:
 
 
 def _bounded(result: Any) -> Any:
-    import json
-
     text = json.dumps(result, default=str)
     if len(text) <= MAX_RESULT:
         return result
