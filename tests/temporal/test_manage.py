@@ -321,6 +321,54 @@ def test_history_lists_completed_runs_and_outcomes_are_searchable(
     )
 
 
+BIG_OUTCOMES_OP = """
+from chant import Op, Outcome, activity, phase
+
+
+@activity
+def report() -> dict:
+    return {{"log": "y" * 3000, "tags": ["\u00e9" * 200] * 5, "ok": True}}
+
+
+op = Op(
+    name="{name}",
+    phases=[
+        phase(
+            "Report",
+            [
+                activity("report", outcome=Outcome("Log", "log")),
+                activity("report", outcome=Outcome("Tags", "tags")),
+                activity("report", outcome=Outcome("Ok", "ok")),
+            ],
+        )
+    ],
+)
+"""
+
+
+def test_outcomes_over_temporals_2048_byte_limit_are_cut_in_chant_outcomes_only(
+    op_project: NewProject, temporal_server: TemporalServer
+) -> None:
+    """The server terminated the run (BadSearchAttributes) when ChantOutcomes grew
+    over 2048 bytes; now the longest values are cut there, the run completes, and its
+    record, the run's output and ``chant status`` keep every outcome in full."""
+    root, name = op_project("bigout", BIG_OUTCOMES_OP)
+    ran = chant_subprocess("run", name, "--json", cwd=root, timeout=60)
+    assert ran.code == 0, ran.err
+    steps = json.loads(ran.out)["steps"]
+    assert [s["outcome"]["value"] for s in steps] == ["y" * 3000, ["\u00e9" * 200] * 5, True]
+    assert "[outcome] Log=" + "y" * 3000 + "\n" in ran.err
+    rows = history_shows(root, name, ["completed"])
+    entries = rows[0]["outcomes"]
+    assert [e.split("=")[0] for e in entries] == ["Log", "Tags", "Ok"]
+    assert entries[2] == "Ok=true"
+    assert entries[0].startswith("Log=yyy") and entries[0].endswith("\u2026")
+    assert len(json.dumps(entries, separators=(",", ":"))) <= 2048
+    status = chant_subprocess("status", name, cwd=root)
+    tags = json.dumps(["\u00e9" * 200] * 5, ensure_ascii=False)
+    assert f"  outcome  Tags={tags}\n" in status.out
+
+
 DETACH_OP = """
 from chant import Op, phase, shell
 

@@ -229,8 +229,10 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Co
     for a in status["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
         _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(unnamed)"} at {a["at"]}{note}')
+    from chant.render.human import outcome_text
+
     for name, value in status["outcomes"].items():
-        _out(f"  outcome  {name}={value}")
+        _out(f"  outcome  {name}={outcome_text(value)}")  # as the run printed it
     return 0
 
 

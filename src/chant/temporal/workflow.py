@@ -298,6 +298,39 @@ class TemporalWalker(Walker):
             self.output(step_id, data.get("output", []))
 
 
+OUTCOMES_LIMIT = 2048
+"""Bytes the ``ChantOutcomes`` value may take as Temporal stores it (JSON, non-ASCII
+escaped): the server's ``limit.searchAttributesSizeOfValue`` default. Over it, the
+server terminates the run."""
+
+
+def outcome_entries(outcomes: dict[str, Any]) -> list[str]:
+    """The ``Name=value`` entries of ``ChantOutcomes``: strings as they are, anything
+    else as JSON (``true``, ``3``, ``["a"]``). While they take more than
+    ``OUTCOMES_LIMIT``, the longest value is cut to half its length and ends in ``…``;
+    entries that still do not fit are left out (the run's record keeps every outcome
+    in full)."""
+    values = {
+        k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in outcomes.items()
+    }
+
+    def size() -> int:
+        return len(json.dumps([f"{k}={v}" for k, v in values.items()], separators=(",", ":")))
+
+    while size() > OUTCOMES_LIMIT:
+        longest = max(values, key=lambda k: len(json.dumps(values[k])))
+        text = values[longest]
+        if len(text) <= 1:
+            break
+        values[longest] = text[: len(text) // 2 - 1] + "…"
+    entries: list[str] = []
+    for k, v in values.items():
+        if len(json.dumps([*entries, f"{k}={v}"], separators=(",", ":"))) > OUTCOMES_LIMIT:
+            break
+        entries.append(f"{k}={v}")
+    return entries
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ChantOpWorkflow:
     """Runs the Op given as ``{"op": <IR dict>}``; see the module's docstring."""
@@ -315,12 +348,7 @@ class ChantOpWorkflow:
 
     def outcome(self, name: str, value: Any) -> None:
         self.outcomes[name] = value
-        entries = [
-            # Strings as they are; anything else as JSON (true, 3, ["a"]).
-            f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
-            for k, v in self.outcomes.items()
-        ]
-        workflow.upsert_search_attributes([OUTCOMES_KEY.value_set(entries)])
+        workflow.upsert_search_attributes([OUTCOMES_KEY.value_set(outcome_entries(self.outcomes))])
 
     @workflow.run
     async def run(self, data: RawValue = NO_INPUT) -> dict[str, Any]:
