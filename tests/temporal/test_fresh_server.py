@@ -138,3 +138,45 @@ def test_a_server_without_chants_search_attributes_gets_them_and_a_plain_answer(
     history = chant_proc("history", "deploy", "--json", cwd=root, timeout=60)
     assert history.code == 0, history.err
     assert [r["status"] for r in json.loads(history.out)] in ([], ["completed"])
+
+
+MANY_ATTRIBUTES = """
+from chant import Op, phase, shell
+
+deploy = Op(
+    name="deploy",
+    phases=[phase("P", [shell("touch ran")])],
+    search_attributes={{f"Attr{{i}}": "x" for i in range({count})}},
+)
+"""
+
+
+def test_more_search_attributes_than_the_server_holds_is_exit_3_naming_them(
+    fresh_server: str, make_project: MakeProject, chant_proc: Callable[..., Ran]
+) -> None:
+    """A dev server holds 10 Keyword attributes a namespace (chant's ChantOp and
+    ChantProject among them): an Op with 9 more was an internal error (RPCError)."""
+    root = make_project(
+        {
+            "chant.toml": (
+                '[temporal]\ndefault_profile = "fresh"\n[temporal.profiles.fresh]\n'
+                f'address = "{fresh_server}"\ntask_queue = "fresh"\n'
+            ),
+            "ops/deploy.op.py": MANY_ATTRIBUTES.format(count=9),
+        }
+    )
+    ran = chant_proc("run", "deploy", cwd=root, timeout=60)
+    names = ", ".join(["ChantOp", "ChantProject", "ChantOutcomes"] + [f"Attr{i}" for i in range(9)])
+    assert (ran.code, ran.out) == (3, "")
+    assert ran.err.endswith(
+        f"chant: error: the Temporal server at {fresh_server} refused to register the search "
+        f"attribute(s) {names} in namespace default: Unable to create search attributes: "
+        "cannot have more than 10 search attribute of type Keyword.\n"
+        "  hint: an Op's search_attributes each need one, as Keyword; use fewer of them (a "
+        "dev server holds 10 Keyword attributes a namespace, chant's ChantOp and ChantProject "
+        "among them)\n"
+    ), ran.err
+    assert not (root / "ran").exists()
+    (root / "ops" / "deploy.op.py").write_text(MANY_ATTRIBUTES.format(count=8))
+    assert chant_proc("run", "deploy", cwd=root, timeout=60).code == 0
+    assert (root / "ran").exists()

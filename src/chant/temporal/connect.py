@@ -305,9 +305,21 @@ async def ensure_search_attributes(
     if not missing:
         return
     if is_loopback(profile.address):
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=profile.namespace, search_attributes=missing)
-        )
+        from temporalio.service import RPCError
+
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=profile.namespace, search_attributes=missing)
+            )
+        except RPCError as exc:  # e.g. the dev server's 10 Keyword attributes a namespace
+            raise RuntimeUnavailableError(
+                f"the Temporal server at {profile.address} refused to register the search "
+                f"attribute(s) {', '.join(missing)} in namespace {profile.namespace}: "
+                f"{exc.message}",
+                hint="an Op's search_attributes each need one, as Keyword; use fewer of "
+                "them (a dev server holds 10 Keyword attributes a namespace, chant's "
+                "ChantOp and ChantProject among them)",
+            ) from None
         return
     names = {
         IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
