@@ -218,6 +218,40 @@ def test_an_argument_that_is_not_json_data_is_a_problem() -> None:
     assert problems == ['op "a": step "work.1": argument value {1, 2} is not JSON data']
 
 
+class _Unshowable:
+    """A user's object whose repr, str, == and hash all fail."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+
+def test_objects_whose_repr_fails_are_problems_not_an_internal_error() -> None:
+    odd = _Unshowable()
+    _, problems = resolve(one(shell("x", env=odd)))  # type: ignore[arg-type]
+    assert problems == ['op "a": step "work.1": argument value <_Unshowable> is not JSON data']
+    _, problems = resolve(one(activity("shell", cmd={1.5: "x", "a": [odd]})))
+    assert problems == [
+        'op "a": step "work.1": argument keys must be strings, got 1.5',
+        'op "a": step "work.1": argument value <_Unshowable> is not JSON data',
+    ]
+    op = Op(name="a", phases=[phase("P", [shell("a")])], schedule=odd)  # type: ignore[arg-type]
+    _, problems = resolve(op)
+    assert problems == [
+        'op "a": schedule <_Unshowable>: it is neither a cron expression nor an interval'
+    ]
+    long = "a\x00" + "b" * 100
+    _, problems = resolve(one(activity("shell", cmd=long)))
+    assert problems == [f'op "a": step "work.1": argument {repr(long)[:60]}… holds a NUL byte']
+
+
 def test_problems_in_on_failure_phases_are_found_too() -> None:
     op = Op(name="a", phases=[phase("P", [shell("a")])], on_failure=[phase("Undo", [])])
     _, problems = resolve(op)

@@ -141,6 +141,16 @@ def shown(value: object, most: int = 40) -> str:
     return f"{type(value).__name__} {text}"
 
 
+def _repr(value: object, most: int = 60) -> str:
+    """``repr(value)`` for a message about a user's object: short, and never raising
+    (its ``__repr__`` may fail)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= most else text[:most] + "…"
+
+
 def label(value: object) -> str:
     """A name quoted for a message: ``"Deploy"``, or the type and repr when not a string."""
     return f'"{value}"' if isinstance(value, str) and not _CONTROL.search(value) else shown(value)
@@ -299,7 +309,7 @@ class _Resolver:
             for key, value in op.search_attributes.items():
                 if name_problem(key) or not isinstance(value, str) or "\x00" in value:
                     self.problem(
-                        f"search attribute {key!r} must map a string to a string",
+                        f"search attribute {_repr(key)} must map a string to a string",
                         op.origin,
                         hint="names and values are strings without control characters",
                     )
@@ -311,7 +321,7 @@ class _Resolver:
             try:
                 parse_schedule(op.schedule)
             except ValueError as exc:
-                text = f'"{op.schedule}"' if isinstance(op.schedule, str) else repr(op.schedule)
+                text = f'"{op.schedule}"' if isinstance(op.schedule, str) else _repr(op.schedule)
                 self.problem(f"schedule {text}: {exc}", op.origin, hint=SCHEDULE_HELP)
         if op.schema_version != SCHEMA_VERSION or isinstance(op.schema_version, bool):
             self.problem(
@@ -471,9 +481,9 @@ class _Resolver:
         if isinstance(value, Mapping):
             for k, v in value.items():
                 if not isinstance(k, str):
-                    self.problem(f"{what}: argument keys must be strings, got {k!r}", origin)
+                    self.problem(f"{what}: argument keys must be strings, got {_repr(k)}", origin)
                 elif "\x00" in k:
-                    self.problem(f"{what}: argument key {k!r} holds a NUL byte", origin)
+                    self.problem(f"{what}: argument key {_repr(k)} holds a NUL byte", origin)
                 self.args(v, what, origin, depth + 1)
         elif isinstance(value, list | tuple):
             for v in value:
@@ -481,14 +491,14 @@ class _Resolver:
         elif isinstance(value, Secret):
             if not isinstance(value.name, str) or not SECRET_NAME.fullmatch(value.name):
                 self.problem(
-                    f"{what}: secret name {value.name!r} is not an environment variable name",
+                    f"{what}: secret name {_repr(value.name)} is not an environment variable name",
                     origin,
                     hint='write secret("NAME") with letters, digits and _',
                 )
         elif isinstance(value, str):
             if "\x00" in value:
                 self.problem(
-                    f"{what}: argument {value!r} holds a NUL byte",
+                    f"{what}: argument {_repr(value)} holds a NUL byte",
                     origin,
                     hint="no command, argument, variable or path can hold one; remove it",
                 )
@@ -496,7 +506,7 @@ class _Resolver:
             self.problem(f"{what}: argument value {value!r} is not a finite number", origin)
         elif not isinstance(value, int | float | bool) and value is not None:
             self.problem(
-                f"{what}: argument value {value!r} is not JSON data",
+                f"{what}: argument value {_repr(value)} is not JSON data",
                 origin,
                 hint="use str, int, float, bool, None, lists, dicts or secret(...)",
             )
