@@ -45,6 +45,7 @@ pair = Op(name="pair", phases=[
     phase("Both", [shell("sleep 2", id="left"), shell("sleep 3", id="right")], parallel=True),
 ])
 wide = Op(name="wide", phases=[phase("P", [shell("echo " + "a" * 200)])])
+kanji = Op(name="kanji", phases=[phase("P", [shell("echo " + "日本語" * 40)])])
 stuck = Op(
     name="stuck",
     phases=[phase("Wait", [shell("sleep 30")])],
@@ -223,6 +224,19 @@ def test_a_label_takes_the_terminals_width(project: Path) -> None:
     # Off a terminal, labels are cut at 72 characters as always.
     line = next(ln for ln in piped(project, "wide") if ln.startswith("  ▸ p.1"))
     assert line == "  ▸ p.1  echo " + "a" * 66 + "…"
+
+
+def test_a_label_of_wide_characters_is_cut_to_the_terminals_columns(project: Path) -> None:
+    screen = on_terminal(project, "run", "kanji", "--local", cols=80)
+    assert screen.code == 0, screen.raw
+    # 日 takes two columns: the description gets 79 - len("  ✓ p.1  ") - len(" (12.3s)")
+    # = 62 columns, not 62 characters ("echo " and 28 of them and "…"), so the label
+    # does not wrap and the finished line fits on one row.
+    started = next(r for r in screen.rows if r.startswith("  ▸ p.1  echo "))
+    assert started == "  ▸ p.1  echo " + ("日本語" * 10)[:28] + "…", screen.rows
+    finished = next(r for r in screen.rows if r.startswith("  ✓ p.1  echo "))
+    assert re.fullmatch(r"  ✓ p\.1  echo (日本語)+日… \(\d+ms\)", finished), screen.rows
+    assert screen.rows[screen.rows.index(finished) + 1].startswith('Op "kanji" completed')
 
 
 @pytest.mark.parametrize(

@@ -46,9 +46,12 @@ _STYLES = {"ok": "32", "failed": "31", "retry": "33", "dim": "2", "bold": "1", "
 _MARKS = {"ok": "✓", "failed": "✗", "skipped": "–", "cancelled": "⊘"}
 
 
-def describe(fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH) -> str:
+def describe(
+    fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH, *, columns: bool = False
+) -> str:
     """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
-    to ``width`` characters (ending in ``…``)."""
+    to ``width`` characters (ending in ``…``), or with ``columns`` to ``width`` terminal
+    columns (a wide character such as 日 takes two)."""
     if fn == "shell" and isinstance(args.get("cmd"), str):
         text = " ".join(str(args["cmd"]).split())
     else:
@@ -57,6 +60,9 @@ def describe(fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH) -> str:
             f"{k}={_short(v)}" for k, v in args.items() if v is not False and v != [] and v != {}
         )
         text = f"{fn}({parts})"
+    if columns and not text.isascii():
+        pieces = wrap(text, width)
+        return pieces[0] if len(pieces) == 1 else wrap(text, max(width - 1, 1))[0] + "…"
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
@@ -330,9 +336,10 @@ class HumanRenderer:
         to what its width leaves for it on a finished step's line."""
         width = LABEL_WIDTH
         if self.tty is not None:
-            used = len("  ✓ ") + len(str(d["step"])) + 2 + DURATION_ROOM
+            used = len("  ✓ ") + sum(map(_cells, str(d["step"]))) + 2 + DURATION_ROOM
             width = max(self.width() - 1 - used, 20)
-        return _safe(f"{d['step']}  {describe(d['fn'], d['args'], width)}")
+        label = describe(d["fn"], d["args"], width, columns=self.tty is not None)
+        return _safe(f"{d['step']}  {label}")
 
     def on_step_output(self, d: Mapping[str, Any], _e: Event) -> None:
         prefix = f"[{_safe(d['step'])}] " if self.parallel else ""
