@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +52,51 @@ def test_the_nearest_chant_toml_wins_over_one_further_up(make_project: MakeProje
     config = load_config(root / "sub")
     assert config.root == (root / "sub").resolve()
     assert config.ops == ("x",)
+
+
+@pytest.mark.parametrize(
+    ("make_it", "error"),
+    [
+        (
+            lambda p: p.symlink_to(p.parent / "gone.toml"),
+            "chant.toml: is a broken symbolic link (to {sub}/gone.toml)\n"
+            "  hint: point chant.toml at an existing file, or remove it",
+        ),
+        (
+            Path.mkdir,
+            "chant.toml: is a folder, not a file\n"
+            "  hint: remove or rename chant.toml; chant reads its settings from a regular file",
+        ),
+        (
+            os.mkfifo,
+            "chant.toml: is not a regular file\n"
+            "  hint: remove or rename chant.toml; chant reads its settings from a regular file",
+        ),
+    ],
+    ids=["broken-link", "folder", "fifo"],
+)
+def test_a_chant_toml_that_is_no_file_is_an_error_not_skipped_for_a_parents(
+    make_project: MakeProject,
+    monkeypatch: pytest.MonkeyPatch,
+    make_it: Callable[[Path], object],
+    error: str,
+) -> None:
+    # Skipping it would silently load the parent project's chant.toml instead (and a
+    # FIFO would hang the read).
+    root = make_project({"chant.toml": '[project]\nops = ["x"]\n', "sub/a.op.py": ""})
+    sub = root / "sub"
+    make_it(sub / "chant.toml")
+    monkeypatch.chdir(sub)
+    with pytest.raises(ConfigError) as err:
+        load_config(sub)
+    assert err.value.exit_code == 2
+    assert str(err.value) == error.format(sub=sub)
+
+
+def test_a_chant_toml_symlinked_to_a_file_is_read(make_project: MakeProject) -> None:
+    root = make_project({"shared.toml": '[project]\nops = ["x"]\n', "sub/a.op.py": ""})
+    (root / "sub" / "chant.toml").symlink_to(root / "shared.toml")
+    assert load_config(root / "sub").ops == ("x",)
 
 
 def test_without_chant_toml_the_start_folder_is_the_root_with_defaults(

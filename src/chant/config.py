@@ -6,7 +6,9 @@ starting directory. Unknown keys are errors naming the key and the file.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -103,7 +105,9 @@ def find_root(start: Path) -> tuple[Path, Path | None]:
     start = start.resolve()
     for folder in (start, *start.parents):
         candidate = folder / CONFIG_NAME
-        if candidate.is_file():
+        # Anything named chant.toml marks the root, even a folder or a broken link:
+        # skipping it would silently load the config of a project further up.
+        if os.path.lexists(candidate):
             return folder, candidate
     return start, None
 
@@ -132,6 +136,22 @@ def load_config(start: Path) -> Config:
 
 def _read(file: Path, shown: str) -> str:
     """The text of ``file``, or a ``ConfigError`` saying why it cannot be read."""
+    try:
+        mode = file.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(
+            f"is a broken symbolic link (to {os.readlink(file)})",
+            file=shown,
+            hint="point chant.toml at an existing file, or remove it",
+        ) from None
+    except OSError:
+        mode = stat.S_IFREG  # read_bytes below says why
+    if not stat.S_ISREG(mode):
+        raise ConfigError(
+            "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file",
+            file=shown,
+            hint=f"remove or rename {shown}; chant reads its settings from a regular file",
+        )
     try:
         data = file.read_bytes()
     except OSError as exc:
