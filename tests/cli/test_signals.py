@@ -114,6 +114,47 @@ def test_a_second_sigint_skips_compensation(tmp_path: Path) -> None:
     assert "– undo-more.1" in out
 
 
+def test_a_first_sigint_during_on_failure_after_a_failure_says_so_not_again(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "proj"
+    (project / "ops").mkdir(parents=True)
+    (project / "ops" / "f.op.py").write_text(
+        textwrap.dedent(
+            f"""
+            from chant import Op, phase, shell
+
+            failing = Op(
+                name="failing",
+                phases=[phase("Work", [shell("exit 3", profile="policy_check")])],
+                on_failure=[
+                    phase("Undo", [shell("sleep 300 & echo $! > {tmp_path}/undo.pid; wait")]),
+                    phase("Undo more", [shell("touch {tmp_path}/undo-more-ran")]),
+                ],
+            )
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "failing", "--local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(tmp_path / "undo.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc)
+    assert code == 130
+    # The first Ctrl-C: on_failure was running (for the failed step), so it stops there.
+    assert err == "chant: interrupted during on_failure — stopping now, skipping the rest of it\n"
+    assert "[compensation] step work.1 failed — running on_failure phases" in out
+    assert "– undo-more.1  touch " in out
+    assert not (tmp_path / "undo-more-ran").exists()
+    assert not alive(int((tmp_path / "undo.pid").read_text()))
+    assert 'Op "failing" interrupted after ' in out
+
+
 def test_no_process_of_the_run_outlives_chant(tmp_path: Path) -> None:
     proc = start(tmp_path, undo="true")
     wait_for(tmp_path / "bg.pid", proc)

@@ -64,7 +64,9 @@ async def run_local(
     def on_signal() -> None:
         first = executor.interrupts == 0
         skipping = executor.interrupt()
-        if skipping:
+        if skipping and first:  # a step had failed: on_failure was already running
+            _say("chant: interrupted during on_failure — stopping now, skipping the rest of it")
+        elif skipping:
             _say("chant: interrupted again — stopping now, skipping on_failure")
         elif first:
             then = ", then running on_failure (Ctrl-C again to skip it)" if op.on_failure else ""
