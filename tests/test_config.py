@@ -521,6 +521,43 @@ def test_a_wrong_type_anywhere_in_chant_toml_names_the_key(
     assert error_of(load, text) == message
 
 
+_ENV_HINT = (
+    "\n  hint: snapshots are kept in .chant/state/<name>/: use a plain name such as "
+    "[environments.staging]"
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ('[environments.".."]', "chant.toml:1: environment name '..' cannot be a folder name"),
+        ('[environments."a/b"]', "chant.toml:1: environment name 'a/b' holds a path separator"),
+        (
+            '[environments."a\\\\b"]',
+            "chant.toml:1: environment name 'a\\\\b' holds a path separator",
+        ),
+        ('[environments.""]', "chant.toml:1: environment name '' cannot be a folder name"),
+        (
+            '[environments."e' + "é" * 101 + '"]',
+            "chant.toml:1: environment name 'e" + "é" * 58 + "… is 203 bytes long, "
+            "over the limit of 200",
+        ),
+    ],
+    ids=["dot-dot", "slash", "backslash", "empty", "too-long-in-utf8"],
+)
+def test_an_environment_name_that_cannot_be_a_folder_is_a_config_error(
+    header: str, message: str, load: Callable[[str], Config]
+) -> None:
+    # Before, the run got as far as observing the environment, then failed to write
+    # .chant/state/<name>/ (or refused ".." at run time).
+    assert error_of(load, header + '\nobserve = ["true"]\n') == message + _ENV_HINT
+
+
+def test_an_environment_name_of_200_utf8_bytes_is_accepted(load: Callable[[str], Config]) -> None:
+    name = "é" * 100
+    assert list(load(f'[environments."{name}"]\nobserve = ["true"]\n').environments) == [name]
+
+
 def test_a_chant_toml_that_is_not_utf8_names_file_line_and_fix(
     make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:

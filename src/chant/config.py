@@ -6,6 +6,7 @@ starting directory. Unknown keys are errors naming the key and the file.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -132,6 +133,24 @@ def load_config(start: Path) -> Config:
             hint="see docs/cli.md for the chant.toml format",
         ) from None
     return _Reader(shown, text).config(root, file, data)
+
+
+def _env_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be the folder ``.chant/state/<name>`` (or None)."""
+    if name in ("", ".", ".."):
+        return "cannot be a folder name"
+    if "/" in name or "\\" in name:
+        return "holds a path separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "holds a control character"
+    size = len(name.encode("utf-8"))
+    if size > MAX_ENV_NAME:
+        return f"is {size} bytes long, over the limit of {MAX_ENV_NAME}"
+    return None
+
+
+MAX_ENV_NAME = 200
+"""The longest environment name in UTF-8 bytes: a folder name must fit in 255."""
 
 
 def _read(file: Path, shown: str) -> str:
@@ -353,6 +372,17 @@ class _Reader:
         found = {}
         for name, spec in raw.items():
             table = f"environments.{name}"
+            why = _env_name_problem(name)
+            if why:
+                # Its snapshots live in .chant/state/<name>/: it must be one folder name.
+                bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
+                self.fail(
+                    f"environment name {_cut(name)} {why}",
+                    table if bare else f"environments.{json.dumps(name, ensure_ascii=False)}",
+                    hint="snapshots are kept in .chant/state/<name>/: use a plain name "
+                    "such as [environments.staging]",
+                )
+                continue
             values = self.table(spec, f"[{table}]", ("observe",), at=(table, None))
             if not isinstance(spec, Mapping):
                 continue  # reported by table()
