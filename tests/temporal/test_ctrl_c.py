@@ -133,3 +133,49 @@ def test_a_second_signal_detaches_and_says_nothing_runs_it_without_a_worker(
         chant_subprocess("cancel", name, "--force", cwd=root)
         _kill_leftovers(tmp_path)
     assert not (tmp_path / "undone").exists()
+
+
+FAILING = """
+from chant import Op, Profile, Retry, phase, shell
+
+op = Op(
+    name="{name}",
+    phases=[phase("Work", [shell("exit 3", profile=Profile(retry=Retry(max_attempts=1)))])],
+    on_failure=[
+        phase("Undo", [shell("echo $$ > {tmp}/undo.pid; exec sleep 60")]),
+        phase("UndoMore", [shell("touch {tmp}/undo-more")]),
+    ],
+)
+"""
+
+
+def test_a_first_ctrl_c_during_on_failure_says_it_stops_on_failure(
+    make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
+) -> None:
+    # A step failed and on_failure is running: the first Ctrl-C stops it and skips the
+    # rest (as locally), and says so rather than promising to run on_failure.
+    name = f"ctrlc-{uuid.uuid4().hex[:8]}"
+    root = make_project(
+        {
+            "chant.toml": temporal_server.toml(f"q-{name}"),
+            "ops/op.op.py": FAILING.format(name=name, tmp=tmp_path),
+        }
+    )
+    run = Chant("run", name, cwd=root, name="run")
+    try:
+        until(lambda: bool(lines(tmp_path / "undo.pid")), 30, "on_failure started", run)
+        undo_pid = int(lines(tmp_path / "undo.pid")[0])
+        run.proc.send_signal(signal.SIGINT)
+        assert run.wait(30) == 130, run.stderr()
+        assert run.stderr() == (
+            f'chant: [temporal] found in chant.toml — running "{name}" on Temporal\n'
+            f"chant: interrupted during on_failure — cancelling workflow "
+            f"{workflow_id(root, name)}: stopping its running steps, skipping the rest of "
+            "on_failure (Ctrl-C again to detach)\n"
+        )
+        assert wait_gone(undo_pid), "the compensation step is still running"
+        assert not (tmp_path / "undo-more").exists()
+        assert _state(root, name) == "canceled"
+    finally:
+        run.stop()
+        _kill_leftovers(tmp_path)

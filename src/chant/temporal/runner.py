@@ -418,6 +418,25 @@ class _Run:
     """The ``chant worker`` command serving ``task_queue``."""
     stop: asyncio.Event
     cancel: asyncio.Event
+    compensating: bool = False
+    """Whether the run's on_failure has started (a Ctrl-C then stops it)."""
+    seen: int = 0
+    """The last event the follower has shown."""
+
+    def _watch(self, event: Event) -> None:
+        self.seen = event.seq
+        if event.type == "compensation_started":
+            self.compensating = True
+
+    async def _compensating_now(self, handle: WorkflowHandle[Any, Any]) -> bool:
+        """Whether on_failure has started, also when the follower has not shown it yet."""
+        from temporalio.client import WorkflowQueryFailedError
+
+        if not self.compensating:
+            with contextlib.suppress(RPCError, WorkflowQueryFailedError):
+                newer = await handle.query("events_after", self.seen)
+                self.compensating = any(e.get("type") == "compensation_started" for e in newer)
+        return self.compensating
 
     async def start_and_follow(self, *, in_process: bool) -> Followed:
         op = self.op
@@ -426,7 +445,7 @@ class _Run:
         try:
             followed = await follow(
                 handle,
-                self.sinks,
+                [*self.sinks, self._watch],
                 stop=self.stop,
                 say=self.say,
                 task_queue=self.task_queue,
@@ -458,11 +477,18 @@ class _Run:
         """On the first Ctrl-C, cancel the run as ``chant cancel`` does; the follower
         goes on and shows the compensation."""
         await self.cancel.wait()
-        then = ", then running on_failure" if self.op.on_failure else ""
-        self.say(
-            f"chant: interrupted — cancelling workflow {handle.id}: stopping running "
-            f"steps{then} (Ctrl-C again to detach)"
-        )
+        if await self._compensating_now(handle):
+            self.say(
+                f"chant: interrupted during on_failure — cancelling workflow {handle.id}: "
+                "stopping its running steps, skipping the rest of on_failure (Ctrl-C again "
+                "to detach)"
+            )
+        else:
+            then = ", then running on_failure" if self.op.on_failure else ""
+            self.say(
+                f"chant: interrupted — cancelling workflow {handle.id}: stopping running "
+                f"steps{then} (Ctrl-C again to detach)"
+            )
         with contextlib.suppress(RPCError):  # it closed meanwhile: the follower has it
             await handle.cancel()
 
