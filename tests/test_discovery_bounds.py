@@ -133,6 +133,25 @@ def test_a_project_inside_the_project_is_never_entered(
     assert imported(tmp_path) == ["nested"]
 
 
+@pytest.mark.parametrize("kind", ["folder", "broken-link"])
+def test_a_sub_folder_whose_chant_toml_is_no_file_is_still_another_project(
+    kind: str, make_project: MakeProject, tmp_path: Path, chant: Chant
+) -> None:
+    # Any entry named chant.toml marks a project root (chant refuses to load one that is
+    # no file): its folder is never searched as part of the project above.
+    (tmp_path / "marks").mkdir()
+    root = make_project(
+        {"ops/hello.op.py": HELLO, "ops/other/x.op.py": marker_op(tmp_path / "marks/x", "x")}
+    )
+    marker = root / "ops" / "other" / "chant.toml"
+    if kind == "folder":
+        marker.mkdir()
+    else:
+        marker.symlink_to(root / "missing.toml")
+    assert chant("run", "hello", cwd=root).code == 0
+    assert imported(tmp_path) == []
+
+
 @pytest.mark.parametrize("folder", ["venv", ".venv", "node_modules", "__pycache__", ".git"])
 def test_tool_folders_under_ops_are_skipped(
     folder: str, make_project: MakeProject, tmp_path: Path, chant: Chant

@@ -142,7 +142,7 @@ def search(config: Config) -> Search:
                 sub = os.path.join(dirpath, d)
                 if d.startswith(".") or d in SKIP_DIRS or os.path.exists(f"{sub}/pyvenv.cfg"):
                     continue
-                if os.path.isfile(os.path.join(sub, CONFIG_NAME)):
+                if os.path.lexists(os.path.join(sub, CONFIG_NAME)):
                     skipped.append(
                         (shown_path(sub) + "/", f"another project (it has a {CONFIG_NAME})")
                     )
@@ -162,7 +162,7 @@ def search(config: Config) -> Search:
             real = ops.resolve()
             if not _inside(real, root):
                 skipped.append((f"{LOOSE_OPS}/", f"a link to {real}, outside the project"))
-            elif (ops / CONFIG_NAME).is_file():
+            elif os.path.lexists(ops / CONFIG_NAME):
                 skipped.append((f"{LOOSE_OPS}/", f"another project (it has a {CONFIG_NAME})"))
             else:
                 walk(real)
@@ -208,7 +208,7 @@ def search(config: Config) -> Search:
                     hint="list a folder or one *.op.py file",
                 )
             )
-        elif real != root and (real / CONFIG_NAME).is_file():
+        elif real != root and os.path.lexists(real / CONFIG_NAME):
             problems.append(
                 Problem(
                     f'folder "{folder}" listed in [project] ops is another project (it has a '
