@@ -201,7 +201,7 @@ def _victims(token: str, group: int, pipes: tuple[int, ...]) -> list[int]:
             if pgid == group or pgid in _ended_groups:
                 _reap(pid)
             continue
-        found = token_of(pid)
+        found = _settled_token_of(pid)
         if found is None:
             ours = bool(pipes) and _holds(pid, pipes)
         else:
@@ -209,6 +209,18 @@ def _victims(token: str, group: int, pipes: tuple[int, ...]) -> list[int]:
         if ours:
             victims.append(pid)
     return victims
+
+
+def _settled_token_of(pid: int) -> str | None:
+    """``token_of(pid)``, read again while the environment reads empty: a process in
+    the middle of ``execve`` (``setsid sh -c …`` execs twice) shows no environment for a
+    moment, and must not pass for one without a token."""
+    for _ in range(100):
+        env = _read(f"/proc/{pid}/environ")
+        if env or not os.path.exists(f"/proc/{pid}"):
+            break
+        time.sleep(0.002)
+    return token_of(pid)
 
 
 def _holds(pid: int, pipes: tuple[int, ...]) -> bool:
