@@ -322,6 +322,28 @@ def terminal() -> Iterator[tuple[int, int]]:
         os.close(fd)
 
 
+def run_on_terminal(root: Path, slave: int, mode: str) -> subprocess.Popen[bytes]:
+    """``chant run slow MODE`` with the pty as its controlling terminal, as in a shell."""
+
+    def session() -> None:
+        os.setsid()
+        import fcntl
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    env.pop("NO_COLOR", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "slow", mode],
+        cwd=root,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        preexec_fn=session,
+    )
+
+
 def test_after_ctrl_c_the_terminal_is_as_it_was(
     make_project: MakeProject, terminal: tuple[int, int]
 ) -> None:
@@ -330,23 +352,7 @@ def test_after_ctrl_c_the_terminal_is_as_it_was(
     root = make_project({"ops/slow.op.py": ops, "tty_hostile.py": TTY_HOSTILE})
     before = termios.tcgetattr(slave)
 
-    def session() -> None:  # the pty becomes chant's controlling terminal, as in a shell
-        os.setsid()
-        import fcntl
-
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chant", "run", "slow", "--local"],
-        cwd=root,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        preexec_fn=session,
-    )
+    proc = run_on_terminal(root, slave, "--local")
     try:
         seen = read_until(master, b"step-2", 30)
         assert b"step-2" in seen, seen
@@ -405,22 +411,7 @@ def test_after_detaching_from_a_temporal_run_the_terminal_is_as_it_was(
     )
     before = termios.tcgetattr(slave)
 
-    def session() -> None:
-        os.setsid()
-        import fcntl
-
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chant", "run", "slow", "--temporal"],
-        cwd=root,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        preexec_fn=session,
-    )
+    proc = run_on_terminal(root, slave, "--temporal")
     try:
         seen = read_until(master, b"step-2", 60)
         assert b"step-2" in seen, seen
