@@ -645,40 +645,6 @@ def gates(op: Op) -> list[tuple[GateStep, str]]:
     return [(s, p.name) for p, _ in op.all_phases() for s in p.steps if isinstance(s, GateStep)]
 
 
-def secret_names(op: Op) -> list[str]:
-    """The name of every ``secret(...)`` in ``op`` (main and on_failure phases), sorted."""
-    from chant.ir import iter_secrets
-
-    return sorted(
-        {
-            n
-            for p, _ in op.all_phases()
-            for s in p.steps
-            if isinstance(s, ActivityStep)
-            for n in iter_secrets(s.args)
-        }
-    )
-
-
-def secret_values(op: Op, environ: Mapping[str, str]) -> dict[str, str]:
-    """The value of every ``secret(...)`` in ``op``, read from ``environ``.
-
-    Raises ``SecretNotSetError`` naming every missing variable at once. A value of
-    only whitespace counts as empty: masking it would mask the spaces of every line.
-    """
-    from chant.errors import SecretNotSetError
-
-    names = secret_names(op)
-    missing = [n for n in names if not environ.get(n, "").strip()]
-    if missing:
-        raise SecretNotSetError(
-            f'op "{op.name}" needs secret(s) not set (or empty) in the environment: '
-            + ", ".join(missing),
-            hint=f"export {missing[0]}=… before running (the value is masked as *** in all output)",
-        )
-    return {n: environ[n] for n in names}
-
-
 def check_local(op: Op) -> None:
     """Reject what local mode cannot run (gates), before anything runs."""
     from chant.errors import GateNotSupportedError

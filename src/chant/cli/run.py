@@ -14,9 +14,10 @@ from chant.config import check_mode_flags, choose_mode
 from chant.errors import Problem, RuntimeUnavailableError
 from chant.events import RunResult, Sink
 from chant.ir import Op
-from chant.plan import check_local, secret_values, single_attempt
+from chant.plan import check_local, single_attempt
 from chant.project import Project, load_project
 from chant.render import LineWriter
+from chant.secrets import secret_values
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 

@@ -17,21 +17,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from chant.activities.registry import ActivityContext, ActivityDef, Registry, run_attempt
 from chant.errors import ActivityError, UnknownActivityError
 from chant.events import Masker, Sink
-from chant.ir import JSON, ActivityStep, Profile, Secret, Step
+from chant.ir import JSON, ActivityStep, Profile, Step
 from chant.profiles import may_retry, parse_duration, retry_delay
+from chant.secrets import resolve_secrets
 from chant.walk import Record, Walker, error_of, pick
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def resolve_secrets(value: JSON, secrets: Mapping[str, str]) -> JSON:
-    if isinstance(value, Secret):
-        return secrets[value.name]
-    if isinstance(value, Mapping):
-        return {k: resolve_secrets(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve_secrets(v, secrets) for v in value]
-    return value
 
 
 class LocalExecutor(Walker):

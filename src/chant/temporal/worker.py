@@ -39,8 +39,8 @@ from chant.activities.registry import ActivityContext, Registry, run_attempt
 from chant.errors import ActivityError
 from chant.events import Masker
 from chant.ir import Profile, _args_from_json, iter_secrets
-from chant.local.executor import resolve_secrets
 from chant.profiles import may_retry, parse_duration, retry_delay
+from chant.secrets import resolve_secrets
 from chant.temporal.workflow import KILL_GRACE, ChantOpWorkflow
 from chant.walk import error_of
 

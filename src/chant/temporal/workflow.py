@@ -43,8 +43,9 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from chant.events import Event
     from chant.ir import ActivityStep, GateStep, IRError, Op, Profile, Retry, Step, _args_to_json
-    from chant.plan import check_ir, secret_names
+    from chant.plan import check_ir
     from chant.profiles import parse_duration
+    from chant.secrets import secret_names
     from chant.walk import Record, Walker, pick
 
 WORKFLOW_NAME = "ChantOp"
