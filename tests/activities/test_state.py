@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -481,13 +480,30 @@ def test_a_missing_observe_tool(make_project: MakeProject, monkeypatch: pytest.M
 # --- atomicity ------------------------------------------------------------------------------
 
 WRITER = """
+import os
 import sys
 from pathlib import Path
 from chant.activities.state import write_snapshot
 
-folder = Path(sys.argv[1])
+# Stop inside the given write: at os.<point> of the write after ``done`` complete ones,
+# say so, and wait there to be killed. fchmod: the temporary file exists, still empty;
+# replace: it holds the whole version, not yet renamed into place.
+folder, point, done = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 versions = [{"version": v, "blob": chr(ord("a") + v) * 2_000_000} for v in range(3)]
-print("ready", flush=True)
+real = getattr(os, point)
+calls = 0
+
+
+def inside(*args, **kwargs):
+    global calls
+    calls += 1
+    if calls > done:
+        print("inside", flush=True)
+        sys.stdin.readline()  # never answered: the test kills us here
+    return real(*args, **kwargs)
+
+
+setattr(os, point, inside)
 i = 0
 while True:
     write_snapshot(folder, versions[i % 3], keep=3)
@@ -495,27 +511,32 @@ while True:
 """
 
 
+# Where each kill lands: (the os call the writer stops in, complete writes before it).
+KILL_POINTS = [("fchmod", 0), ("replace", 0), ("replace", 1), ("fchmod", 2), ("replace", 4)]
+KILL_POINTS += [("replace", 2), ("fchmod", 1)]
+
+
 def test_a_writer_killed_mid_write_never_leaves_a_corrupt_latest_snapshot(
     tmp_path: Path,
 ) -> None:
     folder = tmp_path / "state" / "demo"
     versions = [{"version": v, "blob": chr(ord("a") + v) * 2_000_000} for v in range(3)]
-    rng = random.Random(1234)
-    kills = 0
     interrupted = 0  # kills that left a new temporary file: a write was under way
     temps: set[Path] = set()
-    deadline = time.monotonic() + 6
-    while kills < 6 or (interrupted < 2 and time.monotonic() < deadline):
+    for point, done in KILL_POINTS:
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(folder)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", WRITER, str(folder), point, str(done)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "ready\n"
-        time.sleep(rng.uniform(0.02, 0.25))
+        assert proc.stdout is not None and proc.stdin is not None
+        # The handshake: the writer is inside a write when it says so.
+        assert proc.stdout.readline() == "inside\n"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
-        kills += 1
+        proc.stdin.close()
         left = set(folder.glob(".tmp-*"))
         interrupted += bool(left - temps)
         temps = left
@@ -527,6 +548,7 @@ def test_a_writer_killed_mid_write_never_leaves_a_corrupt_latest_snapshot(
         assert json.loads(files[-1].read_text(encoding="utf-8")) in versions
         for f in files:
             assert json.loads(f.read_text(encoding="utf-8")) in versions
+    assert interrupted == len(KILL_POINTS), "a kill missed its write"
     assert interrupted >= 1, "no kill landed during a write; the test proved nothing"
     assert snapshots(folder)
 
