@@ -1,18 +1,26 @@
-"""Every error chant raises, under one root.
+"""Every error chant raises, under one root, and the exit code each one means.
 
 ::
 
-    ChantError                      exit_code 2 unless a subclass says otherwise
+    ChantError                      exit_code INVALID (2) unless a subclass says otherwise
     ├── UsageError                  bad command-line use (e.g. --local with --temporal)
     ├── ConfigError                 chant.toml is unreadable or holds unknown keys
     │   └── ConfigErrors            several of those, reported together
     ├── ValidationError             Problems found loading the project (import errors too)
+    ├── IRError                     an IR document does not match the schema (also a
+    │                               ValueError)
     ├── OpNotFoundError             `chant run NAME` for an Op that does not exist
     ├── GateNotSupportedError       a gate in an Op run locally
     ├── SecretNotSetError           secret("NAME") with NAME missing from the environment
     ├── ProjectFileError            chant cannot write a file or folder of the project
-    ├── RuntimeUnavailableError     exit_code 3: the chosen runtime cannot be reached
-    └── ActivityError               one attempt of a step failed (raised by activities)
+    ├── AlreadyRunningError         Temporal: a run of the Op is open already
+    ├── NotRunningError             Temporal: the Op has no open run (signal, cancel) or
+    │                               never ran (status)
+    ├── IRTooLargeError             Temporal: the Op's IR is over the 2 MiB payload limit
+    ├── AlreadyServedError          another dev server serves the address
+    │                               (`chant server start` reports it and exits 0)
+    ├── RuntimeUnavailableError     exit_code UNAVAILABLE (3): the runtime cannot be reached
+    └── ActivityError               exit_code FAILED (1): one attempt of a step failed
         ├── CommandFailedError      a command exited non-zero
         │   ├── CommandNotFoundError       the shell found no such command: exit 127
         │   │                              (non-retryable)
@@ -30,18 +38,106 @@
         └── ReadinessFailedError    a rollout failed for good (non-retryable)
 
 An ``ActivityError``'s ``type`` is its class name unless given; that string is what
-``non_retryable_error_types`` in a retry policy matches, as in Temporal.
+``non_retryable_error_types`` in a retry policy matches, as in Temporal. Every type
+name chant records in a step's or run's error is an ``ErrorType``.
+
+Not in the tree, on purpose: ``discover.ImportEscape`` (a ``BaseException`` that
+unwinds an op file calling ``sys.exit``/``os.fork`` while imported; it never leaves
+discovery), ``events.NotJSONError`` (a ``TypeError`` ``to_json`` raises for its callers,
+which report it as ``ResultNotJSONError``) and ``plan._TooDeep`` (unwinds a too-deep
+value inside the planner).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chant.config import Config
+    from chant.temporal.devserver import OtherServer
+
+
+class ExitCode(IntEnum):
+    """What ``chant`` exits with (docs/cli.md, "Exit codes"): decided here only."""
+
+    OK = 0
+    """Success: the Op completed, or the command did what it was asked."""
+    FAILED = 1
+    """The Op failed: a step failed for good, a gate timed out, a Temporal run hit its
+    execution timeout (also an internal error, a bug to report)."""
+    INVALID = 2
+    """Usage, definition or config error: nothing ran."""
+    UNAVAILABLE = 3
+    """The runtime chosen cannot be reached (Temporal down, the extra not installed)."""
+    INTERRUPTED = 130
+    """Ctrl-C, SIGTERM, SIGHUP or SIGQUIT, or a Temporal run cancelled or terminated."""
+
+    @classmethod
+    def of_run(cls, status: str | None, *, ok: bool = False) -> ExitCode:
+        """The exit code of a run that ended with ``status``: a run record's (``ok``,
+        ``failed``, ``interrupted``), or, for a Temporal run that left no record, the
+        workflow's (``terminated``, ``canceled``, ``timed_out``, ``failed``), or
+        ``detached`` when chant stopped following it."""
+        if status in ("interrupted", "detached", "terminated", "canceled"):
+            return cls.INTERRUPTED
+        return cls.OK if ok else cls.FAILED
+
+
+class ErrorType(StrEnum):
+    """The ``type`` of every error chant records in a step's or run's ``error``: what a
+    retry policy's ``non_retryable_error_types`` matches. Classes below carry their own
+    name; the rest name failures no exception class stands for."""
+
+    COMMAND_FAILED = "CommandFailedError"
+    COMMAND_NOT_FOUND = "CommandNotFoundError"
+    COMMAND_NOT_EXECUTABLE = "CommandNotExecutableError"
+    ACTIVITY_TIMEOUT = "ActivityTimeoutError"
+    HEARTBEAT_TIMEOUT = "HeartbeatTimeoutError"
+    OUTCOME = "OutcomeError"
+    RESULT_NOT_JSON = "ResultNotJSONError"
+    UNKNOWN_ACTIVITY = "UnknownActivityError"
+    ACTIVITY_EXIT = "ActivityExitError"
+    TOOL_NOT_FOUND = "ToolNotFoundError"
+    MANIFEST_NOT_FOUND = "ManifestNotFoundError"
+    READINESS_FAILED = "ReadinessFailedError"
+    SECRET_NOT_SET = "SecretNotSetError"
+    CONFIG = "ConfigError"
+    GATE_TIMEOUT = "GateTimeoutError"
+    """A gate's signal did not come within its timeout."""
+    CANCELLED = "Cancelled"
+    """The step or run was cancelled (Ctrl-C on Temporal, ``chant cancel``)."""
+    INTERRUPTED = "Interrupted"
+    """A local run was interrupted (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT)."""
+    WORKER_STOPPED = "WorkerStopped"
+    """The worker running an attempt stopped."""
+    ACTIVITY_IMPORT = "ActivityImportError"
+    """An activity of an installed package could not be imported."""
+    INVALID_ARGUMENT = "InvalidArgumentError"
+    """A built-in activity was given an argument it cannot use."""
+    INVALID_OP = "InvalidOpError"
+    """The workflow was given input that is not a valid Op."""
+    OP_FAILED = "OpFailed"
+    """The workflow's failure when the Op failed (its details hold the run record)."""
+    WORKFLOW = "ChantWorkflowError"
+    """An unexpected error inside chant's workflow."""
+    HTTP_CHECK_FAILED = "HttpCheckFailedError"
+    FOLDER_NOT_FOUND = "FolderNotFoundError"
+    NOTHING_TO_BUILD = "NothingToBuildError"
+    NOTHING_TO_TEAR_DOWN = "NothingToTearDownError"
+    TEARDOWN_LOOP = "TeardownLoopError"
+    UNKNOWN_ENVIRONMENT = "UnknownEnvironmentError"
+    OBSERVE_OUTPUT = "ObserveOutputError"
+    SNAPSHOT_READ = "SnapshotReadError"
+    SNAPSHOT_WRITE = "SnapshotWriteError"
+    SNAPSHOT_MISSING = "SnapshotMissingError"
 
 
 class ChantError(Exception):
     """Root of every error chant reports. ``exit_code`` is what the CLI exits with."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.INVALID
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -124,16 +220,57 @@ class ProjectFileError(ChantError):
     message names the path and what failed; the hint says how to fix it."""
 
 
+class IRError(ChantError, ValueError):
+    """An IR document does not match the schema; the message names the path. Also a
+    ``ValueError``, as it was before it joined the tree."""
+
+
+class AlreadyRunningError(ChantError):
+    """The Op's workflow is already running; a second start is refused."""
+
+
+class IRTooLargeError(ChantError):
+    """The Op's IR is over Temporal's payload limit: it cannot be a workflow's input."""
+
+
+class NotRunningError(ChantError):
+    """The Op has no open run on Temporal (``chant signal``, ``chant cancel``), or no run
+    at all (``chant status``). The hint gives the commands as this project needs them:
+    without a ``[temporal]`` table a plain ``chant run`` is local, and a ``--profile``
+    given (``chosen``) must be given again."""
+
+    def __init__(
+        self, op: str, config: Config, chosen: str | None = None, last: str | None = None
+    ) -> None:
+        was = f" (its last run {last})" if last else ""
+        flag = f" --profile {chosen}" if chosen else ""
+        mode = " --temporal" if config.temporal is None else ""
+        super().__init__(
+            f'Op "{op}" has no running workflow{was}',
+            hint=f"start one with `chant run {op}{mode}{flag}`; `chant history {op}{flag}` "
+            "lists past runs",
+        )
+
+
+class AlreadyServedError(ChantError):
+    """Another dev server (another project's, or one started by hand) already serves the
+    address: this project uses it, and starts none of its own."""
+
+    def __init__(self, other: OtherServer) -> None:
+        super().__init__(f"{other.describe(already=True)}; this project uses it")
+        self.other = other
+
+
 class RuntimeUnavailableError(ChantError):
     """The runtime chosen for a run cannot be used (e.g. Temporal is unreachable)."""
 
-    exit_code = 3
+    exit_code = ExitCode.UNAVAILABLE
 
 
 class ActivityError(ChantError):
     """One attempt of a step failed. ``type`` is matched by non-retryable error types."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
     NON_RETRYABLE = False
     """Subclasses whose every instance fails the step at once set this to True."""
 

@@ -13,14 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
+
+from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
+
 SCHEMA_VERSION = 1
-
-JSON: TypeAlias = Any
-"""A JSON-native value: str, int, float, bool, None, list, dict (and ``Secret`` in args)."""
-
-
-class IRError(ValueError):
-    """An IR document does not match the schema; the message names the path."""
 
 
 def _origin(depth: int) -> str | None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from chant.errors import ValidationError
+from chant.errors import ExitCode, ValidationError
 from chant.plan import where
 from chant.project import load_project
 
@@ -61,4 +61,4 @@ def execute(args: argparse.Namespace) -> int:
             print(f"{'':<{width}}  {r['signature']}")
     if project.problems:
         raise ValidationError(list(project.problems))
-    return 0
+    return ExitCode.OK

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from chant.discover import shown_path
-from chant.errors import OpNotFoundError
+from chant.errors import ExitCode, OpNotFoundError
 from chant.files import atomic_write, writing
 from chant.ir import Op
 from chant.project import load_project
@@ -42,4 +42,4 @@ def execute(args: argparse.Namespace) -> int:
     paths = write_ir(list(project.ops.values()), root / "dist" / "ops", root=root)
     for name, path in zip(project.ops, paths, strict=True):
         print(f"built {name} → {shown_path(path)}")
-    return 0
+    return ExitCode.OK

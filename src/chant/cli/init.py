@@ -7,7 +7,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from chant.errors import ProjectFileError, UsageError
+from chant.errors import ExitCode, ProjectFileError, UsageError
 from chant.files import writing
 
 CHANT_TOML = """\
@@ -208,4 +208,4 @@ def execute(args: argparse.Namespace) -> int:
         print(f"{verb} {path}")
     go = "" if directory == Path(".") else f"cd {directory} && "
     print(f"next: {go}chant build && chant run hello")
-    return 0
+    return ExitCode.OK

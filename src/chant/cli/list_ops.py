@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from chant.errors import ExitCode
 from chant.project import load_project
 from chant.render import terminal_safe
 
@@ -27,15 +28,15 @@ def execute(args: argparse.Namespace) -> int:
     ]
     if args.as_json:
         print(json.dumps(rows, indent=2))
-        return 0
+        return ExitCode.OK
     if not rows:  # nothing to list is not an error; say where chant looked, as run does
         text = f"no Ops found under {project.config.root}{project.looked()}"
         print("\n".join(terminal_safe(line) for line in text.split("\n")))
         print(f"  hint: {project.how_to_add()}")
-        return 0
+        return ExitCode.OK
     width = max(len(r["name"]) for r in rows)
     print(f"{'NAME':<{width}}  PHASES  STEPS  OVERVIEW")
     for r in rows:
         overview = terminal_safe(r["overview"])  # user text: shown, never acted on
         print(f"{r['name']:<{width}}  {len(r['phases']):>6}  {r['steps']:>5}  {overview}")
-    return 0
+    return ExitCode.OK

@@ -20,10 +20,9 @@ import traceback
 from collections.abc import Sequence
 
 from chant._version import __version__
-from chant.errors import ChantError
+from chant.errors import ChantError, ExitCode
 from chant.render import LineWriter
 
-EXIT_INTERRUPTED = 130
 COMMANDS = {
     "init": "init",
     "build": "build",
@@ -347,12 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = parser.parse_args(args)
         if ns.command is None:
             parser.print_help(sys.stdout)
-            return 0
+            return ExitCode.OK
         module = importlib.import_module(f"chant.cli.{COMMANDS[ns.command]}")
         code: int = module.execute(ns)
         return code
     except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
-        return exc.code if isinstance(exc.code, int) else 0
+        return exc.code if isinstance(exc.code, int) else ExitCode.OK
     except ChantError as exc:
         if debug:
             traceback.print_exc()
@@ -363,10 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"chant: error: {shown}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # `chant list | head`: the reader has all it wanted
         LineWriter(sys.stdout)("")  # points stdout at /dev/null so the exit flush is quiet
-        return 0
+        return ExitCode.OK
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -374,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"chant: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
             "traceback, and please report it)\n"
         )
-        return 1
+        return ExitCode.FAILED  # docs/cli.md: an internal error exits 1
     finally:
         human = sys.modules.get("chant.render.human")
         if human is not None:

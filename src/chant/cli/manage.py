@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chant.config import Config, TemporalProfile, load_config
-from chant.errors import ChantError, RuntimeUnavailableError, UsageError
+from chant.errors import ExitCode, NotRunningError, RuntimeUnavailableError, UsageError
 from chant.render import LineWriter, terminal_safe
 
 
@@ -105,22 +105,6 @@ async def _running(
     return client, handle
 
 
-class NotRunningError(ChantError):
-    def __init__(
-        self, op: str, config: Config, chosen: str | None = None, last: str | None = None
-    ) -> None:
-        was = f" (its last run {last})" if last else ""
-        # The commands as this project needs them: without a [temporal] table a plain
-        # `chant run` is local, and a --profile given must be given again.
-        flag = f" --profile {chosen}" if chosen else ""
-        mode = " --temporal" if config.temporal is None else ""
-        super().__init__(
-            f'Op "{op}" has no running workflow{was}',
-            hint=f"start one with `chant run {op}{mode}{flag}`; `chant history {op}{flag}` "
-            "lists past runs",
-        )
-
-
 def _worker(profile: TemporalProfile, config: Config, task_queue: str) -> str:
     """The ``chant worker`` command that serves ``task_queue`` on ``profile``."""
     from chant.temporal.runner import worker_command
@@ -167,7 +151,7 @@ async def _signal(args: argparse.Namespace, profile: TemporalProfile, config: Co
     )
     who = f" as {args.approver}" if args.approver else ""
     _out(f'sent "{args.signal}" to {handle.id}{who}')
-    return 0
+    return ExitCode.OK
 
 
 async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Config) -> int:
@@ -210,7 +194,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Co
                 default=str,
             )
         )
-        return 0
+        return ExitCode.OK
     _out(f"Op {args.op}: {state} (workflow {handle.id}, run {described.run_id})")
     _out(f"  started  {described.start_time:%Y-%m-%d %H:%M:%S} UTC")
     if status.get("note"):
@@ -233,7 +217,7 @@ async def _status(args: argparse.Namespace, profile: TemporalProfile, config: Co
 
     for name, value in status["outcomes"].items():
         _out(f"  outcome  {name}={outcome_text(value)}")  # as the run printed it
-    return 0
+    return ExitCode.OK
 
 
 async def _record(handle: Any) -> dict[str, Any] | None:
@@ -316,16 +300,16 @@ async def _history(args: argparse.Namespace, profile: TemporalProfile, config: C
         )
     if args.as_json:
         LineWriter(sys.stdout)(json.dumps(rows, indent=2))  # ASCII: escapes everything
-        return 0
+        return ExitCode.OK
     if not rows:
         _out(f'no runs of "{args.op}" on {profile.address} ({profile.namespace})')
-        return 0
+        return ExitCode.OK
     _out(f"{'START (UTC)':<20} {'STATUS':<11} {'DURATION':>9}  OUTCOMES")
     for r in rows:
         start = r["start"][:19].replace("T", " ")
         took = f"{r['duration_s']}s" if r["duration_s"] is not None else "-"
         _out(f"{start:<20} {r['status']:<11} {took:>9}  {', '.join(r['outcomes']) or '-'}")
-    return 0
+    return ExitCode.OK
 
 
 CANCEL_TAKEN_UP = 3.0
@@ -372,12 +356,12 @@ async def _cancel(args: argparse.Namespace, profile: TemporalProfile, config: Co
     if args.force:
         await handle.terminate(reason="chant cancel --force")
         _out(f"terminated {handle.id} (no compensation ran)")
-        return 0
+        return ExitCode.OK
     task_queue = (await handle.describe()).task_queue
     await handle.cancel()
     if await workers_polling(client, profile, task_queue) and await _taken_up(handle):
         _out(f"cancelling {handle.id}: running steps stop, then on_failure runs")
-        return 0
+        return ExitCode.OK
     default = config.temporal.default_profile if config.temporal else None
     force = f"chant cancel {args.op} --force" + (
         f" --profile {args.profile}" if args.profile else ""
@@ -391,4 +375,4 @@ async def _cancel(args: argparse.Namespace, profile: TemporalProfile, config: Co
         "running steps and run on_failure, or terminate the run now, without "
         f"compensation: `{force}`"
     )
-    return 0
+    return ExitCode.OK

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chant.config import Config, TemporalProfile, load_config
-from chant.errors import RuntimeUnavailableError
+from chant.errors import ExitCode
 from chant.render import LineWriter
 
 if TYPE_CHECKING:
@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 
 def execute(args: argparse.Namespace) -> int:
     config = load_config(Path.cwd())
-    from temporalio.service import RPCError
-
     from chant.temporal.connect import pick_profile, require_temporal, route_sdk_logs
 
     require_temporal(config, "schedule")
     route_sdk_logs(config.root, debug=getattr(args, "debug", False))
     profile = pick_profile(config, args.profile)
-    try:
+    from chant.temporal.rpc import translated
+
+    with translated(profile):
         if args.action == "apply":
             from chant.project import load_project
 
@@ -43,11 +43,6 @@ def execute(args: argparse.Namespace) -> int:
         if args.action == "list":
             return asyncio.run(_list(config, profile, as_json=args.as_json))
         return asyncio.run(_delete(config, profile, args.op))
-    except RPCError as exc:
-        raise RuntimeUnavailableError(
-            f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
-            hint="check the cluster (`chant server status` for the dev server)",
-        ) from exc
 
 
 def _out(text: str) -> None:
@@ -74,7 +69,7 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
     done = await schedules.apply(client, ops, profile, project)
     if not done:
         _out("no Op declares a schedule: nothing to apply")
-        return 0
+        return ExitCode.OK
     id_width = max(len(sid) for _, sid in done)
     spec_width = max((len(op.schedule or "") for op in scheduled.values()), default=0)
     queues: list[str] = []
@@ -102,7 +97,7 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
             "only starts runs, workers run them; re-run `chant schedule apply` after "
             "changing a scheduled Op"
         )
-    return 0
+    return ExitCode.OK
 
 
 async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> int:
@@ -111,13 +106,13 @@ async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> i
     found = await schedules.list_schedules(await _client(config, profile), config.project_id)
     if as_json:
         _out(json.dumps(found, indent=2))
-        return 0
+        return ExitCode.OK
     if not found:
         _out(
             f"this project has no Schedules on {profile.address} ({profile.namespace}); "
             "`chant schedule apply` creates them for the Ops with a schedule"
         )
-        return 0
+        return ExitCode.OK
     rows = [
         (
             s["op"],
@@ -133,7 +128,7 @@ async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> i
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
         _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return 0
+    return ExitCode.OK
 
 
 async def _delete(config: Config, profile: TemporalProfile, op_name: str) -> int:
@@ -144,4 +139,4 @@ async def _delete(config: Config, profile: TemporalProfile, op_name: str) -> int
         f"deleted  {sid} (a run it already started goes on to its end; "
         f"`chant history {op_name}` lists its runs)"
     )
-    return 0
+    return ExitCode.OK

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from chant.discover import shown_path
-from chant.errors import RuntimeUnavailableError
+from chant.errors import ExitCode
 from chant.temporal import devserver
 
 NOT_RUNNING = "no dev server of this project is running"
@@ -33,16 +33,16 @@ def execute(args: argparse.Namespace) -> int:
         except devserver.AlreadyServedError as exc:
             print(f"{exc.other.describe(already=True)}; this project uses it")
             print("next: chant run <NAME> --temporal")
-            return 0
+            return ExitCode.OK
         already = before is not None and before.pid == info.pid
         print(_running(info, "already running" if already else "running"))
         print("next: chant run <NAME> --temporal")
-        return 0
+        return ExitCode.OK
     if args.action == "stop":
         gone = devserver.stop(root)
         if gone is not None:
             print(f"Temporal dev server stopped (pid {gone.pid})")
-            return 0
+            return ExitCode.OK
         other = devserver.serving(profile.address)
         if other is None:
             print(NOT_RUNNING)
@@ -50,17 +50,17 @@ def execute(args: argparse.Namespace) -> int:
             print(f"{NOT_RUNNING}; {other.describe()}: stop it from there with `chant server stop`")
         else:
             print(f"{NOT_RUNNING}; {other.describe()}: stop it where it was started")
-        return 0
+        return ExitCode.OK
     running = devserver.status(root)
     if running is not None:
         print(_running(running, "running"))
-        return 0
+        return ExitCode.OK
     other = devserver.serving(profile.address)
     if other is not None:
         print(f"{NOT_RUNNING}; {other.describe()}, and this project uses it")
-        return 0
+        return ExitCode.OK
     print(f"{NOT_RUNNING} (start one with chant server start)")
-    return RuntimeUnavailableError.exit_code
+    return ExitCode.UNAVAILABLE
 
 
 def _running(info: devserver.ServerInfo, state: str) -> str:

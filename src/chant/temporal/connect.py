@@ -312,14 +312,9 @@ async def ensure_search_attributes(
                 AddSearchAttributesRequest(namespace=profile.namespace, search_attributes=missing)
             )
         except RPCError as exc:  # e.g. the dev server's 10 Keyword attributes a namespace
-            raise RuntimeUnavailableError(
-                f"the Temporal server at {profile.address} refused to register the search "
-                f"attribute(s) {', '.join(missing)} in namespace {profile.namespace}: "
-                f"{exc.message}",
-                hint="an Op's search_attributes each need one, as Keyword; use fewer of "
-                "them (a dev server holds 10 Keyword attributes a namespace, chant's "
-                "ChantOp and ChantProject among them)",
-            ) from None
+            from chant.temporal.rpc import refused_attributes
+
+            raise refused_attributes(profile, list(missing), exc) from None
         return
     names = {
         IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from chant.errors import ChantError, RuntimeUnavailableError, UsageError
+from chant.errors import AlreadyServedError as AlreadyServedError
+from chant.errors import RuntimeUnavailableError, UsageError
 from chant.files import atomic_write, locked, writing
 from chant.temporal.connect import INSTALL_TEMPORAL, is_loopback
 
@@ -227,15 +228,6 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             (folder / "server.json").unlink(missing_ok=True)
             raise
         return info
-
-
-class AlreadyServedError(ChantError):
-    """Another dev server (another project's, or one started by hand) already serves the
-    address: this project uses it, and starts none of its own."""
-
-    def __init__(self, other: OtherServer) -> None:
-        super().__init__(f"{other.describe(already=True)}; this project uses it")
-        self.other = other
 
 
 def stop(root: Path, *, wait: float = 10.0) -> ServerInfo | None:

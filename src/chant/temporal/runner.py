@@ -32,11 +32,12 @@ from temporalio.service import RPCError
 
 from chant.activities.registry import Registry
 from chant.config import TemporalProfile
-from chant.errors import ChantError, RuntimeUnavailableError
+from chant.errors import AlreadyRunningError, IRTooLargeError
 from chant.events import Event, RunResult, Sink
 from chant.ir import ActivityStep, GateStep, Op, Profile
 from chant.profiles import MAX_DURATION, parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
+from chant.temporal.rpc import cluster_failed
 from chant.temporal.workflow import (
     LEFT_OUT,
     MAX_EVENTS_PER_QUERY,
@@ -76,17 +77,9 @@ def worker_command(profile: TemporalProfile, task_queue: str, default: str | Non
     return command
 
 
-class AlreadyRunningError(ChantError):
-    """The Op's workflow is already running; a second start is refused."""
-
-
 PAYLOAD_LIMIT = 2 * 1024 * 1024
 """Temporal's default limit on one payload (the server's ``limit.blobSize.error``,
 2 MiB); a workflow input over it is refused by the server."""
-
-
-class IRTooLargeError(ChantError):
-    """The Op's IR is over Temporal's payload limit: it cannot be a workflow's input."""
 
 
 def check_payload_size(op: Op) -> None:
@@ -395,10 +388,7 @@ async def run_temporal(
                 guard.disable()
         return await run.start_and_follow(in_process=False)
     except RPCError as exc:
-        raise RuntimeUnavailableError(
-            f"Temporal at {profile.address} (profile {profile.name}) failed: {exc.message}",
-            hint="check the cluster (`chant server status` for the dev server)",
-        ) from exc
+        raise cluster_failed(profile, exc) from exc
     finally:
         for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)

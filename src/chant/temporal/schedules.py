@@ -41,12 +41,13 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from chant.config import TemporalProfile
 from chant.errors import UsageError
 from chant.ir import Op
 from chant.plan import parse_schedule, suggest
+from chant.temporal.rpc import not_found
 from chant.temporal.runner import execution_timeout, search_attributes, workflow_id
 from chant.temporal.workflow import WORKFLOW_NAME
 
@@ -124,7 +125,7 @@ async def _describe(client: Client, sid: str) -> ScheduleDescription | None:
     try:
         return await client.get_schedule_handle(sid).describe()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+        if not_found(exc):
             return None
         raise
 
@@ -178,7 +179,7 @@ async def _delete(client: Client, sid: str) -> bool:
     try:
         await client.get_schedule_handle(sid).delete()
     except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
+        if not_found(exc):
             return False
         raise
     return True
