@@ -9,7 +9,9 @@ step runs, so ``import chant`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, _origin
 from chant.profiles import parse_duration
@@ -18,12 +20,21 @@ ProfileArg = str | Profile | None
 OutcomeArg = str | Outcome | None
 
 
-def _listed(value: object) -> object:
+def _same(value: JSON) -> JSON:
+    return value
+
+
+def _listed(value: JSON) -> JSON:
     """A list or tuple as a list; anything else unchanged, for the build to report."""
     return list(value) if isinstance(value, list | tuple) else value
 
 
-def _mapped(value: object) -> object:
+def _one_or_listed(value: JSON) -> JSON:
+    """A string as a list of that one string; otherwise as ``_listed``."""
+    return [value] if isinstance(value, str) else _listed(value)
+
+
+def _mapped(value: JSON) -> JSON:
     """A mapping as a dict (None when empty); anything else unchanged, for the build to
     report."""
     if isinstance(value, Mapping):
@@ -31,26 +42,166 @@ def _mapped(value: object) -> object:
     return value
 
 
-def _step(
-    fn: str,
-    args: Mapping[str, JSON],
-    profile: ProfileArg,
-    outcome: OutcomeArg,
-    id: str | None,
-) -> ActivityStep:
+def _text(value: object) -> bool:
+    return isinstance(value, str | Secret)
+
+
+def _table(ok: type | tuple[type, ...]) -> Callable[[object], bool]:
+    """A dict of string keys to strings (or secrets) or values of type ``ok``."""
+
+    def fits(value: object) -> bool:
+        return isinstance(value, Mapping) and all(
+            isinstance(k, str) and (_text(x) or (isinstance(x, ok) and x is not None))
+            for k, x in value.items()
+        )
+
+    return fits
+
+
+def _command(value: object) -> bool:
+    return _text(value) or (
+        isinstance(value, list | tuple) and bool(value) and all(map(_text, value))
+    )
+
+
+def _texts(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(map(_text, value))
+
+
+def _status(value: object) -> bool:
+    codes = value if isinstance(value, list | tuple) else [value]
+    return bool(codes) and all(
+        isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes
+    )
+
+
+def _duration(value: object) -> bool:
+    try:
+        return isinstance(value, str) and parse_duration(value) > 0
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A type of built-in argument: ``wanted`` says it in words for the build error,
+    ``fits`` checks a value (strings may also be ``secret(...)``), ``shape`` is how a
+    builder passes a value on (a tuple as a list, an empty table as nothing)."""
+
+    wanted: str
+    fits: Callable[[object], bool]
+    shape: Callable[[JSON], JSON] = _same
+
+
+TEXT = Kind("a string", _text)
+BOOL = Kind("true or false", lambda value: isinstance(value, bool))
+COMMAND = Kind("a string or a non-empty list of strings", _command, _listed)
+TEXTS = Kind("a list of strings", _texts, _one_or_listed)
+ENV = Kind("a dict of string keys to string values", _table(()), _mapped)
+VALUES = Kind(
+    "a dict of string keys to strings, numbers or booleans", _table((int, float, bool)), _mapped
+)
+STATUS = Kind("an HTTP status code (100-599) or a list of them", _status, _listed)
+DURATION = Kind("a duration string such as 2s", _duration)
+
+REQUIRED: Any = object()
+"""The default of an argument a call must give."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a built-in activity: its ``kind`` and its ``default`` (``REQUIRED``
+    when it has none). An argument whose default is None may also be given as None."""
+
+    kind: Kind
+    default: Any = REQUIRED
+
+
+# The arguments of each built-in activity, in order: the one declaration the builders
+# below, the activities in chant.activities and the build's type checks must agree with
+# (tests/test_builtins_contract.py holds them to it). Types are checked at build time so
+# that a wrong one is a build error at the step's line rather than a run-time failure
+# after retries.
+BUILTIN_ARGS: dict[str, dict[str, Arg]] = {
+    "shell": {"cmd": Arg(TEXT), "env": Arg(ENV, None), "cwd": Arg(TEXT, None)},
+    "build": {"path": Arg(TEXT, "."), "command": Arg(COMMAND, None)},
+    "teardown": {"path": Arg(TEXT, "."), "command": Arg(COMMAND, None)},
+    "kubectl_apply": {
+        "manifest": Arg(TEXT),
+        "namespace": Arg(TEXT, None),
+        "context": Arg(TEXT, None),
+        "server_side": Arg(BOOL, False),
+        "wait": Arg(BOOL, False),
+        "prune_selector": Arg(TEXT, None),
+    },
+    "helm_install": {
+        "release": Arg(TEXT),
+        "chart": Arg(TEXT),
+        "namespace": Arg(TEXT, None),
+        "values": Arg(TEXTS, ()),
+        "set": Arg(VALUES, None),
+        "version": Arg(TEXT, None),
+        "wait": Arg(BOOL, True),
+        "create_namespace": Arg(BOOL, False),
+    },
+    "wait_for_rollout": {
+        "kind": Arg(TEXT),
+        "name": Arg(TEXT),
+        "namespace": Arg(TEXT, None),
+        "context": Arg(TEXT, None),
+    },
+    "http_check": {
+        "url": Arg(TEXT),
+        "method": Arg(TEXT, "GET"),
+        "status": Arg(STATUS, None),
+        "contains": Arg(TEXT, None),
+        "interval": Arg(DURATION, "2s"),
+        "within": Arg(DURATION, "1m"),
+        "headers": Arg(ENV, None),
+    },
+    "state_snapshot": {"env": Arg(TEXT)},
+    "state_diff": {"env": Arg(TEXT), "against": Arg(TEXT, "previous")},
+}
+
+
+def builtin_arg_problems(fn: str, args: Mapping[str, JSON]) -> list[str]:
+    """Why each argument of a call to built-in activity ``fn`` has the wrong type."""
+    declared = BUILTIN_ARGS.get(fn, {})
+    found = []
+    for key, value in args.items():
+        arg = declared.get(key) if isinstance(key, str) else None
+        if arg is None or (value is None and arg.default is None) or arg.kind.fits(value):
+            continue
+        try:
+            shown = repr(value)
+        except Exception:
+            shown = "?"
+        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        found.append(
+            f'argument "{key}" must be {arg.kind.wanted}, got {type(value).__name__} {shown}'
+        )
+    return found
+
+
+def _step(fn: str, given: Mapping[str, Any]) -> ActivityStep:
+    """The step a builder of built-in ``fn`` returns for its arguments ``given`` (its
+    ``locals()``): each argument shaped as its kind says, those left at None omitted so
+    the activity's default applies."""
+    args = {name: arg.kind.shape(given[name]) for name, arg in BUILTIN_ARGS[fn].items()}
+    outcome = given["outcome"]
     return ActivityStep(
         fn=fn,
         args={k: v for k, v in args.items() if v is not None},
-        id=id,
-        profile=profile,
+        id=given["id"],
+        profile=given["profile"],
         outcome=Outcome(outcome) if isinstance(outcome, str) else outcome,
         origin=_origin(2),
     )
 
 
 def build(
-    path: str = ".",
-    command: Sequence[str] | str | None = None,
+    path: str | Secret = ".",
+    command: Sequence[str | Secret] | str | Secret | None = None,
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -60,12 +211,12 @@ def build(
     a string with ``/bin/sh -c``); otherwise chant.toml → ``chant build``, Makefile →
     ``make``, package.json → ``npm run build``, pyproject.toml → ``python -m build``.
     Default profile: fast_idempotent."""
-    return _step("build", {"path": path, "command": _listed(command)}, profile, outcome, id)
+    return _step("build", locals())
 
 
 def teardown(
-    path: str = ".",
-    command: Sequence[str] | str | None = None,
+    path: str | Secret = ".",
+    command: Sequence[str | Secret] | str | Secret | None = None,
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -73,16 +224,16 @@ def teardown(
 ) -> ActivityStep:
     """The inverse of ``build``: ``command``, else (for a chant project) ``chant run
     teardown`` / ``make teardown`` / ``npm run teardown``. Default profile: long_infra."""
-    return _step("teardown", {"path": path, "command": _listed(command)}, profile, outcome, id)
+    return _step("teardown", locals())
 
 
 def kubectl_apply(
-    manifest: str,
-    namespace: str | None = None,
-    context: str | None = None,
+    manifest: str | Secret,
+    namespace: str | Secret | None = None,
+    context: str | Secret | None = None,
     server_side: bool = False,
     wait: bool = False,
-    prune_selector: str | None = None,
+    prune_selector: str | Secret | None = None,
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -90,24 +241,16 @@ def kubectl_apply(
 ) -> ActivityStep:
     """``kubectl apply -f manifest``. A missing manifest file fails at once with
     ManifestNotFoundError. Default profile: long_infra."""
-    args = {
-        "manifest": manifest,
-        "namespace": namespace,
-        "context": context,
-        "server_side": server_side,
-        "wait": wait,
-        "prune_selector": prune_selector,
-    }
-    return _step("kubectl_apply", args, profile, outcome, id)
+    return _step("kubectl_apply", locals())
 
 
 def helm_install(
-    release: str,
-    chart: str,
-    namespace: str | None = None,
-    values: Sequence[str] | str = (),
-    set: Mapping[str, str | Secret] | None = None,
-    version: str | None = None,
+    release: str | Secret,
+    chart: str | Secret,
+    namespace: str | Secret | None = None,
+    values: Sequence[str | Secret] | str = (),
+    set: Mapping[str, str | int | float | bool | Secret] | None = None,
+    version: str | Secret | None = None,
     wait: bool = True,
     create_namespace: bool = False,
     *,
@@ -116,24 +259,14 @@ def helm_install(
     id: str | None = None,
 ) -> ActivityStep:
     """``helm upgrade --install release chart``. Default profile: long_infra."""
-    args = {
-        "release": release,
-        "chart": chart,
-        "namespace": namespace,
-        "values": [values] if isinstance(values, str) else _listed(values),
-        "set": _mapped(set),
-        "version": version,
-        "wait": wait,
-        "create_namespace": create_namespace,
-    }
-    return _step("helm_install", args, profile, outcome, id)
+    return _step("helm_install", locals())
 
 
 def wait_for_rollout(
-    kind: str,
-    name: str,
-    namespace: str | None = None,
-    context: str | None = None,
+    kind: str | Secret,
+    name: str | Secret,
+    namespace: str | Secret | None = None,
+    context: str | Secret | None = None,
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -142,15 +275,14 @@ def wait_for_rollout(
     """``kubectl rollout status kind/name``. A terminal failure (e.g.
     ProgressDeadlineExceeded) raises the non-retryable ReadinessFailedError.
     Default profile: k8s_wait."""
-    args = {"kind": kind, "name": name, "namespace": namespace, "context": context}
-    return _step("wait_for_rollout", args, profile, outcome, id)
+    return _step("wait_for_rollout", locals())
 
 
 def http_check(
-    url: str,
-    method: str = "GET",
+    url: str | Secret,
+    method: str | Secret = "GET",
     status: int | Sequence[int] | None = None,
-    contains: str | None = None,
+    contains: str | Secret | None = None,
     interval: str = "2s",
     within: str = "1m",
     headers: Mapping[str, str | Secret] | None = None,
@@ -162,20 +294,11 @@ def http_check(
     """Poll ``url`` every ``interval`` until the response matches (``status``, default any
     2xx; ``contains``, a substring of the body) or ``within`` runs out. Returns
     ``{status, elapsed_ms, attempts}``. Default profile: fast_idempotent."""
-    args = {
-        "url": url,
-        "method": method,
-        "status": _listed(status),
-        "contains": contains,
-        "interval": interval,
-        "within": within,
-        "headers": _mapped(headers),
-    }
-    return _step("http_check", args, profile, outcome, id)
+    return _step("http_check", locals())
 
 
 def state_snapshot(
-    env: str,
+    env: str | Secret,
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -183,12 +306,12 @@ def state_snapshot(
 ) -> ActivityStep:
     """Run ``[environments.<env>] observe`` and store its JSON under ``.chant/state/<env>/``.
     Returns ``{env, path, digest, resources}``. Default profile: fast_idempotent."""
-    return _step("state_snapshot", {"env": env}, profile, outcome, id)
+    return _step("state_snapshot", locals())
 
 
 def state_diff(
-    env: str,
-    against: str = "previous",
+    env: str | Secret,
+    against: str | Secret = "previous",
     *,
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
@@ -197,115 +320,4 @@ def state_diff(
     """Compare the latest snapshot of ``env`` with the previous one (``against="previous"``)
     or a fresh observation (``"live"``). Returns ``{drifted, added, removed, changed,
     summary}``. Default profile: fast_idempotent."""
-    return _step("state_diff", {"env": env, "against": against}, profile, outcome, id)
-
-
-# The argument types of each built-in activity, checked at build time so that a wrong
-# type is a build error at the step's line rather than a run-time failure after
-# retries. Codes: s string, b true/false, cmd a string or a non-empty list of strings,
-# strs a list of strings, env a table of strings, vals a table of strings/numbers/bools,
-# status a status code or a list of them, dur a duration string. Strings may also be
-# secret(...). None is allowed for an argument whose default is None.
-BUILTIN_ARGS: dict[str, dict[str, str]] = {
-    "shell": {"cmd": "s", "env": "env", "cwd": "s"},
-    "build": {"path": "s", "command": "cmd"},
-    "teardown": {"path": "s", "command": "cmd"},
-    "kubectl_apply": {
-        "manifest": "s",
-        "namespace": "s",
-        "context": "s",
-        "server_side": "b",
-        "wait": "b",
-        "prune_selector": "s",
-    },
-    "helm_install": {
-        "release": "s",
-        "chart": "s",
-        "namespace": "s",
-        "values": "strs",
-        "set": "vals",
-        "version": "s",
-        "wait": "b",
-        "create_namespace": "b",
-    },
-    "wait_for_rollout": {"kind": "s", "name": "s", "namespace": "s", "context": "s"},
-    "http_check": {
-        "url": "s",
-        "method": "s",
-        "status": "status",
-        "contains": "s",
-        "interval": "dur",
-        "within": "dur",
-        "headers": "env",
-    },
-    "state_snapshot": {"env": "s"},
-    "state_diff": {"env": "s", "against": "s"},
-}
-_NULLABLE = {"env", "cwd", "command", "namespace", "context", "prune_selector", "set"}
-_NULLABLE |= {"version", "status", "contains", "headers"}
-_WANTED = {
-    "s": "a string",
-    "b": "true or false",
-    "cmd": "a string or a non-empty list of strings",
-    "strs": "a list of strings",
-    "env": "a dict of string keys to string values",
-    "vals": "a dict of string keys to strings, numbers or booleans",
-    "status": "an HTTP status code (100-599) or a list of them",
-    "dur": "a duration string such as 2s",
-}
-
-
-def builtin_arg_problems(fn: str, args: Mapping[str, JSON]) -> list[str]:
-    """Why each argument of a call to built-in activity ``fn`` has the wrong type."""
-    kinds = BUILTIN_ARGS.get(fn, {})
-    found = []
-    for key, value in args.items():
-        kind = kinds.get(key) if isinstance(key, str) else None
-        if kind is None or (value is None and key in _NULLABLE) or _fits(kind, value):
-            continue
-        try:
-            shown = repr(value)
-        except Exception:
-            shown = "?"
-        shown = shown if len(shown) <= 40 else shown[:40] + "…"
-        found.append(
-            f'argument "{key}" must be {_WANTED[kind]}, got {type(value).__name__} {shown}'
-        )
-    return found
-
-
-def _fits(kind: str, value: object) -> bool:
-    def text(v: object) -> bool:
-        return isinstance(v, str | Secret)
-
-    def table(v: object, ok: type | tuple[type, ...]) -> bool:
-        return isinstance(v, Mapping) and all(
-            isinstance(k, str) and (text(x) or (isinstance(x, ok) and x is not None))
-            for k, x in v.items()
-        )
-
-    if kind == "s":
-        return text(value)
-    if kind == "b":
-        return isinstance(value, bool)
-    if kind == "cmd":
-        return text(value) or (
-            isinstance(value, list | tuple) and bool(value) and all(map(text, value))
-        )
-    if kind == "strs":
-        return isinstance(value, list | tuple) and all(map(text, value))
-    if kind == "env":
-        return table(value, ())
-    if kind == "vals":
-        return table(value, (int, float, bool))
-    if kind == "status":
-        codes = value if isinstance(value, list | tuple) else [value]
-        return bool(codes) and all(
-            isinstance(c, int) and not isinstance(c, bool) and 100 <= c <= 599 for c in codes
-        )
-    if kind == "dur":
-        try:
-            return isinstance(value, str) and parse_duration(value) > 0
-        except ValueError:
-            return False
-    return True
+    return _step("state_diff", locals())

@@ -45,7 +45,7 @@ def phase(
 def shell(
     cmd: str | Secret,
     env: Mapping[str, str | Secret] | None = None,
-    cwd: str | None = None,
+    cwd: str | Secret | None = None,
     profile: str | Profile | None = None,
     outcome: str | Outcome | None = None,
     *,

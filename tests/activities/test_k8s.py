@@ -11,7 +11,6 @@ import asyncio
 import inspect
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +36,8 @@ from chant.events import Event, RunResult
 from chant.ir import ActivityStep
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
-from conftest import Ran, wait_gone
+from conftest import Ran, wait_gone, write_fake_tools
 
-FAKE = Path(__file__).parent / "fakes" / "fake_tool.py"
 KUBECTL_MISSING = "kubectl is not on PATH; install kubectl: https://kubernetes.io/docs/tasks/tools/"
 HELM_MISSING = "helm is not on PATH; install helm: https://helm.sh/docs/intro/install/"
 ONCE = Retry(max_attempts=1)
@@ -91,12 +89,7 @@ def tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tools]:
     for name in ("base.yaml", "prod.yaml"):
         (root / "values" / name).write_text("replicas: 2\n")
     bin_dir = tmp_path / "fakebin"
-    bin_dir.mkdir()
-    for name in ("kubectl", "helm"):
-        script = bin_dir / name
-        # -S: skip site, so each fake call starts in a few tens of milliseconds.
-        script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "{FAKE}" {name} "$@"\n')
-        script.chmod(0o755)
+    write_fake_tools(bin_dir, "kubectl", "helm")
     log = tmp_path / "calls.jsonl"
     path = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     monkeypatch.setenv("PATH", path)
