@@ -8,18 +8,18 @@ at the first.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from chant.builders import builtin_arg_problems
+from chant.cron import SCHEDULE_HELP, parse_schedule
 from chant.errors import ChantError, Problem
 from chant.ir import (
-    JSON,
     SCHEMA_VERSION,
     ActivityStep,
+    Arg,
     GateStep,
     Op,
     Outcome,
@@ -28,196 +28,25 @@ from chant.ir import (
     Secret,
     Step,
 )
+from chant.names import (
+    CONTROL,
+    MAX_ARGS_DEPTH,
+    MAX_NAME,
+    SECRET_NAME,
+    label,
+    name_problem,
+    search_attribute_problem,
+    short_repr,
+    shown,
+    slug,
+    suggest,
+    where,
+)
+from chant.planned import Plan
 from chant.profiles import BUILTIN_PROFILES, duration_problem, parse_duration, profile_problems
 
-ArgsCheck = Callable[[str, Mapping[str, JSON]], "str | None"]
+ArgsCheck = Callable[[str, Mapping[str, Arg]], "str | None"]
 OP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-
-def where(origin: str | None) -> str | None:
-    """An origin ``/abs/file.py:12`` shown relative to the current directory."""
-    if not origin:
-        return None
-    path, _, line = origin.rpartition(":")
-    if not path or not line.isdigit() or not os.path.isabs(path):
-        return origin
-    rel = os.path.relpath(path)
-    return f"{path if rel.startswith('..') else rel}:{line}"
-
-
-def slug(name: str) -> str:
-    """``"Roll out App"`` → ``"roll-out-app"``: the phase part of a step id."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "phase"
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """A hint naming the choices closest to ``name`` (or listing them all)."""
-    import difflib  # only needed on the error path
-
-    close = [c for c in choices if name and (c.startswith(name) or name.startswith(c))]
-    similar = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    close += [c for c in similar if c not in close]
-    if close:
-        return "did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
-    return "known: " + ", ".join(choices) if choices else "none are defined"
-
-
-SCHEDULE_HELP = (
-    'write a 5-field cron expression such as "*/5 * * * *" or "0 3 * * MON-FRI" '
-    '(minute hour day-of-month month day-of-week), or an interval such as "every 1h"'
-)
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("day of week", 0, 7, _DAYS),
-)
-
-
-def parse_schedule(text: object) -> float | None:
-    """Check an Op's ``schedule``: the seconds between runs for ``every <duration>``
-    (at least 1s), None for a 5-field cron expression. Raises ``ValueError`` saying
-    what is wrong."""
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("it is neither a cron expression nor an interval")
-    words = text.split()
-    if words[0] == "every":
-        if len(words) != 2:
-            raise ValueError('an interval is "every" and one duration, like "every 1h"')
-        seconds = parse_duration(words[1])  # its ValueError names the accepted units
-        if seconds < 1:
-            raise ValueError("the interval is shorter than 1s")
-        return seconds
-    if len(words) != len(_CRON_FIELDS):
-        fields = f"{len(words)} field{'s' if len(words) > 1 else ''}"
-        raise ValueError(f"it has {fields}, but a cron expression has 5")
-    for word, field in zip(words, _CRON_FIELDS, strict=True):
-        why = _cron_field_problem(word, *field)
-        if why:
-            raise ValueError(why)
-    return None
-
-
-def _cron_field_problem(
-    word: str, what: str, low: int, high: int, names: tuple[str, ...]
-) -> str | None:
-    """What is wrong with one cron field (``*``, ``5``, ``1-5``, ``*/15``, ``MON,WED``)."""
-    for part in word.split(","):
-        span, slash, step = part.partition("/")
-        if slash and not (step.isdigit() and int(step) >= 1):
-            return f'{what} "{word}": the step after / must be a whole number of at least 1'
-        if span == "*":
-            continue
-        ends = span.split("-")
-        if len(ends) > 2 or not all(ends):
-            return f'{what} "{word}": "{part}" is not *, a value or a range a-b'
-        for end in ends:
-            if end.upper() in names:
-                continue
-            if not end.isdigit():
-                named = f" or a name ({'/'.join(names[:2])}/…)" if names else ""
-                return f'{what} "{word}": "{end}" is not a number{named}'
-            if not low <= int(end) <= high:
-                return f'{what} "{word}": {end} is out of range {low}-{high}'
-    return None
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-MAX_ARGS_DEPTH = 64
-"""How deeply a step's arguments may nest (lists in dicts in lists ...)."""
-
-
-def shown(value: object, most: int = 40) -> str:
-    """``value`` for an error message: its type and a short repr (never raises)."""
-    try:
-        text = repr(value)
-    except Exception:  # a user object whose __repr__ fails
-        text = "?"
-    text = text if len(text) <= most else text[:most] + "…"
-    return f"{type(value).__name__} {text}"
-
-
-def _repr(value: object, most: int = 60) -> str:
-    """``repr(value)`` for a message about a user's object: short, and never raising
-    (its ``__repr__`` may fail)."""
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= most else text[:most] + "…"
-
-
-def label(value: object) -> str:
-    """A name quoted for a message: ``"Deploy"``, or the type and repr when not a string."""
-    return f'"{value}"' if isinstance(value, str) and not _CONTROL.search(value) else shown(value)
-
-
-MAX_NAME = 200
-"""The longest name or id chant accepts: a workflow id, a file name under dist/ops and
-Temporal's ids must all hold it."""
-
-
-def name_problem(value: object) -> str | None:
-    """Why ``value`` cannot name a phase, step, signal or outcome (or None): it must be
-    a non-empty string of at most 200 characters, with no control characters and no
-    space at either end."""
-    if not isinstance(value, str):
-        return f"must be a string, got {shown(value)}"
-    if not value.strip():
-        return "must not be empty"
-    found = _CONTROL.search(value)
-    if found:
-        return f"{value!r} holds the control character {found.group()!r}"
-    if value != value.strip():
-        return f"{value!r} has a space at its start or end"
-    if len(value) > MAX_NAME:
-        return f"is {len(value)} characters long, over the limit of {MAX_NAME}"
-    return None
-
-
-SEARCH_ATTRIBUTE_LIMIT = 2048
-"""Bytes (UTF-8) a Keyword search attribute value may hold: Temporal's default limit."""
-_RESERVED_ATTRIBUTES = frozenset(
-    [
-        "BatcherNamespace",
-        "BatcherUser",
-        "BinaryChecksums",
-        "BuildIds",
-        "CloseTime",
-        "ExecutionDuration",
-        "ExecutionStatus",
-        "ExecutionTime",
-        "HistoryLength",
-        "HistorySizeBytes",
-        "NamespaceId",
-        "ParentWorkflowId",
-        "RootWorkflowId",
-        "RootRunId",
-        "ParentRunId",
-        "RunId",
-        "StartTime",
-        "StateTransitionCount",
-        "TaskQueue",
-        "WorkflowId",
-        "WorkflowType",
-    ]
-)
-
-
-def search_attribute_problem(key: str, value: str) -> str | None:
-    """Why Temporal (or chant) would refuse ``key=value`` as an Op search attribute."""
-    if key in ("ChantOp", "ChantOutcomes", "ChantProject"):
-        return "is chant's own (the Op name, its outcomes, its project); pick another name"
-    if key in _RESERVED_ATTRIBUTES or key.startswith("Temporal"):
-        return "is reserved by Temporal; pick another name"
-    size = len(value.encode("utf-8", "surrogatepass"))
-    if size > SEARCH_ATTRIBUTE_LIMIT:
-        return f"has a value of {size} bytes, over Temporal's limit of {SEARCH_ATTRIBUTE_LIMIT}"
-    return None
 
 
 class _Resolver:
@@ -240,7 +69,7 @@ class _Resolver:
     def problem(self, message: str, origin: str | None, hint: str | None = None) -> None:
         name = self.op.name
         # An Op whose name is itself the problem is shown as plain "Op".
-        usable = isinstance(name, str) and len(name) <= MAX_NAME and not _CONTROL.search(name)
+        usable = isinstance(name, str) and len(name) <= MAX_NAME and not CONTROL.search(name)
         op = f'op "{name}"' if usable else "Op"
         self.problems.append(Problem(f"{op}: {message}", where(origin), hint))
 
@@ -309,7 +138,7 @@ class _Resolver:
             for key, value in op.search_attributes.items():
                 if name_problem(key) or not isinstance(value, str) or "\x00" in value:
                     self.problem(
-                        f"search attribute {_repr(key)} must map a string to a string",
+                        f"search attribute {short_repr(key)} must map a string to a string",
                         op.origin,
                         hint="names and values are strings without control characters",
                     )
@@ -321,7 +150,9 @@ class _Resolver:
             try:
                 parse_schedule(op.schedule)
             except ValueError as exc:
-                text = f'"{op.schedule}"' if isinstance(op.schedule, str) else _repr(op.schedule)
+                text = (
+                    f'"{op.schedule}"' if isinstance(op.schedule, str) else short_repr(op.schedule)
+                )
                 self.problem(f"schedule {text}: {exc}", op.origin, hint=SCHEDULE_HELP)
         if op.schema_version != SCHEMA_VERSION or isinstance(op.schema_version, bool):
             self.problem(
@@ -474,16 +305,18 @@ class _Resolver:
                 )
         return known
 
-    def args(self, value: JSON, what: str, origin: str | None, depth: int) -> None:
+    def args(self, value: Arg, what: str, origin: str | None, depth: int) -> None:
         if depth > MAX_ARGS_DEPTH:
             self.problem(f"{what}: arguments nest deeper than {MAX_ARGS_DEPTH} levels", origin)
             raise _TooDeep
         if isinstance(value, Mapping):
             for k, v in value.items():
                 if not isinstance(k, str):
-                    self.problem(f"{what}: argument keys must be strings, got {_repr(k)}", origin)
+                    self.problem(
+                        f"{what}: argument keys must be strings, got {short_repr(k)}", origin
+                    )
                 elif "\x00" in k:
-                    self.problem(f"{what}: argument key {_repr(k)} holds a NUL byte", origin)
+                    self.problem(f"{what}: argument key {short_repr(k)} holds a NUL byte", origin)
                 self.args(v, what, origin, depth + 1)
         elif isinstance(value, list | tuple):
             for v in value:
@@ -491,14 +324,15 @@ class _Resolver:
         elif isinstance(value, Secret):
             if not isinstance(value.name, str) or not SECRET_NAME.fullmatch(value.name):
                 self.problem(
-                    f"{what}: secret name {_repr(value.name)} is not an environment variable name",
+                    f"{what}: secret name {short_repr(value.name)} is not an environment "
+                    "variable name",
                     origin,
                     hint='write secret("NAME") with letters, digits and _',
                 )
         elif isinstance(value, str):
             if "\x00" in value:
                 self.problem(
-                    f"{what}: argument {_repr(value)} holds a NUL byte",
+                    f"{what}: argument {short_repr(value)} holds a NUL byte",
                     origin,
                     hint="no command, argument, variable or path can hold one; remove it",
                 )
@@ -506,7 +340,7 @@ class _Resolver:
             self.problem(f"{what}: argument value {value!r} is not a finite number", origin)
         elif not isinstance(value, int | float | bool) and value is not None:
             self.problem(
-                f"{what}: argument value {_repr(value)} is not JSON data",
+                f"{what}: argument value {short_repr(value)} is not JSON data",
                 origin,
                 hint="use str, int, float, bool, None, lists, dicts or secret(...)",
             )
@@ -526,7 +360,7 @@ class _Resolver:
             self.problem(f"{what} name {why}", origin, hint)
         path = outcome.path
         if path is not None and (
-            not isinstance(path, str) or not all(path.split(".")) or _CONTROL.search(path)
+            not isinstance(path, str) or not all(path.split(".")) or CONTROL.search(path)
         ):
             self.problem(
                 f'{what} path must be a dot-path such as "stdout" or "items.0.id", '
@@ -674,3 +508,23 @@ def single_attempt(op: Op) -> Op:
         return tuple(replace(p, steps=tuple(once(s) for s in p.steps)) for p in group)
 
     return replace(op, phases=phases(tuple(op.phases)), on_failure=phases(tuple(op.on_failure)))
+
+
+def resolve(
+    op: Op,
+    *,
+    profiles: Mapping[str, Profile],
+    activities: Mapping[str, str],
+    check_args: ArgsCheck | None = None,
+) -> Plan:
+    """The ``Plan`` of ``op``: resolved and checked as ``resolve_op`` does, then planned.
+    Raises ``ValidationError`` with every problem found."""
+    from chant.errors import ValidationError
+
+    problems: list[Problem] = []
+    resolved = resolve_op(
+        op, profiles=profiles, activities=activities, problems=problems, check_args=check_args
+    )
+    if problems:
+        raise ValidationError(problems)
+    return Plan.of(resolved)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from chant.errors import SecretNotSetError
-from chant.ir import JSON, ActivityStep, Op, Secret, iter_secrets
+from chant.ir import JSON, ActivityStep, Arg, Op, Secret, iter_secrets
 
 
 def secret_names(op: Op) -> list[str]:
@@ -44,7 +44,7 @@ def secret_values(op: Op, environ: Mapping[str, str]) -> dict[str, str]:
     return {n: environ[n] for n in names}
 
 
-def resolve_secrets(value: JSON, secrets: Mapping[str, str]) -> JSON:
+def resolve_secrets(value: Arg, secrets: Mapping[str, str]) -> JSON:
     """``value`` with every ``Secret`` replaced by its value from ``secrets``."""
     if isinstance(value, Secret):
         return secrets[value.name]
@@ -52,4 +52,11 @@ def resolve_secrets(value: JSON, secrets: Mapping[str, str]) -> JSON:
         return {k: resolve_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [resolve_secrets(v, secrets) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"not an argument value: {type(value).__name__}")
+
+
+def resolve_args(args: Mapping[str, Arg], secrets: Mapping[str, str]) -> dict[str, JSON]:
+    """A step's arguments with each ``Secret`` replaced by its value."""
+    return {k: resolve_secrets(v, secrets) for k, v in args.items()}

@@ -19,21 +19,48 @@ from dataclasses import dataclass
 from typing import Any
 
 from chant.errors import ActivityError, OutcomeError
-from chant.events import Emitter, Masker, RunResult, Sink, StepResult
-from chant.ir import JSON, ActivityStep, Op, Phase, Step, _args_to_json
+from chant.events import (
+    Emitter,
+    EventType,
+    Masker,
+    PhaseStatus,
+    RunResult,
+    RunStatus,
+    Sink,
+    StepResult,
+    StepStatus,
+)
+from chant.ir import JSON, Op
+from chant.planned import Plan, PlannedPhase, PlannedStep
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one step ended, as an executor reports it to the walk."""
+
+    status: StepStatus
+    """``ok`` or ``failed`` (cancellation arrives as ``CancelledError`` instead)."""
+    attempts: int
+    result: JSON = None
+    outcome: dict[str, JSON] | None = None
+    """``{"name": …, "value": …}`` when the step declares an outcome and succeeded."""
+    error: dict[str, str] | None = None
 
 
 @dataclass
 class Record:
-    step: Step
-    phase: str
+    step: PlannedStep
     compensation: bool
-    status: str = "skipped"
+    status: StepStatus = StepStatus.SKIPPED
     attempts: int = 0
     duration_ms: int = 0
-    outcome: dict[str, Any] | None = None
-    result: Any = None
+    outcome: dict[str, JSON] | None = None
+    result: JSON = None
     error: dict[str, str] | None = None
+
+    @property
+    def phase(self) -> str:
+        return self.step.phase
 
 
 def pick(result: JSON, path: str | None, name: str) -> JSON:
@@ -51,12 +78,17 @@ def pick(result: JSON, path: str | None, name: str) -> JSON:
     return value
 
 
-def fn_args(step: Step) -> tuple[str, dict[str, Any]]:
-    """The ``fn`` and ``args`` that events and records show for ``step``."""
-    if isinstance(step, ActivityStep):
-        args = _args_to_json(step.args)
-        return step.fn, dict(args) if isinstance(args, Mapping) else {}
-    return "gate", {"signal": step.signal, "timeout": step.timeout}
+def succeeded(step: PlannedStep, result: JSON, attempts: int) -> StepOutcome:
+    """The outcome of a step whose attempt returned ``result``: ``ok`` with the declared
+    outcome picked from it, or ``failed`` (``OutcomeError``) when its path is missing.
+    Both executors end a successful attempt here."""
+    if step.outcome is None:
+        return StepOutcome(StepStatus.OK, attempts, result)
+    try:
+        value = pick(result, step.outcome.path, step.outcome.name)
+    except OutcomeError as exc:
+        return StepOutcome(StepStatus.FAILED, attempts, error=error_of(exc))
+    return StepOutcome(StepStatus.OK, attempts, result, {"name": step.outcome.name, "value": value})
 
 
 def error_of(exc: BaseException) -> dict[str, str]:
@@ -122,69 +154,81 @@ class Walker:
 
     # -- the walk ------------------------------------------------------------------
 
-    async def run(self, op: Op) -> RunResult:
-        """Run ``op`` (resolved by ``chant.plan``) and return its record."""
+    async def run(self, plan: Plan | Op) -> RunResult:
+        """Run ``plan`` (an Op resolved by ``chant.plan`` is planned first) and return
+        its record."""
+        if isinstance(plan, Op):
+            plan = Plan.of(plan)
         self._emit = Emitter(
-            op=op.name, run_id=self.run_id, sinks=self.sinks, masker=self.masker, now=self.now
+            op=plan.name, run_id=self.run_id, sinks=self.sinks, masker=self.masker, now=self.now
         )
         started = self.clock()
-        self._emit("run_started", mode=self.mode, steps=sum(len(p.steps) for p in op.phases))
+        self._emit(
+            EventType.RUN_STARTED, mode=self.mode, steps=sum(len(p.steps) for p in plan.phases)
+        )
         failed: Record | None = None
-        for phase in op.phases:
+        for phase in plan.phases:
             if failed or self._stop_main:
-                self._skip_phase(phase, compensation=False)
+                self._skip_phase(phase)
                 continue
-            await self._run_phase(phase, compensation=False)
-            records = [self._records[str(s.id)] for s in phase.steps]
-            failed = next((r for r in records if r.status == "failed"), None)
+            await self._run_phase(phase)
+            records = [self._records[s.id] for s in phase.steps]
+            failed = next((r for r in records if r.status == StepStatus.FAILED), None)
+        if (failed or self.interrupts > 0) and plan.on_failure:
+            await self._compensate(
+                plan.on_failure, f"step {failed.step.id} failed" if failed else "interrupted"
+            )
+        return self._finish(plan, failed, round((self.clock() - started) * 1000))
+
+    async def _compensate(self, phases: tuple[PlannedPhase, ...], reason: str) -> None:
+        if not self._stop_comp:
+            self._emit(EventType.COMPENSATION_STARTED, reason=reason)
+        self._in_comp = True
+        for phase in phases:
+            if self._stop_comp:
+                self._skip_phase(phase)
+            else:
+                await self._run_phase(phase)
+
+    def _finish(self, plan: Plan, failed: Record | None, duration_ms: int) -> RunResult:
         interrupted = self.interrupts > 0
-        if (failed or interrupted) and op.on_failure:
-            reason = f"step {failed.step.id} failed" if failed else "interrupted"
-            if not self._stop_comp:
-                self._emit("compensation_started", reason=reason)
-            self._in_comp = True
-            for phase in op.on_failure:
-                if self._stop_comp:
-                    self._skip_phase(phase, compensation=True)
-                else:
-                    await self._run_phase(phase, compensation=True)
-        interrupted = self.interrupts > 0
-        status = "interrupted" if interrupted else "failed" if failed else "ok"
+        status = (
+            RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED if failed else RunStatus.OK
+        )
         error = (
             failed.error
             if failed
             else ({"type": "Interrupted", "message": "interrupted"} if interrupted else None)
         )
-        duration_ms = round((self.clock() - started) * 1000)
+        failed_step = failed.step.id if failed else None
         self._emit(
-            "run_finished",
-            ok=status == "ok",
+            EventType.RUN_FINISHED,
+            ok=status == RunStatus.OK,
             status=status,
             duration_ms=duration_ms,
-            failed_step=failed.step.id if failed else None,
+            failed_step=failed_step,
             error=error,
         )
         mask = self._emit.mask
         return RunResult(
-            op=op.name,
+            op=plan.name,
             mode=self.mode,
             run_id=self.run_id,
-            ok=status == "ok",
+            ok=status == RunStatus.OK,
             status=status,
             duration_ms=duration_ms,
-            failed_step=failed.step.id if failed else None,
+            failed_step=failed_step,
             error=mask.fields(error) if error else None,
             steps=tuple(self._step_result(r, mask) for r in self._records.values()),
         )
 
     @staticmethod
     def _step_result(r: Record, mask: Masker) -> StepResult:
-        fn, args = fn_args(r.step)
         return StepResult(
-            id=str(r.step.id),
+            id=r.step.id,
             phase=r.phase,
-            fn=fn,
-            args=args,
+            fn=r.step.fn,
+            args=r.step.shown_args,
             status=r.status,
             attempts=r.attempts,
             duration_ms=r.duration_ms,
@@ -197,32 +241,36 @@ class Walker:
     def _halted(self, compensation: bool) -> bool:
         return self._stop_comp if compensation else self._stop_main
 
-    def _skip_phase(self, phase: Phase, *, compensation: bool) -> None:
+    def _phase_started(self, phase: PlannedPhase, *, skipped: bool) -> None:
         self._emit(
-            "phase_started",
+            EventType.PHASE_STARTED,
             phase=phase.name,
             parallel=phase.parallel,
-            compensation=compensation,
-            skipped=True,
+            compensation=phase.compensation,
+            skipped=skipped,
         )
-        for step in phase.steps:
-            self._skip(step, phase, compensation)
-        self._emit("phase_finished", phase=phase.name, status="skipped", duration_ms=0)
 
-    def _skip(self, step: Step, phase: Phase, compensation: bool) -> Record:
-        rec = Record(step, phase.name, compensation)
-        self._records[str(step.id)] = rec
+    def _skip_phase(self, phase: PlannedPhase) -> None:
+        self._phase_started(phase, skipped=True)
+        for step in phase.steps:
+            self._skip(step)
+        self._emit(
+            EventType.PHASE_FINISHED, phase=phase.name, status=PhaseStatus.SKIPPED, duration_ms=0
+        )
+
+    def _skip(self, step: PlannedStep) -> Record:
+        rec = Record(step, step.compensation)
+        self._records[step.id] = rec
         self._finished(rec)
         return rec
 
     def _finished(self, rec: Record) -> None:
-        fn, args = fn_args(rec.step)
         self._emit(
-            "step_finished",
+            EventType.STEP_FINISHED,
             step=rec.step.id,
             phase=rec.phase,
-            fn=fn,
-            args=args,
+            fn=rec.step.fn,
+            args=rec.step.shown_args,
             status=rec.status,
             attempts=rec.attempts,
             duration_ms=rec.duration_ms,
@@ -230,47 +278,41 @@ class Walker:
             error=rec.error,
         )
 
-    async def _run_phase(self, phase: Phase, *, compensation: bool) -> None:
-        self._emit(
-            "phase_started",
-            phase=phase.name,
-            parallel=phase.parallel,
-            compensation=compensation,
-            skipped=False,
-        )
+    async def _run_phase(self, phase: PlannedPhase) -> None:
+        self._phase_started(phase, skipped=False)
         started = self.clock()
         if phase.parallel:
-            await self._parallel(phase, compensation)
+            await self._parallel(phase)
         else:
             broken = False
             for step in phase.steps:
                 # Compensation is best effort: a failed step does not stop the next one.
-                if broken or self._halted(compensation):
-                    self._skip(step, phase, compensation)
+                if broken or self._halted(phase.compensation):
+                    self._skip(step)
                     continue
-                rec = await self._spawn(step, phase, compensation)
-                broken = rec.status != "ok" and not compensation
-        statuses = {self._records[str(s.id)].status for s in phase.steps}
+                rec = await self._spawn(step)
+                broken = rec.status != StepStatus.OK and not phase.compensation
+        statuses = {self._records[s.id].status for s in phase.steps}
         status = next(
-            (s for s in ("failed", "cancelled") if s in statuses),
-            "ok" if "ok" in statuses else "skipped",
+            (PhaseStatus(s) for s in (StepStatus.FAILED, StepStatus.CANCELLED) if s in statuses),
+            PhaseStatus.OK if StepStatus.OK in statuses else PhaseStatus.SKIPPED,
         )
         self._emit(
-            "phase_finished",
+            EventType.PHASE_FINISHED,
             phase=phase.name,
             status=status,
             duration_ms=round((self.clock() - started) * 1000),
         )
 
-    async def _spawn(self, step: Step, phase: Phase, compensation: bool) -> Record:
-        task = asyncio.ensure_future(self._run_step(step, phase, compensation))
-        self._running[task] = compensation
+    async def _spawn(self, step: PlannedStep) -> Record:
+        task = asyncio.ensure_future(self._run_step(step))
+        self._running[task] = step.compensation
         try:
             return await task
         except asyncio.CancelledError:
             if not self._stopped_before_start(task):
                 raise
-            return self._skip(step, phase, compensation)
+            return self._skip(step)
         finally:
             self._running.pop(task, None)
             self._why.pop(task, None)
@@ -283,11 +325,11 @@ class Walker:
         outer = current is not None and current.cancelling() > 0
         return task.cancelled() and task in self._why and not outer
 
-    async def _parallel(self, phase: Phase, compensation: bool) -> None:
+    async def _parallel(self, phase: PlannedPhase) -> None:
         gate = asyncio.Semaphore(phase.max_concurrency) if phase.max_concurrency else None
         tasks: list[asyncio.Task[Record]] = []
 
-        async def one(step: Step) -> Record:
+        async def one(step: PlannedStep) -> Record:
             if gate is not None:
                 try:
                     await gate.acquire()
@@ -296,12 +338,12 @@ class Walker:
                     if current is None or self._why.get(current) is None:
                         raise
                     current.uncancel()
-                    return self._skip(step, phase, compensation)
+                    return self._skip(step)
             try:
-                if self._halted(compensation):
-                    return self._skip(step, phase, compensation)
-                rec = await self._run_step(step, phase, compensation)
-                if rec.status == "failed" and phase.fail_fast:
+                if self._halted(phase.compensation):
+                    return self._skip(step)
+                rec = await self._run_step(step)
+                if rec.status == StepStatus.FAILED and phase.fail_fast:
                     for t in tasks:
                         if t is not asyncio.current_task():
                             self._cancel(t, "cancelled: a sibling failed (fail_fast)")
@@ -313,12 +355,12 @@ class Walker:
         for step in phase.steps:
             task = asyncio.ensure_future(one(step))
             tasks.append(task)
-            self._running[task] = compensation
+            self._running[task] = phase.compensation
         try:
             results = await asyncio.gather(*tasks, return_exceptions=True)
             for step, task, result in zip(phase.steps, tasks, results, strict=True):
                 if isinstance(result, asyncio.CancelledError) and self._stopped_before_start(task):
-                    self._skip(step, phase, compensation)
+                    self._skip(step)
                 elif isinstance(result, BaseException):
                     raise result
         finally:
@@ -326,30 +368,44 @@ class Walker:
                 self._running.pop(task, None)
                 self._why.pop(task, None)
 
-    async def _run_step(self, step: Step, phase: Phase, compensation: bool) -> Record:
-        rec = Record(step, phase.name, compensation, status="running")
-        self._records[str(step.id)] = rec
-        fn, args = fn_args(step)
-        self._emit("step_started", step=step.id, phase=phase.name, fn=fn, args=args)
+    async def _run_step(self, step: PlannedStep) -> Record:
+        rec = Record(step, step.compensation, status=StepStatus.RUNNING)
+        self._records[step.id] = rec
+        self._emit(
+            EventType.STEP_STARTED, step=step.id, phase=step.phase, fn=step.fn, args=step.shown_args
+        )
         started = self.clock()
         try:
-            await self._execute(step, rec, compensation)
+            done = await self._execute(step)
+            rec.status, rec.attempts, rec.result = done.status, done.attempts, done.result
+            rec.outcome, rec.error = done.outcome, done.error
         except asyncio.CancelledError:
             task = asyncio.current_task()
             why = self._why.get(task) if task else None
             if why is None or task is None:
                 raise
             task.uncancel()
-            rec.status = "cancelled"
+            rec.status = StepStatus.CANCELLED
             rec.error = {"type": "Cancelled", "message": why}
         finally:
             rec.duration_ms = round((self.clock() - started) * 1000)
-            if rec.status == "running":  # an unexpected cancellation from outside
-                rec.status = "cancelled"
+            if rec.status == StepStatus.RUNNING:  # an unexpected cancellation from outside
+                rec.status = StepStatus.CANCELLED
             self._finished(rec)
         return rec
 
-    async def _execute(self, step: Step, rec: Record, compensation: bool) -> None:
-        """Execute ``step``, filling in ``rec``'s status, attempts, result, outcome and
-        error. Cancellation (``fail_fast``, interruption) arrives as CancelledError."""
+    def attempting(self, step_id: str, attempt: int) -> None:
+        """Executors say which attempt of a running step is under way, so a step
+        cancelled mid-attempt is recorded with the attempts it had."""
+        rec = self._records.get(step_id)
+        if rec is not None and rec.status == StepStatus.RUNNING:
+            rec.attempts = attempt
+
+    def running(self, step_id: str) -> bool:
+        rec = self._records.get(step_id)
+        return rec is not None and rec.status == StepStatus.RUNNING
+
+    async def _execute(self, step: PlannedStep) -> StepOutcome:
+        """Execute ``step`` and say how it ended. Cancellation (``fail_fast``,
+        interruption) arrives as CancelledError."""
         raise NotImplementedError

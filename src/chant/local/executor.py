@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from chant.activities.registry import ActivityContext, ActivityDef, Registry, run_attempt
 from chant.errors import ActivityError, UnknownActivityError
-from chant.events import Masker, Sink
-from chant.ir import JSON, ActivityStep, Profile, Step
-from chant.profiles import may_retry, parse_duration, retry_delay
-from chant.secrets import resolve_secrets
-from chant.walk import Record, Walker, error_of, pick
+from chant.events import EventType, Masker, Sink, StepStatus
+from chant.ir import JSON
+from chant.planned import PlannedStep, Timing
+from chant.secrets import resolve_args
+from chant.walk import StepOutcome, Walker, error_of, succeeded
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -51,42 +51,36 @@ class LocalExecutor(Walker):
         self.sleep = sleep
         self.kill_grace = kill_grace
 
-    async def _execute(self, step: Step, rec: Record, compensation: bool) -> None:
-        assert isinstance(step, ActivityStep), "gates are rejected before a local run"
-        profile = step.profile
-        assert isinstance(profile, Profile), "steps are resolved by chant.plan before a run"
+    async def _execute(self, step: PlannedStep) -> StepOutcome:
+        timing = step.timing
+        assert timing is not None, "gates are rejected before a local run"
         defn = self.registry.get(step.fn)
-        args = resolve_secrets(step.args, self.secrets) if self.secrets else step.args
+        args = resolve_args(step.args, self.secrets) if self.secrets else step.shown_args
+        attempt = 0
         while True:
-            rec.attempts += 1
+            attempt += 1
+            self.attempting(step.id, attempt)
             try:
                 if defn is None:
                     raise UnknownActivityError(f'no activity named "{step.fn}" is registered')
-                result = await self._attempt(defn, args, step, profile, rec.attempts)
-                if self.masker:
-                    # As a Temporal worker does: the run keeps only the masked result, so
-                    # an outcome's path is read from the same data in both modes.
-                    result = self.masker(result)
-                if step.outcome is not None:
-                    value = pick(result, step.outcome.path, step.outcome.name)
-                    rec.outcome = {"name": step.outcome.name, "value": value}
-                rec.result, rec.status, rec.error = result, "ok", None
-                return
+                result = await self._attempt(defn, args, step, timing, attempt)
+                # As a Temporal worker does: the run keeps only the masked result, so an
+                # outcome's path is read from the same data in both modes.
+                return succeeded(step, self.masker(result) if self.masker else result, attempt)
             except (TimeoutError, Exception) as exc:
-                rec.error = error_of(exc)
+                error = error_of(exc)
                 non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
-                if self._halted(compensation) or not may_retry(
-                    profile.retry, rec.attempts, rec.error["type"], non_retryable
+                if self._halted(step.compensation) or not timing.retry.allows(
+                    attempt, error["type"], non_retryable
                 ):
-                    rec.status = "failed"
-                    return
-            delay = retry_delay(profile.retry, rec.attempts)
+                    return StepOutcome(StepStatus.FAILED, attempt, error=error)
+            delay = timing.retry.delay(attempt)
             self._emit(
-                "step_retrying",
+                EventType.STEP_RETRYING,
                 step=step.id,
-                attempt=rec.attempts,
-                max_attempts=profile.retry.max_attempts,
-                error=rec.error,
+                attempt=attempt,
+                max_attempts=timing.retry.max_attempts,
+                error=error,
                 delay_ms=round(delay * 1000),
             )
             await self.sleep(delay)
@@ -95,16 +89,16 @@ class LocalExecutor(Walker):
         self,
         defn: ActivityDef,
         args: Mapping[str, JSON],
-        step: ActivityStep,
-        profile: Profile,
+        step: PlannedStep,
+        timing: Timing,
         attempt: int,
     ) -> JSON:
-        beat = parse_duration(profile.heartbeat_timeout) if profile.heartbeat_timeout else None
-        step_id = str(step.id)
+        beat = timing.heartbeat_timeout
+        step_id = step.id
         emit = self._emit
 
         def output(line: str, stream: str) -> None:
-            emit("step_output", step=step_id, stream=stream, line=line)
+            emit(EventType.STEP_OUTPUT, step=step_id, stream=stream, line=line)
 
         ctx = ActivityContext(
             step_id=step_id,
@@ -114,4 +108,4 @@ class LocalExecutor(Walker):
             kill_grace=self.kill_grace,
             masker=self.masker,
         )
-        return await run_attempt(defn, args, ctx, profile)
+        return await run_attempt(defn, args, ctx, timing.declared)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -41,12 +43,12 @@ from temporalio.exceptions import (
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from chant.events import Event
-    from chant.ir import ActivityStep, GateStep, IRError, Op, Profile, Retry, Step, _args_to_json
+    from chant.errors import ErrorType, IRError
+    from chant.events import Event, EventType, Sink, StepStatus
+    from chant.ir import Op
     from chant.plan import check_ir
-    from chant.profiles import parse_duration
-    from chant.secrets import secret_names
-    from chant.walk import Record, Walker, pick
+    from chant.planned import GatePlan, Plan, PlannedStep, RetryPlan, Timing
+    from chant.walk import StepOutcome, Walker, succeeded
 
 WORKFLOW_NAME = "ChantOp"
 NO_INPUT = RawValue(Payload())
@@ -102,23 +104,21 @@ def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def retry_policy(retry: Retry) -> RetryPolicy:
+def retry_policy(retry: RetryPlan) -> RetryPolicy:
     return RetryPolicy(
-        initial_interval=timedelta(seconds=parse_duration(retry.initial_interval)),
+        initial_interval=timedelta(seconds=retry.initial_interval),
         backoff_coefficient=retry.backoff_coefficient,
         maximum_interval=(
-            timedelta(seconds=parse_duration(retry.maximum_interval))
-            if retry.maximum_interval
-            else None
+            timedelta(seconds=retry.maximum_interval) if retry.maximum_interval_given else None
         ),
         maximum_attempts=retry.max_attempts,
         non_retryable_error_types=list(retry.non_retryable_error_types),
     )
 
 
-def heartbeat_timeout(profile: Profile) -> float:
-    if profile.heartbeat_timeout:
-        return max(parse_duration(profile.heartbeat_timeout), 3.0)
+def heartbeat_timeout(timing: Timing) -> float:
+    if timing.heartbeat_timeout:
+        return max(timing.heartbeat_timeout, 3.0)
     return LIVENESS
 
 
@@ -132,159 +132,180 @@ def _iso(now: Any) -> str:
     return str(now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
 
 
+class Gates:
+    """The gates of one run: which wait for their signal, and the approvals received
+    (``chant signal``). The walker waits here; ``chant status`` reads it."""
+
+    def __init__(self) -> None:
+        self.approvals: dict[str, dict[str, Any]] = {}
+        self.waiting: dict[str, dict[str, Any]] = {}
+
+    def approve(self, data: dict[str, Any]) -> None:
+        name = str(data.get("signal", ""))
+        self.approvals[name] = {
+            "signal": name,
+            "approver": data.get("approver"),
+            "note": data.get("note"),
+            "at": _iso(workflow.now()),
+        }
+
+    async def wait(self, step_id: str, gate: GatePlan) -> dict[str, Any] | None:
+        """The approval of ``gate``'s signal, or None when none came in time."""
+        self.waiting[gate.signal] = {
+            "step": step_id,
+            "signal": gate.signal,
+            "description": gate.description,
+            "since": _iso(workflow.now()),
+            "timeout": gate.timeout_text,
+        }
+        try:
+            await workflow.wait_condition(
+                lambda: gate.signal in self.approvals, timeout=gate.timeout
+            )
+        except TimeoutError:
+            return None
+        finally:
+            self.waiting.pop(gate.signal, None)
+        return self.approvals[gate.signal]
+
+
+def activity_error(exc: ActivityError, timing: Timing, seen: int) -> tuple[int, dict[str, str]]:
+    """The attempts and ``{"type", "message"}`` of a step whose activity failed for good."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        if not isinstance(details, dict):
+            details = {}
+        error = details.get("error") or {"type": cause.type, "message": cause.message}
+        return int(details.get("attempt", seen)), error
+    if isinstance(cause, TemporalTimeoutError):
+        if cause.type == TimeoutType.HEARTBEAT:
+            return seen, {
+                "type": ErrorType.HEARTBEAT_TIMEOUT,
+                "message": f"attempt {seen}: the worker stopped answering "
+                f"(no heartbeat for {heartbeat_timeout(timing):g}s)",
+            }
+        return seen, {
+            "type": ErrorType.ACTIVITY_TIMEOUT,
+            "message": f"attempt {seen}: no result from the worker in time "
+            f"({cause.type.name if cause.type else 'timeout'})",
+        }
+    return seen, {"type": type(cause or exc).__name__, "message": str(cause or exc)}
+
+
 class TemporalWalker(Walker):
     mode = "temporal"
 
-    def __init__(self, flow: ChantOpWorkflow, op: Op) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        sink: Sink,
+        gates: Gates,
+        on_outcome: Callable[[str, Any], None],
+    ) -> None:
         super().__init__(
             run_id=workflow.info().run_id,
-            sinks=[flow.record],
+            sinks=[sink],
             clock=workflow.time,
             now=lambda: _iso(workflow.now()),
         )
-        self.flow = flow
-        self.op = op
+        self.plan = plan
+        self.gates = gates
+        self.on_outcome = on_outcome
         self.attempts: dict[str, int] = {}
-        self.secrets = secret_names(op)
-        """Every secret the Op declares, by name: each activity is told them all, so its
-        worker masks them all, not only the step's own (values never pass through here)."""
+        """Attempts that failed and were retried, per step (from ``chant_retrying``)."""
 
-    async def _execute(self, step: Step, rec: Record, compensation: bool) -> None:
-        if isinstance(step, GateStep):
-            await self._gate(step, rec)
-            return
-        assert isinstance(step, ActivityStep) and isinstance(step.profile, Profile)
-        profile = step.profile
-        step_id = str(step.id)
-        timeout = parse_duration(profile.timeout)
-        payload = {
-            "op": self.op.name,
-            "step": step_id,
-            "args": _args_to_json(step.args),
-            "profile": profile.to_dict(),
+    async def _execute(self, step: PlannedStep) -> StepOutcome:
+        if step.gate is not None:
+            return await self._gate(step, step.gate)
+        timing = step.timing
+        assert timing is not None, "a planned step is a gate or has a timing"
+        payload: dict[str, Any] = {
+            "op": self.plan.name,
+            "step": step.id,
+            "args": dict(step.shown_args),
+            "profile": timing.declared.to_dict(),
         }
-        if self.secrets:  # absent otherwise: the input of runs recorded before stays as it was
-            payload["secrets"] = self.secrets
-        rec.attempts = 1  # as locally: the attempt under way counts
+        if self.plan.secrets:  # absent otherwise: the input of runs recorded before stays
+            # Every secret of the Op, by name: its worker masks them all, not only the
+            # step's own (values never pass through the workflow).
+            payload["secrets"] = list(self.plan.secrets)
+        self.attempting(step.id, 1)  # as locally: the attempt under way counts
         try:
             done: dict[str, Any] = await workflow.execute_activity(
                 step.fn,
                 payload,
-                activity_id=activity_id(step_id),
-                start_to_close_timeout=timedelta(seconds=timeout + TIMEOUT_SLACK),
-                heartbeat_timeout=timedelta(seconds=heartbeat_timeout(profile)),
-                retry_policy=retry_policy(profile.retry),
+                activity_id=activity_id(step.id),
+                start_to_close_timeout=timedelta(seconds=timing.timeout + TIMEOUT_SLACK),
+                heartbeat_timeout=timedelta(seconds=heartbeat_timeout(timing)),
+                retry_policy=retry_policy(timing.retry),
                 cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 result_type=dict,
             )
         except ActivityError as exc:
             if isinstance(exc.cause, CancelledError):
                 raise asyncio.CancelledError() from exc
-            self._failed(step, rec, exc)
-            return
-        self.output(step_id, done.get("output", []))
-        rec.attempts = int(done.get("attempt", 1))
-        rec.result = done.get("result")
-        if step.outcome is not None:
-            try:
-                value = pick(rec.result, step.outcome.path, step.outcome.name)
-            except Exception as exc:
-                rec.status, rec.error = "failed", {"type": "OutcomeError", "message": str(exc)}
-                return
-            rec.outcome = {"name": step.outcome.name, "value": value}
-            self.flow.outcome(step.outcome.name, value)
-        rec.status = "ok"
+            if isinstance(exc.cause, ApplicationError) and exc.cause.details:
+                details = exc.cause.details[0]
+                self.output(step.id, details.get("output", []) if isinstance(details, dict) else [])
+            attempts, error = activity_error(exc, timing, self.attempts.get(step.id, 0) + 1)
+            return StepOutcome(StepStatus.FAILED, attempts, error=error)
+        self.output(step.id, done.get("output", []))
+        outcome = succeeded(step, done.get("result"), int(done.get("attempt", 1)))
+        if outcome.status == StepStatus.FAILED:  # the record keeps what the step returned
+            return replace(outcome, result=done.get("result"))
+        if outcome.outcome is not None:
+            self.on_outcome(str(outcome.outcome["name"]), outcome.outcome["value"])
+        return outcome
 
-    def _failed(self, step: ActivityStep, rec: Record, exc: ActivityError) -> None:
-        step_id = str(step.id)
-        cause = exc.cause
-        profile = step.profile if isinstance(step.profile, Profile) else Profile()
-        rec.status = "failed"
-        seen = self.attempts.get(step_id, 0) + 1
-        if isinstance(cause, ApplicationError):
-            details = cause.details[0] if cause.details else {}
-            if not isinstance(details, dict):
-                details = {}
-            self.output(step_id, details.get("output", []))
-            rec.attempts = int(details.get("attempt", seen))
-            rec.error = details.get("error") or {"type": cause.type, "message": cause.message}
-        elif isinstance(cause, TemporalTimeoutError):
-            rec.attempts = seen
-            if cause.type == TimeoutType.HEARTBEAT:
-                rec.error = {
-                    "type": "HeartbeatTimeoutError",
-                    "message": f"attempt {seen}: the worker stopped answering "
-                    f"(no heartbeat for {heartbeat_timeout(profile):g}s)",
-                }
-            else:
-                rec.error = {
-                    "type": "ActivityTimeoutError",
-                    "message": f"attempt {seen}: no result from the worker in time "
-                    f"({cause.type.name if cause.type else 'timeout'})",
-                }
-        else:
-            rec.attempts = seen
-            rec.error = {"type": type(cause or exc).__name__, "message": str(cause or exc)}
-
-    async def _gate(self, step: GateStep, rec: Record) -> None:
-        step_id = str(step.id)
-        rec.attempts = 1
-        timeout = parse_duration(step.timeout)
+    async def _gate(self, step: PlannedStep, gate: GatePlan) -> StepOutcome:
+        self.attempting(step.id, 1)
         self._emit(
-            "step_output",
-            step=step_id,
+            EventType.STEP_OUTPUT,
+            step=step.id,
             stream="log",
-            line=f'waiting for signal "{step.signal}" (up to {step.timeout}): '
-            f"chant signal {self.op.name} {step.signal} --approver NAME",
+            line=f'waiting for signal "{gate.signal}" (up to {gate.timeout_text}): '
+            f"chant signal {self.plan.name} {gate.signal} --approver NAME",
         )
-        self.flow.waiting[step.signal] = {
-            "step": step_id,
-            "signal": step.signal,
-            "description": step.description,
-            "since": _iso(workflow.now()),
-            "timeout": step.timeout,
-        }
-        try:
-            await workflow.wait_condition(
-                lambda: step.signal in self.flow.approvals, timeout=timeout
+        approval = await self.gates.wait(step.id, gate)
+        if approval is None:
+            return StepOutcome(
+                StepStatus.FAILED,
+                1,
+                error={
+                    "type": ErrorType.GATE_TIMEOUT,
+                    "message": f'gate "{step.id}" got no "{gate.signal}" signal '
+                    f"within {gate.timeout_text}",
+                },
             )
-        except TimeoutError:
-            rec.status = "failed"
-            rec.error = {
-                "type": "GateTimeoutError",
-                "message": f'gate "{step_id}" got no "{step.signal}" signal within {step.timeout}',
-            }
-            return
-        finally:
-            self.flow.waiting.pop(step.signal, None)
-        approval = self.flow.approvals[step.signal]
         who = approval.get("approver") or "(unnamed)"  # as `chant status` shows it
         note = f": {approval['note']}" if approval.get("note") else ""
         self._emit(
-            "step_output",
-            step=step_id,
+            EventType.STEP_OUTPUT,
+            step=step.id,
             stream="log",
-            line=f'"{step.signal}" approved by {who}{note}',
+            line=f'"{gate.signal}" approved by {who}{note}',
         )
-        rec.result = approval
-        rec.status = "ok"
+        return StepOutcome(StepStatus.OK, 1, result=approval)
 
     def output(self, step_id: str, lines: list[Any]) -> None:
         for item in lines:
             if isinstance(item, list) and len(item) == 2:
-                self._emit("step_output", step=step_id, stream=str(item[0]), line=str(item[1]))
+                self._emit(
+                    EventType.STEP_OUTPUT, step=step_id, stream=str(item[0]), line=str(item[1])
+                )
 
     def retrying(self, data: dict[str, Any]) -> None:
         step_id = str(data.get("step"))
-        rec = self._records.get(step_id)
-        if rec is None or rec.status != "running":
+        if not self.running(step_id):
             return
         self.output(step_id, data.get("output", []))
         attempt = int(data.get("attempt", 0))
         self.attempts[step_id] = max(self.attempts.get(step_id, 0), attempt)
-        rec.attempts = attempt + 1
+        self.attempting(step_id, attempt + 1)
         self._emit(
-            "step_retrying",
+            EventType.STEP_RETRYING,
             step=step_id,
             attempt=attempt,
             max_attempts=data.get("max_attempts"),
@@ -294,8 +315,7 @@ class TemporalWalker(Walker):
 
     def live_output(self, data: dict[str, Any]) -> None:
         step_id = str(data.get("step"))
-        rec = self._records.get(step_id)
-        if rec is not None and rec.status == "running":
+        if self.running(step_id):
             self.output(step_id, data.get("output", []))
 
 
@@ -338,8 +358,7 @@ class ChantOpWorkflow:
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
-        self.approvals: dict[str, dict[str, Any]] = {}
-        self.waiting: dict[str, dict[str, Any]] = {}
+        self.gates = Gates()
         self.outcomes: dict[str, Any] = {}
         self.result: dict[str, Any] | None = None
         self.walker: TemporalWalker | None = None
@@ -390,8 +409,10 @@ class ChantOpWorkflow:
                 type="InvalidOpError",
                 non_retryable=True,
             )
-        self.walker = walker = TemporalWalker(self, op)
-        walk = asyncio.ensure_future(walker.run(op))
+        self.walker = walker = TemporalWalker(
+            Plan.of(op), sink=self.record, gates=self.gates, on_outcome=self.outcome
+        )
+        walk = asyncio.ensure_future(walker.run(walker.plan))
         cancelled = False
         while True:
             try:
@@ -461,8 +482,8 @@ class ChantOpWorkflow:
         return {
             "phase": phase,
             "steps": list(steps.values()),
-            "waiting": list(self.waiting.values()),
-            "approvals": list(self.approvals.values()),
+            "waiting": list(self.gates.waiting.values()),
+            "approvals": list(self.gates.approvals.values()),
             "outcomes": dict(self.outcomes),
             "finished": self.result is not None,
         }
@@ -470,13 +491,7 @@ class ChantOpWorkflow:
     @workflow.signal
     def gate(self, data: dict[str, Any]) -> None:
         """``chant signal``: ``{"signal": NAME, "approver": …, "note": …}``."""
-        name = str(data.get("signal", ""))
-        self.approvals[name] = {
-            "signal": name,
-            "approver": data.get("approver"),
-            "note": data.get("note"),
-            "at": _iso(workflow.now()),
-        }
+        self.gates.approve(data)
 
     @workflow.signal
     def chant_retrying(self, data: dict[str, Any]) -> None:
