@@ -260,7 +260,10 @@ sys.exit(subprocess.run(sys.argv[1:]).returncode)
 """
 
 
-@pytest.mark.parametrize(("limit", "steps", "cmd"), [(256, 300, "sleep 0.2"), (1024, 2000, "true")])
+@pytest.mark.parametrize(
+    ("limit", "steps", "cmd"),
+    [(256, 300, "sleep 0.2"), pytest.param(1024, 2000, "true", marks=pytest.mark.stress)],
+)
 def test_a_wide_parallel_phase_completes_under_a_low_open_file_limit(
     tmp_path: Path, limit: int, steps: int, cmd: str
 ) -> None:

@@ -91,6 +91,7 @@ many = Op(name="many-{tag}", phases=[phase("Tick", [activity("tick", i=i) for i 
 
 # 2,000 sequential workflow-activity round trips: about a minute on a quiet machine,
 # several on a loaded one; the bound is a sanity bound, not a speed target.
+@pytest.mark.stress
 @pytest.mark.timeout(400)
 def test_a_two_thousand_step_run_completes_with_exit_0_and_its_whole_record(
     make_project: Callable[..., Path], chant_proc: Callable[..., Ran], temporal_server
