@@ -46,9 +46,9 @@ from chant.local.executor import LocalExecutor
 
 if TYPE_CHECKING:
     from chant.activities.registry import ActivityContext, ActivityDef, Registry
+    from chant.outcomes import StepOutcome
     from chant.planned import GatePlan, PlannedStep
     from chant.project import Project
-    from chant.walk import StepOutcome
 
 __all__ = [
     "Call",
@@ -399,7 +399,7 @@ class _Executor(LocalExecutor):
     def _gate(self, step_id: str, gate: GatePlan) -> StepOutcome:
         # The lines, result and errors of chant.temporal.workflow's gate.
         from chant.events import StepStatus
-        from chant.walk import StepOutcome
+        from chant.outcomes import StepOutcome
 
         signal = gate.signal
         self._log(
@@ -455,30 +455,21 @@ async def _walk(
     """Resolve ``op`` as ``chant run`` does and walk it with the fakes: the one place
     this module calls into chant.plan, chant.secrets and the executor."""
     from chant.activities.registry import Registry
-    from chant.errors import Problem, ValidationError
-    from chant.plan import resolve_op
+    from chant.errors import ValidationError
     from chant.planned import Plan
-    from chant.project import load_project
+    from chant.project import load_project, resolve
     from chant.secrets import secret_values
 
     loaded = load_project(project, strict=False) if project or isinstance(op, str) else None
     if isinstance(op, str):
-        resolved = loaded.op(op) if loaded else op
+        assert loaded is not None, "a project is loaded to find an Op by name"
+        resolved = loaded.op(op)
     else:
         real, known = _known(loaded, harness.scripts)
-
-        def check_args(fn: str, args: Mapping[str, JSON]) -> str | None:
-            found = real.get(fn)
-            return found.check_args(args) if found else None
-
-        problems: list[Problem] = []
         profiles = loaded.config.profiles if loaded else {}
-        resolved = resolve_op(
-            op, profiles=profiles, activities=known, problems=problems, check_args=check_args
-        )
+        resolved, problems = resolve(op, profiles=profiles, registry=real, activities=known)
         if problems:
             raise ValidationError(problems)
-    assert isinstance(resolved, Op)
     plan = Plan.of(resolved)
     if no_retry:
         plan = plan.single_attempt()

@@ -19,7 +19,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -27,17 +32,18 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from chant.activities.registry import Registry
 from chant.config import TemporalProfile
-from chant.errors import AlreadyRunningError, IRTooLargeError
+from chant.errors import AlreadyRunningError, ErrorType, IRTooLargeError
 from chant.events import Event, RunResult, Sink
 from chant.ir import ActivityStep, GateStep, Op, Profile
 from chant.profiles import MAX_DURATION, parse_duration
+from chant.signals import on_stop
 from chant.temporal.connect import connect, ensure_search_attributes
-from chant.temporal.rpc import cluster_failed
+from chant.temporal.rpc import translated
 from chant.temporal.workflow import (
     LEFT_OUT,
     MAX_EVENTS_PER_QUERY,
@@ -250,19 +256,24 @@ async def _finish(
     return Followed(RunResult.from_dict(record))
 
 
+def op_failed_details(exc: WorkflowFailureError) -> Any:
+    """What a workflow that failed with ``OpFailed`` carries in its details (the run
+    record and events), or None for any other failure."""
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type == ErrorType.OP_FAILED and cause.details:
+        return cause.details[0]
+    return None
+
+
 async def _closed(handle: WorkflowHandle[Any, Any]) -> tuple[str, dict[str, Any] | None]:
     """Waits until the workflow closes; its status's name and what it returned (the run
     record and events), if anything."""
-    from temporalio.client import WorkflowFailureError
-    from temporalio.exceptions import ApplicationError
-
     try:
         payload = await handle.result()
         return "completed", payload if isinstance(payload, dict) else None
     except WorkflowFailureError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type == "OpFailed" and cause.details:
-            details = cause.details[0]
+        details = op_failed_details(exc)
+        if details is not None:
             return "failed", details if isinstance(details, dict) else None
     except RPCError:
         pass
@@ -365,8 +376,6 @@ async def run_temporal(
     """Set to stop following (detach)."""
     cancel = asyncio.Event()
     """Set to cancel the run (with the worker in this process only)."""
-    loop = asyncio.get_running_loop()
-    from chant.activities.guard import STOP_SIGNALS
 
     def on_signal() -> None:
         if worker is None or cancel.is_set():
@@ -374,10 +383,8 @@ async def run_temporal(
         else:
             cancel.set()
 
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal)
     run = _Run(client, op, project, sinks, say, task_queue, hint, stop, cancel)
-    try:
+    with on_stop(on_signal), translated(profile):
         if worker is not None:
             from chant.activities import guard
 
@@ -387,11 +394,6 @@ async def run_temporal(
             finally:
                 guard.disable()
         return await run.start_and_follow(in_process=False)
-    except RPCError as exc:
-        raise cluster_failed(profile, exc) from exc
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
 
 
 @dataclass
