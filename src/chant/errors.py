@@ -19,6 +19,8 @@
     ├── IRTooLargeError             Temporal: the Op's IR is over the 2 MiB payload limit
     ├── AlreadyServedError          another dev server serves the address
     │                               (`chant server start` reports it and exits 0)
+    ├── RunNotFinishedError         chant.run: a Temporal run ended without its record,
+    │                               or chant detached from it (exit 130 or 1)
     ├── RuntimeUnavailableError     exit_code UNAVAILABLE (3): the runtime cannot be reached
     └── ActivityError               exit_code FAILED (1): one attempt of a step failed
         ├── CommandFailedError      a command exited non-zero
@@ -259,6 +261,17 @@ class AlreadyServedError(ChantError):
     def __init__(self, other: OtherServer) -> None:
         super().__init__(f"{other.describe(already=True)}; this project uses it")
         self.other = other
+
+
+class RunNotFinishedError(ChantError):
+    """``chant.run`` could not follow a Temporal run to its record: it detached (a stop
+    signal; the run goes on on the cluster), or the workflow closed without finishing
+    the Op (terminated, timed out). ``exit_code`` is what ``chant run`` exits with then
+    (``ExitCode.of_run``)."""
+
+    def __init__(self, message: str, *, code: ExitCode, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = code
 
 
 class RuntimeUnavailableError(ChantError):

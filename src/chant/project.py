@@ -10,7 +10,7 @@ from chant.activities.registry import Registry, default_registry
 from chant.config import Config, load_config
 from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
-from chant.ir import JSON, Op
+from chant.ir import JSON, Op, Profile
 from chant.plan import MAX_NAME, OP_NAME, check_project, resolve_op, suggest, where
 
 
@@ -63,6 +63,15 @@ class Project:
             "chant.toml (chant init creates ops/hello.op.py)"
         )
 
+    def resolve(self, op: Op) -> Op:
+        """``op``, declared in Python rather than found in the project, resolved against
+        the project's profiles and activities as ``chant run`` resolves its Ops;
+        ``ValidationError`` with every problem when it cannot run."""
+        resolved, problems = resolve(op, profiles=self.config.profiles, registry=self.registry)
+        if problems:
+            raise ValidationError(problems)
+        return resolved
+
     def op(self, name: str) -> Op:
         """The Op called ``name``; ``ValidationError`` with its problems when it is
         invalid, or ``OpNotFoundError`` saying where chant looked and which op files
@@ -109,23 +118,13 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
     problems = list(found.problems)
     check_project(list(found.ops), problems)
     defaults = registry.defaults()
-
-    def check_args(fn: str, args: Mapping[str, JSON]) -> str | None:
-        found = registry.get(fn)
-        return found.check_args(args) if found else None
-
     ops: dict[str, Op] = {}
     files: dict[str, str] = {}
     broken: dict[str, list[Problem]] = {}
     unnamed: list[tuple[str, tuple[Problem, ...]]] = [(f, (p,)) for f, p in found.failed]
     for op, file in found.ops:
-        own: list[Problem] = []
-        resolved = resolve_op(
-            op,
-            profiles=config.profiles,
-            activities=defaults,
-            problems=own,
-            check_args=check_args,
+        resolved, own = resolve(
+            op, profiles=config.profiles, registry=registry, activities=defaults
         )
         problems += own
         if not _named(op.name):
@@ -153,6 +152,31 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
         discovered=found,
         unnamed=tuple(unnamed),
     )
+
+
+def resolve(
+    op: Op,
+    *,
+    profiles: Mapping[str, Profile],
+    registry: Registry,
+    activities: Mapping[str, str] | None = None,
+) -> tuple[Op, list[Problem]]:
+    """``op`` resolved against ``profiles`` and the activities of ``registry`` (ids
+    assigned, profiles looked up, each step's arguments checked against its activity's
+    signature), and the problems found: none when it can run. ``activities`` maps the
+    names of the activities a step may call to their default profile (default: every
+    one in ``registry``)."""
+
+    def check_args(fn: str, args: Mapping[str, JSON]) -> str | None:
+        found = registry.get(fn)
+        return found.check_args(args) if found else None
+
+    problems: list[Problem] = []
+    known = registry.defaults() if activities is None else activities
+    resolved = resolve_op(
+        op, profiles=profiles, activities=known, problems=problems, check_args=check_args
+    )
+    return resolved, problems
 
 
 def _named(name: object) -> bool:
