@@ -18,9 +18,10 @@ from chant.activities.registry import ActivityContext, ActivityDef, Registry, ru
 from chant.errors import ActivityError, UnknownActivityError
 from chant.events import EventType, Masker, Sink, StepStatus
 from chant.ir import JSON
+from chant.outcomes import StepOutcome, error_of, succeeded
 from chant.planned import PlannedStep, Timing
 from chant.secrets import resolve_args
-from chant.walk import StepOutcome, Walker, error_of, succeeded
+from chant.walk import Walker
 
 Sleep = Callable[[float], Awaitable[None]]
 

@@ -19,12 +19,12 @@ async def main(args: list[str]) -> None:
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer
 
-    from chant.temporal import workflow
+    from chant.temporal import walker, workflow
     from chant.temporal.worker import workflow_runner
 
     if args and args[0] == "--rename":
         args = args[1:]
-        workflow.activity_id = lambda step_id: f"renamed-{step_id}"
+        walker.activity_id = lambda step_id: f"renamed-{step_id}"
     replayer = Replayer(workflows=[workflow.ChantOpWorkflow], workflow_runner=workflow_runner())
     for name in args:
         path = Path(name)

@@ -1,0 +1,79 @@
+"""How a step ended: the ``StepOutcome`` an executor returns, the ``Record`` the walk
+keeps, and the mapping of a result and an error into them that both executors share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chant.errors import ActivityError, OutcomeError
+from chant.events import StepStatus
+from chant.ir import JSON
+from chant.planned import PlannedStep
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """How one step ended, as an executor reports it to the walk."""
+
+    status: StepStatus
+    """``ok`` or ``failed`` (cancellation arrives as ``CancelledError`` instead)."""
+    attempts: int
+    result: JSON = None
+    outcome: dict[str, JSON] | None = None
+    """``{"name": …, "value": …}`` when the step declares an outcome and succeeded."""
+    error: dict[str, str] | None = None
+
+
+@dataclass
+class Record:
+    step: PlannedStep
+    compensation: bool
+    status: StepStatus = StepStatus.SKIPPED
+    attempts: int = 0
+    duration_ms: int = 0
+    outcome: dict[str, JSON] | None = None
+    result: JSON = None
+    error: dict[str, str] | None = None
+
+    @property
+    def phase(self) -> str:
+        return self.step.phase
+
+
+def pick(result: JSON, path: str | None, name: str) -> JSON:
+    """The value at dot-path ``path`` in ``result`` (list items by index)."""
+    if not path:
+        return result
+    value = result
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise OutcomeError(f'outcome "{name}": the result has no "{path}" (no "{part}" there)')
+    return value
+
+
+def succeeded(step: PlannedStep, result: JSON, attempts: int) -> StepOutcome:
+    """The outcome of a step whose attempt returned ``result``: ``ok`` with the declared
+    outcome picked from it, or ``failed`` (``OutcomeError``) when its path is missing.
+    Both executors end a successful attempt here."""
+    if step.outcome is None:
+        return StepOutcome(StepStatus.OK, attempts, result)
+    try:
+        value = pick(result, step.outcome.path, step.outcome.name)
+    except OutcomeError as exc:
+        return StepOutcome(StepStatus.FAILED, attempts, error=error_of(exc))
+    return StepOutcome(StepStatus.OK, attempts, result, {"name": step.outcome.name, "value": value})
+
+
+def error_of(exc: BaseException) -> dict[str, str]:
+    """The ``{"type", "message"}`` of a failed attempt (unmasked: callers mask it)."""
+    kind = exc.type if isinstance(exc, ActivityError) else type(exc).__name__
+    try:
+        message = exc.message if isinstance(exc, ActivityError) else str(exc)
+    except Exception:  # an exception whose __str__ itself fails
+        message = f"({kind}: its message cannot be shown)"
+    return {"type": str(kind), "message": str(message)}
