@@ -274,6 +274,242 @@ def test_an_outcome_written_with_path_instead_of_from_is_rejected() -> None:
     assert str(err.value) == "op.phases[0].steps[0].outcome: unknown key(s) 'path'"
 
 
+# --- each key of each class is read with its own type -------------------------------
+
+RETRY_DOC = {
+    "max_attempts": 3,
+    "initial_interval": "1s",
+    "backoff_coefficient": 2.0,
+    "maximum_interval": None,
+    "non_retryable_error_types": ["CommandFailedError"],
+}
+ACTIVITY_DOC = {
+    "kind": "activity",
+    "id": "p.1",
+    "fn": "shell",
+    "args": {"cmd": "make", "env": {"TOKEN": {"$secret": "TOKEN"}}},
+    "profile": {"name": "p", "timeout": "5m", "heartbeat_timeout": None, "retry": RETRY_DOC},
+    "outcome": {"name": "Built", "from": None},
+}
+GATE_DOC = {"kind": "gate", "id": "p.2", "signal": "go", "timeout": "1h", "description": ""}
+FULL_DOC = {
+    "schema_version": SCHEMA_VERSION,
+    "name": "a",
+    "overview": "",
+    "phases": [
+        {
+            "name": "P",
+            "steps": [ACTIVITY_DOC, GATE_DOC],
+            "parallel": False,
+            "fail_fast": False,
+            "max_concurrency": None,
+        }
+    ],
+    "on_failure": [],
+    "depends": [],
+    "task_queue": None,
+    "search_attributes": {},
+    "schedule": None,
+}
+STEP = ("phases", 0, "steps", 0)
+GATE = ("phases", 0, "steps", 1)
+PROFILE = (*STEP, "profile")
+RETRY = (*PROFILE, "retry")
+OUTCOME = (*STEP, "outcome")
+DELETE = object()
+
+
+def at(doc: dict[str, Any], where: tuple[str | int, ...]) -> Any:
+    """The value inside ``doc`` that the keys and indexes ``where`` lead to."""
+    target: Any = doc
+    for key in where:
+        target = target[key]
+    return target
+
+
+def changed(where: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """``FULL_DOC`` with the key at ``where`` set to ``value`` (or deleted: ``DELETE``)."""
+    doc = copy.deepcopy(FULL_DOC)
+    target = at(doc, where[:-1])
+    if value is DELETE:
+        del target[where[-1]]
+    else:
+        target[where[-1]] = value
+    return doc
+
+
+def ir_error(doc: Any) -> str:
+    with pytest.raises(IRError) as err:
+        Op.from_dict(doc)
+    return str(err.value)
+
+
+def test_the_full_document_is_read_and_written_back_unchanged() -> None:
+    assert Op.from_dict(copy.deepcopy(FULL_DOC)).to_dict() == FULL_DOC
+
+
+S, P, R, G = "op.phases[0].steps[0]", "op.phases[0].steps[0].profile", "op.phases[0]", GATE
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        # Op
+        (("name",), None, "op.name: expected a string, got null"),
+        (("name",), 5, "op.name: expected a string, got int"),
+        (("overview",), None, "op.overview: expected a string, got null"),
+        (("schema_version",), None, "op.schema_version: expected an integer, got null"),
+        (("schema_version",), True, "op.schema_version: expected an integer, got bool"),
+        (("phases",), None, "op.phases: expected a list, got null"),
+        (("on_failure",), {}, "op.on_failure: expected a list, got dict"),
+        (("depends",), ["b", 2], "op.depends[1]: expected a string, got int"),
+        (("task_queue",), 5, "op.task_queue: expected a string or null, got int"),
+        (("schedule",), [], "op.schedule: expected a string or null, got list"),
+        (("search_attributes",), None, "op.search_attributes: expected an object, got null"),
+        (
+            ("search_attributes",),
+            {"env": 1},
+            "op.search_attributes['env']: expected a string, got int",
+        ),
+        # Phase
+        (("phases", 0, "name"), None, f"{R}.name: expected a string, got null"),
+        (("phases", 0, "steps"), None, f"{R}.steps: expected a list, got null"),
+        (("phases", 0, "parallel"), None, f"{R}.parallel: expected true or false, got null"),
+        (("phases", 0, "fail_fast"), 1, f"{R}.fail_fast: expected true or false, got int"),
+        (
+            ("phases", 0, "max_concurrency"),
+            "2",
+            f"{R}.max_concurrency: expected an integer or null, got str",
+        ),
+        # ActivityStep
+        ((*STEP, "fn"), None, f"{S}.fn: expected a string, got null"),
+        ((*STEP, "id"), 1, f"{S}.id: expected a string or null, got int"),
+        ((*STEP, "args"), None, f"{S}.args: expected an object, got null"),
+        (
+            (*STEP, "args"),
+            {"env": {"TOKEN": {"$secret": 5}}},
+            f"{S}.args['env']['TOKEN'].$secret: expected a string, got int",
+        ),
+        (
+            (*STEP, "profile"),
+            5,
+            f"{S}.profile: expected a profile name, a profile object or null, got int",
+        ),
+        ((*STEP, "outcome"), "G", f"{S}.outcome: expected an object or null, got str"),
+        # Outcome
+        ((*OUTCOME, "name"), None, f"{S}.outcome.name: expected a string, got null"),
+        ((*OUTCOME, "from"), 0, f"{S}.outcome.from: expected a string or null, got int"),
+        # Profile
+        ((*PROFILE, "name"), 5, f"{P}.name: expected a string or null, got int"),
+        ((*PROFILE, "timeout"), None, f"{P}.timeout: expected a string, got null"),
+        (
+            (*PROFILE, "heartbeat_timeout"),
+            30,
+            f"{P}.heartbeat_timeout: expected a string or null, got int",
+        ),
+        ((*PROFILE, "retry"), None, f"{P}.retry: expected an object, got null"),
+        # Retry
+        ((*RETRY, "max_attempts"), None, f"{P}.retry.max_attempts: expected an integer, got null"),
+        ((*RETRY, "max_attempts"), 2.5, f"{P}.retry.max_attempts: expected an integer, got float"),
+        (
+            (*RETRY, "initial_interval"),
+            1,
+            f"{P}.retry.initial_interval: expected a string, got int",
+        ),
+        (
+            (*RETRY, "backoff_coefficient"),
+            True,
+            f"{P}.retry.backoff_coefficient: expected a number, got bool",
+        ),
+        (
+            (*RETRY, "maximum_interval"),
+            60,
+            f"{P}.retry.maximum_interval: expected a string or null, got int",
+        ),
+        (
+            (*RETRY, "non_retryable_error_types"),
+            ["A", None],
+            f"{P}.retry.non_retryable_error_types[1]: expected a string, got null",
+        ),
+        # GateStep
+        ((*G, "signal"), None, "op.phases[0].steps[1].signal: expected a string, got null"),
+        ((*G, "timeout"), None, "op.phases[0].steps[1].timeout: expected a string, got null"),
+        ((*G, "description"), 0, "op.phases[0].steps[1].description: expected a string, got int"),
+        ((*G, "id"), [], "op.phases[0].steps[1].id: expected a string or null, got list"),
+    ],
+)
+def test_a_key_of_the_wrong_type_or_null_is_rejected_with_its_path(
+    where: tuple[str | int, ...], value: Any, message: str
+) -> None:
+    assert ir_error(changed(where, value)) == message
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (("name",), "op: missing key(s) 'name'"),
+        (("schema_version",), "op: missing key(s) 'schema_version'"),
+        (("phases", 0, "name"), "op.phases[0]: missing key(s) 'name'"),
+        (("phases", 0, "steps"), "op.phases[0]: missing key(s) 'steps'"),
+        ((*STEP, "fn"), f"{S}: missing key(s) 'fn'"),
+        ((*G, "signal"), "op.phases[0].steps[1]: missing key(s) 'signal'"),
+        ((*OUTCOME, "name"), f"{S}.outcome: missing key(s) 'name'"),
+    ],
+)
+def test_a_missing_required_key_is_rejected_with_its_path(
+    where: tuple[str | int, ...], message: str
+) -> None:
+    assert ir_error(changed(where, DELETE)) == message
+
+
+@pytest.mark.parametrize(
+    ("where", "optional"),
+    [
+        ((), ("overview", "on_failure", "depends", "task_queue", "search_attributes", "schedule")),
+        (("phases", 0), ("parallel", "fail_fast", "max_concurrency")),
+        (STEP, ("id", "args", "profile", "outcome")),
+        (GATE, ("id", "timeout", "description")),
+        (PROFILE, ("name", "timeout", "heartbeat_timeout", "retry")),
+        (RETRY, tuple(RETRY_DOC)),
+        (OUTCOME, ("from",)),
+    ],
+)
+def test_an_optional_key_may_be_left_out(
+    where: tuple[str | int, ...], optional: tuple[str, ...]
+) -> None:
+    doc = copy.deepcopy(FULL_DOC)
+    target = at(doc, where)
+    for key in optional:
+        del target[key]
+    Op.from_dict(doc)
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        ((), "op"),
+        (("phases", 0), "op.phases[0]"),
+        (STEP, S),
+        (GATE, "op.phases[0].steps[1]"),
+        (PROFILE, P),
+        (RETRY, f"{P}.retry"),
+        (OUTCOME, f"{S}.outcome"),
+    ],
+)
+def test_an_unknown_key_of_each_class_is_rejected_with_its_path(
+    where: tuple[str | int, ...], path: str
+) -> None:
+    assert ir_error(changed((*where, "bogus"), 1)) == f"{path}: unknown key(s) 'bogus'"
+
+
+def test_an_object_with_a_key_that_is_not_a_string_is_rejected() -> None:
+    assert ir_error({**FULL_DOC, 1: "x"}) == "op: keys must be strings, got 1 (int)"
+
+
+def test_a_document_that_is_not_an_object_is_rejected_naming_null() -> None:
+    assert ir_error(None) == "op: expected an object, got null"
+
+
 # --- resolution leaves the declared Op alone ----------------------------------------
 
 

@@ -22,26 +22,99 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeGuard, TypeVar
+
+from chant.jsontypes import JSON, JSONObject, NotJSONError, to_json
+
+__all__ = [
+    "EVENT_VERSION",
+    "MASK",
+    "Emitter",
+    "Event",
+    "EventType",
+    "Masker",
+    "NotJSONError",
+    "PhaseStatus",
+    "RunResult",
+    "RunStatus",
+    "Sink",
+    "StepResult",
+    "StepStatus",
+    "secret_forms",
+    "to_json",
+]
 
 EVENT_VERSION = 1
 MASK = "***"
 
 
+class EventType(StrEnum):
+    """The ``type`` of an event; docs/cli.md lists each with its keys."""
+
+    RUN_STARTED = "run_started"
+    PHASE_STARTED = "phase_started"
+    STEP_STARTED = "step_started"
+    STEP_OUTPUT = "step_output"
+    STEP_RETRYING = "step_retrying"
+    STEP_FINISHED = "step_finished"
+    PHASE_FINISHED = "phase_finished"
+    COMPENSATION_STARTED = "compensation_started"
+    RUN_FINISHED = "run_finished"
+
+
+class StepStatus(StrEnum):
+    """A step's status. ``running`` is only seen while it runs (``chant status``); a
+    finished step is ``ok``, ``failed``, ``skipped`` or ``cancelled``."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    RUNNING = "running"
+
+
+class PhaseStatus(StrEnum):
+    """A finished phase's status: ``failed`` or ``cancelled`` if any step was, else
+    ``ok`` if any step ran, else ``skipped``."""
+
+    OK = "ok"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class RunStatus(StrEnum):
+    """A finished run's status."""
+
+    OK = "ok"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+def event_type(value: str) -> EventType:
+    """``value`` as an ``EventType``; a ``ValueError`` naming it if it is none."""
+    try:
+        return EventType(value)
+    except ValueError:
+        known = ", ".join(EventType)
+        raise ValueError(f"unknown event type {value!r} (one of: {known})") from None
+
+
 @dataclass(frozen=True)
 class Event:
-    type: str
+    type: EventType
     seq: int
     ts: str
     run_id: str
     op: str
-    data: Mapping[str, Any]
+    data: JSONObject
     v: int = EVENT_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "v": self.v,
-            "type": self.type,
+            "type": self.type.value,
             "seq": self.seq,
             "ts": self.ts,
             "run_id": self.run_id,
@@ -50,10 +123,27 @@ class Event:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+    def from_dict(cls, data: JSONObject) -> Event:
+        """The inverse of ``to_dict``; a ``ValueError`` for an unknown ``type`` or a head
+        key of the wrong type."""
         d = dict(data)
-        head = {k: d.pop(k) for k in ("v", "type", "seq", "ts", "run_id", "op")}
-        return cls(data=d, **head)
+        v, seq, type_, ts, run_id, op = (
+            d.pop(k) for k in ("v", "seq", "type", "ts", "run_id", "op")
+        )
+        if not (_is_int(v) and _is_int(seq)):
+            raise ValueError(f"an event's v and seq must be integers, got {v!r} and {seq!r}")
+        if not (
+            isinstance(type_, str)
+            and isinstance(ts, str)
+            and isinstance(run_id, str)
+            and isinstance(op, str)
+        ):
+            raise ValueError(f"an event's type, ts, run_id and op must be strings: {data!r}")
+        return cls(event_type(type_), seq, ts, run_id, op, data=d, v=v)
+
+
+def _is_int(value: JSON) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 MIN_PART = 3
@@ -82,6 +172,8 @@ def secret_forms(value: str) -> set[str]:
     forms.discard("")
     return forms
 
+
+_V = TypeVar("_V")
 
 _CHOSEN = frozenset({"status", "stream", "mode"})
 """Fields whose value chant picks from a fixed few (``ok``, ``stdout``, ``local``): never
@@ -131,7 +223,7 @@ class Masker:
         out += [s[pos:merged_start], MASK, s[merged_end:]]
         return "".join(out)
 
-    def fields(self, record: Mapping[str, Any]) -> dict[str, Any]:
+    def fields(self, record: Mapping[str, _V]) -> dict[str, _V]:
         """A record of chant's own (an event's data, an error, an outcome) masked: its
         keys, and the keys of the mappings it holds, are chant's field names and stay
         as they are, so that even a secret such as ``a`` or ``line`` cannot break the
@@ -139,7 +231,8 @@ class Masker:
         result, an outcome's value) has its keys masked too."""
         if not self.values:
             return dict(record)
-        return {
+        # Masking keeps JSON's shape, so a value keeps its type (a str stays a str).
+        masked: dict[str, Any] = {
             k: v
             if k in _CHOSEN
             else {k2: self(v2) for k2, v2 in v.items()}
@@ -147,6 +240,7 @@ class Masker:
             else self(v)
             for k, v in record.items()
         }
+        return masked
 
     def __call__(self, value: Any) -> Any:
         """``value`` with secrets masked. JSON data keeps its shape (keys are masked
@@ -173,109 +267,6 @@ class Masker:
         except NotJSONError:
             return self.text(str(value))
         return self(converted)
-
-
-class NotJSONError(TypeError):
-    """A value that ``to_json`` does not convert; ``path`` says where it is."""
-
-    def __init__(self, value: Any, path: str, why: str = "") -> None:
-        self.type_name = type(value).__name__
-        self.path = path
-        self.why = why or f"a {self.type_name}, which is not JSON"
-        self.where = path if len(path) <= 80 else f"…{path[-60:]}"
-        """``path``, shortened to its end when long."""
-        super().__init__(f"{self.where or 'the value'} is {self.why}")
-
-
-MAX_DEPTH = 100
-"""How deeply ``to_json`` follows nested containers; deeper data is refused (a container
-that holds itself is refused at once)."""
-
-
-def to_json(value: Any, path: str = "") -> Any:
-    """``value`` as JSON data (str, int, float, bool, None, lists, dicts with str keys).
-
-    Converted, as Temporal's and Python's JSON encoders would or as a reader expects:
-    tuples → lists; sets and frozensets → lists sorted by their JSON text; ``bytes``
-    (and ``bytearray``, ``memoryview``) → UTF-8 text, undecodable bytes as U+FFFD;
-    paths (``os.PathLike``) → their text; other mappings → dicts; dict keys that are
-    int, float, bool or None → their JSON text (``1``, ``true``, ``null``), bytes keys →
-    text; subclasses of str, int and float → the plain type. Anything else (a
-    ``datetime``, a ``Decimal``, a dataclass, an object of a user's class, a key that
-    is a tuple, a container that holds itself) raises ``NotJSONError`` naming the type
-    and where it is (``path``, e.g. ``["items"][2]``)."""
-    return _json(value, path, 0, set())
-
-
-def _container(value: Any, path: str, depth: int, seen: set[int]) -> Any:
-    # Plain values (most of any result) are kept as they are without a call; the path
-    # of a nested value is only spelled out for one that needs converting.
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            key = k if type(k) is str else _key(k, path)
-            out[key] = (
-                v
-                if v is None or type(v) in _PLAIN
-                else _json(v, f"{path}[{key!r}]", depth + 1, seen)
-            )
-        return out
-    if isinstance(value, list | tuple):
-        return [
-            v if v is None or type(v) in _PLAIN else _json(v, f"{path}[{i}]", depth + 1, seen)
-            for i, v in enumerate(value)
-        ]
-    import json
-
-    items = [_json(v, f"{path}{{…}}", depth + 1, seen) for v in value]
-    return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-
-
-_PLAIN = frozenset((str, int, float, bool))
-
-
-def _json(value: Any, path: str, depth: int, seen: set[int]) -> Any:
-    if value is None or type(value) in _PLAIN:
-        return value
-    if depth > MAX_DEPTH:
-        raise NotJSONError(value, path, f"nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, str):
-        return str.__str__(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, Mapping | list | tuple | set | frozenset):
-        if id(value) in seen:
-            raise NotJSONError(value, path, f"a {type(value).__name__} that contains itself")
-        seen.add(id(value))
-        try:
-            return _container(value, path, depth, seen)
-        finally:
-            seen.discard(id(value))
-    fspath = getattr(value, "__fspath__", None)
-    if fspath is not None:
-        name = fspath()
-        return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else str(name)
-    raise NotJSONError(value, path)
-
-
-def _key(key: Any, path: str) -> str:
-    if isinstance(key, str):
-        return str.__str__(key)
-    if key is None or isinstance(key, bool):
-        return {None: "null", True: "true", False: "false"}[key]
-    if isinstance(key, int | float):
-        import json
-
-        return json.dumps(key)
-    if isinstance(key, bytes):
-        return key.decode("utf-8", errors="replace")
-    raise NotJSONError(
-        key, path, f"a dict with a key of type {type(key).__name__}, which is not JSON"
-    )
 
 
 Sink = Callable[[Event], None]
@@ -306,10 +297,13 @@ class Emitter:
         self.now = now or _now_iso
         self.seq = 0
 
-    def __call__(self, type_: str, **data: Any) -> Event:
+    def __call__(self, type_: EventType | str, **data: JSON) -> Event:
+        """Make the next event of ``type_`` with ``data`` and hand it to every sink; a
+        ``ValueError`` naming ``type_`` if it is no ``EventType`` (no number is used)."""
+        kind = type_ if isinstance(type_, EventType) else event_type(type_)
         self.seq += 1
         event = Event(
-            type=type_,
+            type=kind,
             seq=self.seq,
             ts=self.now(),
             run_id=self.run_id,
@@ -328,25 +322,28 @@ class StepResult:
     id: str
     phase: str
     fn: str
-    args: Mapping[str, Any]
-    status: str
-    """One of ``ok``, ``failed``, ``skipped``, ``cancelled``."""
+    args: JSONObject
+    status: StepStatus
+    """``ok``, ``failed``, ``skipped`` or ``cancelled`` (a string is taken as one)."""
     attempts: int
     duration_ms: int
-    outcome: Mapping[str, Any] | None = None
+    outcome: JSONObject | None = None
     """``{"name": …, "value": …}`` when the step declares an outcome and succeeded."""
-    result: Any = None
+    result: JSON = None
     error: Mapping[str, str] | None = None
     """``{"type": …, "message": …}`` when the step failed or was cancelled."""
     compensation: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", StepStatus(self.status))
+
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "id": self.id,
             "phase": self.phase,
             "fn": self.fn,
             "args": dict(self.args),
-            "status": self.status,
+            "status": self.status.value,
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
             "outcome": dict(self.outcome) if self.outcome else None,
@@ -364,20 +361,23 @@ class RunResult:
     mode: str
     run_id: str
     ok: bool
-    status: str
-    """``ok``, ``failed`` or ``interrupted``."""
+    status: RunStatus
+    """``ok``, ``failed`` or ``interrupted`` (a string is taken as one)."""
     duration_ms: int
     steps: tuple[StepResult, ...]
     failed_step: str | None = None
     error: Mapping[str, str] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", RunStatus(self.status))
+
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "op": self.op,
             "mode": self.mode,
             "run_id": self.run_id,
             "ok": self.ok,
-            "status": self.status,
+            "status": self.status.value,
             "duration_ms": self.duration_ms,
             "failed_step": self.failed_step,
             "error": dict(self.error) if self.error else None,
@@ -392,5 +392,5 @@ class RunResult:
         return cls(steps=steps, **head)
 
     @property
-    def outcomes(self) -> dict[str, Any]:
-        return {s.outcome["name"]: s.outcome["value"] for s in self.steps if s.outcome}
+    def outcomes(self) -> dict[str, JSON]:
+        return {str(s.outcome["name"]): s.outcome["value"] for s in self.steps if s.outcome}

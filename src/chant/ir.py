@@ -11,10 +11,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
-
+from chant.irschema import (
+    BOOL,
+    INT,
+    LIST,
+    NUMBER,
+    OBJECT,
+    OPT_INT,
+    OPT_OBJECT,
+    OPT_STR,
+    PROFILE_REF,
+    STR,
+    STR_LIST,
+    STR_OBJECT,
+    read_object,
+)
 from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
 
 SCHEMA_VERSION = 1
@@ -56,6 +70,10 @@ class Secret:
         return {"$secret": self.name}
 
 
+Arg: TypeAlias = bool | int | float | str | Secret | Sequence["Arg"] | Mapping[str, "Arg"] | None
+"""A step's argument: JSON, with a ``Secret`` anywhere in it (written ``{"$secret": …}``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Retry:
     """A retry policy with Temporal's semantics."""
@@ -86,8 +104,8 @@ class Retry:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, JSON], path: str = "retry") -> Retry:
-        d = _keys(data, path, required=(), optional=_field_names(cls))
+    def from_dict(cls, data: JSON, path: str = "retry") -> Retry:
+        d = read_object(data, path, _RETRY)
         if "non_retryable_error_types" in d:
             d["non_retryable_error_types"] = tuple(d["non_retryable_error_types"])
         return cls(**d)
@@ -120,10 +138,8 @@ class Profile:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, JSON], path: str = "profile") -> Profile:
-        d = _keys(
-            data, path, required=(), optional=("name", "timeout", "heartbeat_timeout", "retry")
-        )
+    def from_dict(cls, data: JSON, path: str = "profile") -> Profile:
+        d = read_object(data, path, _PROFILE)
         if "retry" in d:
             d["retry"] = Retry.from_dict(d["retry"], f"{path}.retry")
         return cls(**d)
@@ -141,8 +157,8 @@ class Outcome:
         return {"name": self.name, "from": self.path}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, JSON], path: str = "outcome") -> Outcome:
-        d = _keys(data, path, required=("name",), optional=("from",))
+    def from_dict(cls, data: JSON, path: str = "outcome") -> Outcome:
+        d = read_object(data, path, _OUTCOME, required=("name",))
         return cls(d["name"], d.get("from"))
 
 
@@ -151,7 +167,7 @@ class ActivityStep:
     """Call registered activity ``fn`` with ``args``, bounded and retried per ``profile``."""
 
     fn: str
-    args: Mapping[str, JSON] = field(default_factory=dict)
+    args: Mapping[str, Arg] = field(default_factory=dict)
     """Keyword arguments; JSON values or ``Secret``. Never mutated."""
     id: str | None = None
     """Stable id; assigned at build as ``<phase-slug>.<n>`` (1-based) unless given."""
@@ -195,23 +211,19 @@ class GateStep:
 Step: TypeAlias = ActivityStep | GateStep
 
 
-def step_from_dict(data: Mapping[str, JSON], path: str) -> Step:
+def step_from_dict(data: JSON, path: str) -> Step:
     kind = data.get("kind") if isinstance(data, Mapping) else None
     if kind == "activity":
-        d = _keys(
-            data, path, required=("kind", "fn"), optional=("id", "args", "profile", "outcome")
-        )
+        d = read_object(data, path, _ACTIVITY, required=("kind", "fn"))
         del d["kind"]
         if isinstance(d.get("profile"), Mapping):
             d["profile"] = Profile.from_dict(d["profile"], f"{path}.profile")
         if d.get("outcome") is not None:
             d["outcome"] = Outcome.from_dict(d["outcome"], f"{path}.outcome")
-        d["args"] = _args_from_json(d.get("args") or {})
+        d["args"] = _args_from_json(d.get("args") or {}, f"{path}.args")
         return ActivityStep(**d)
     if kind == "gate":
-        d = _keys(
-            data, path, required=("kind", "signal"), optional=("id", "timeout", "description")
-        )
+        d = read_object(data, path, _GATE, required=("kind", "signal"))
         del d["kind"]
         return GateStep(**d)
     raise IRError(f"{path}.kind: expected 'activity' or 'gate', got {kind!r}")
@@ -245,13 +257,8 @@ class Phase:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, JSON], path: str) -> Phase:
-        d = _keys(
-            data,
-            path,
-            required=("name", "steps"),
-            optional=("parallel", "fail_fast", "max_concurrency"),
-        )
+    def from_dict(cls, data: JSON, path: str) -> Phase:
+        d = read_object(data, path, _PHASE, required=("name", "steps"))
         d["steps"] = tuple(
             step_from_dict(s, f"{path}.steps[{i}]") for i, s in enumerate(d["steps"])
         )
@@ -298,20 +305,8 @@ class Op:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, JSON]) -> Op:
-        d = _keys(
-            data,
-            "op",
-            required=("schema_version", "name", "phases"),
-            optional=(
-                "overview",
-                "on_failure",
-                "depends",
-                "task_queue",
-                "search_attributes",
-                "schedule",
-            ),
-        )
+    def from_dict(cls, data: JSON) -> Op:
+        d = read_object(data, "op", _OP, required=("schema_version", "name", "phases"))
         if d["schema_version"] != SCHEMA_VERSION:
             raise IRError(
                 f"op.schema_version: this chant reads version {SCHEMA_VERSION}, "
@@ -331,76 +326,70 @@ class Op:
         return tuple((p, False) for p in self.phases) + tuple((p, True) for p in self.on_failure)
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    from dataclasses import fields
-
-    return tuple(f.name for f in fields(cls) if f.name != "origin")
-
-
-def _keys(
-    data: Mapping[str, JSON], path: str, *, required: Sequence[str], optional: Sequence[str]
-) -> dict[str, JSON]:
-    if not isinstance(data, Mapping):
-        raise IRError(f"{path}: expected an object, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(required) - set(optional))
-    if unknown:
-        raise IRError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}")
-    missing = [k for k in required if k not in data]
-    if missing:
-        raise IRError(f"{path}: missing key(s) {', '.join(map(repr, missing))}")
-    for key, value in data.items():
-        expected, what = _TYPES.get(key, ((object,), ""))
-        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-            raise IRError(f"{path}.{key}: expected {what}, got {type(value).__name__}")
-    return dict(data)
-
-
-_NONE = type(None)
-# Every IR key's JSON type; field names mean the same thing wherever they appear.
-_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    **dict.fromkeys(
-        ("kind", "fn", "signal", "timeout", "initial_interval", "overview", "description"),
-        ((str,), "a string"),
-    ),
-    **dict.fromkeys(
-        ("name", "id", "from", "task_queue", "schedule", "heartbeat_timeout", "maximum_interval"),
-        ((str, _NONE), "a string or null"),
-    ),
-    **dict.fromkeys(
-        ("phases", "on_failure", "steps", "depends", "non_retryable_error_types"),
-        ((list, tuple), "a list"),
-    ),
-    **dict.fromkeys(("args", "search_attributes", "retry"), ((Mapping,), "an object")),
-    **dict.fromkeys(("parallel", "fail_fast"), ((bool,), "true or false")),
-    **dict.fromkeys(("schema_version", "max_attempts"), ((int,), "an integer")),
-    "max_concurrency": ((int, _NONE), "an integer or null"),
-    "backoff_coefficient": ((int, float), "a number"),
-    "profile": ((str, Mapping, _NONE), "a profile name, a profile object or null"),
-    "outcome": ((Mapping, _NONE), "an object or null"),
+# Each class's keys and the JSON kind of each (see chant.irschema).
+_RETRY = {
+    "max_attempts": INT,
+    "initial_interval": STR,
+    "backoff_coefficient": NUMBER,
+    "maximum_interval": OPT_STR,
+    "non_retryable_error_types": STR_LIST,
+}
+_PROFILE = {"name": OPT_STR, "timeout": STR, "heartbeat_timeout": OPT_STR, "retry": OBJECT}
+_OUTCOME = {"name": STR, "from": OPT_STR}
+_ACTIVITY = {
+    "kind": STR,
+    "id": OPT_STR,
+    "fn": STR,
+    "args": OBJECT,
+    "profile": PROFILE_REF,
+    "outcome": OPT_OBJECT,
+}
+_GATE = {"kind": STR, "id": OPT_STR, "signal": STR, "timeout": STR, "description": STR}
+_PHASE = {
+    "name": STR,
+    "steps": LIST,
+    "parallel": BOOL,
+    "fail_fast": BOOL,
+    "max_concurrency": OPT_INT,
+}
+_OP = {
+    "schema_version": INT,
+    "name": STR,
+    "overview": STR,
+    "phases": LIST,
+    "on_failure": LIST,
+    "depends": STR_LIST,
+    "task_queue": OPT_STR,
+    "search_attributes": STR_OBJECT,
+    "schedule": OPT_STR,
 }
 
 
-def _args_to_json(value: JSON) -> JSON:
+def _args_to_json(value: Arg) -> JSON:
     if isinstance(value, Secret):
         return value.to_dict()
     if isinstance(value, Mapping):
         return {k: _args_to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_args_to_json(v) for v in value]
-    return value
+    return cast(JSON, value)  # a scalar
 
 
-def _args_from_json(value: JSON) -> JSON:
+def _args_from_json(value: JSON, path: str = "args") -> Arg:
+    """``value`` with each ``{"$secret": NAME}`` read as ``Secret(NAME)``; an ``IRError``
+    at ``path`` where NAME is not a string."""
     if isinstance(value, Mapping):
         if set(value) == {"$secret"}:
-            return Secret(value["$secret"])
-        return {k: _args_from_json(v) for k, v in value.items()}
+            name = value["$secret"]
+            STR.check(name, f"{path}.$secret")
+            return Secret(str(name))
+        return {k: _args_from_json(v, f"{path}[{k!r}]") for k, v in value.items()}
     if isinstance(value, list):
-        return [_args_from_json(v) for v in value]
+        return [_args_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
 
 
-def iter_secrets(value: JSON) -> list[str]:
+def iter_secrets(value: Arg) -> list[str]:
     """Names of every ``Secret`` inside ``value``, in order of appearance."""
     if isinstance(value, Secret):
         return [value.name]

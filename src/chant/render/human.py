@@ -25,10 +25,11 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
-from chant.events import Event
+from chant.events import Event, EventType
+from chant.jsontypes import JSONObject
 from chant.profiles import format_seconds
 from chant.render import LineWriter, terminal_safe
 
@@ -308,9 +309,9 @@ class HumanRenderer:
                 termios.tcsetattr(self.tty, termios.TCSADRAIN, self.saved_terminal)
 
     def __call__(self, event: Event) -> None:
-        handler = getattr(self, "on_" + event.type, None)
+        handler = HANDLERS[event.type]
         if handler is not None:
-            handler(event.data, event)
+            handler(self, event.data, event)
 
     def on_phase_started(self, d: Mapping[str, Any], _e: Event) -> None:
         self.parallel = bool(d["parallel"])
@@ -409,6 +410,22 @@ class HumanRenderer:
                 )
             )
         self.restore_terminal()
+
+
+_Handler = Callable[[HumanRenderer, JSONObject, Event], None]
+HANDLERS: dict[EventType, _Handler | None] = {
+    EventType.RUN_STARTED: None,  # the first phase's banner says enough
+    EventType.PHASE_STARTED: HumanRenderer.on_phase_started,
+    EventType.STEP_STARTED: HumanRenderer.on_step_started,
+    EventType.STEP_OUTPUT: HumanRenderer.on_step_output,
+    EventType.STEP_RETRYING: HumanRenderer.on_step_retrying,
+    EventType.STEP_FINISHED: HumanRenderer.on_step_finished,
+    EventType.PHASE_FINISHED: None,  # its steps' lines say how it went
+    EventType.COMPENSATION_STARTED: HumanRenderer.on_compensation_started,
+    EventType.RUN_FINISHED: HumanRenderer.on_run_finished,
+}
+"""How the human view shows each event type; None: deliberately not shown. Every
+``EventType`` has an entry (a test checks), so a new type cannot go unseen by mistake."""
 
 
 def _safe(value: object) -> str:
