@@ -8,23 +8,16 @@ delays the retries would have waited. See docs/testing.md.
 
 ::
 
-    from chant.testing import fails, raises, run_op
+    from chant.testing import raises, run_op
 
-    def test_deploy_is_retried_then_rolled_back():
-        run = run_op("rollout", project=ROOT, fakes={
-            "deploy.1": fails(2, error=raises("CommandFailedError", "cluster said no")),
-        })
+    def test_a_failed_deploy_is_rolled_back():
+        run = run_op("rollout", project=ROOT, fakes={"deploy.1": raises("CommandFailedError")})
         assert run.status == "failed"
-        assert run.steps["deploy.1"].attempts == 2
         assert run.steps["rollback.1"].status == "ok"
 
-What a fake does at each attempt is a *behaviour*: a value (returned as the result), an
-exception (raised), a callable taking the ``Call`` (its return value is the result; it
-may be async and may raise), or a ``Script`` from ``returns``, ``raises``, ``fails`` or
-``sequence``. A step is scripted by its id, else by its activity's name (the id wins).
-An unscripted step succeeds: ``shell`` with ``{"exit_code": 0, "stdout": "", "stderr":
-""}``, any other activity with ``None``; with ``strict=True`` it fails instead, with the
-non-retryable ``UnscriptedStepError`` naming the step.
+A fake's *behaviour* at each attempt (``returns``, ``raises``, ``fails``, ``sequence``,
+``hangs``, a value, an exception or a callable) is set by step id or activity name (the
+id wins); an unscripted step succeeds, unless ``strict=True``.
 
 This module does not import Temporal.
 """
@@ -32,15 +25,29 @@ This module does not import Temporal.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
-from chant.errors import ActivityError
 from chant.events import Event, RunResult, Sink, StepResult
+from chant.fakes import (
+    SHELL_OK,
+    Call,
+    GateScript,
+    Script,
+    UnscriptedStepError,
+    approve,
+    as_script,
+    fails,
+    hangs,
+    raises,
+    returns,
+    sequence,
+    times_out,
+    unscripted_result,
+)
 from chant.ir import JSON, Op
 from chant.local.executor import LocalExecutor
 
@@ -51,10 +58,12 @@ if TYPE_CHECKING:
     from chant.project import Project
 
 __all__ = [
+    "SHELL_OK",
     "Call",
     "FakeClock",
     "FakeRun",
     "GateScript",
+    "Options",
     "Script",
     "UnscriptedStepError",
     "approve",
@@ -67,147 +76,6 @@ __all__ = [
     "sequence",
     "times_out",
 ]
-
-SHELL_OK: dict[str, JSON] = {"exit_code": 0, "stdout": "", "stderr": ""}
-"""What an unscripted ``shell`` step returns."""
-
-
-class UnscriptedStepError(ActivityError):
-    """A step with no fake, in a run with ``strict=True`` (non-retryable)."""
-
-    NON_RETRYABLE = True
-
-
-@dataclass(frozen=True)
-class Call:
-    """One attempt of a step, as its fake activity received it."""
-
-    step: str
-    fn: str
-    """The activity's name (``shell``, ``kubectl_apply``, a user's ``@activity``)."""
-    args: Mapping[str, JSON]
-    """The arguments, with secrets' values in them (as a real activity gets them)."""
-    attempt: int
-    """1 for the first attempt, 2 for the first retry, …"""
-    ctx: ActivityContext | None = field(default=None, compare=False, repr=False)
-
-    def output(self, line: str, stream: str = "stdout") -> None:
-        """Emit a line of the step's output (a ``step_output`` event), as a command would."""
-        if self.ctx is not None:
-            self.ctx.output(line, stream)
-
-
-Attempt = Callable[[Call], Awaitable[JSON]]
-
-
-@dataclass(frozen=True)
-class Script:
-    """What a fake does at each attempt: attempt n plays ``attempts[n - 1]``, and every
-    attempt after the last plays the last one."""
-
-    attempts: tuple[Attempt, ...]
-
-    async def play(self, call: Call) -> JSON:
-        return await self.attempts[min(call.attempt, len(self.attempts)) - 1](call)
-
-
-def returns(value: JSON = None, *, output: Iterable[str] = ()) -> Script:
-    """Succeed with ``value``, after emitting each line of ``output`` as stdout."""
-    lines = tuple(output)
-
-    async def attempt(call: Call) -> JSON:
-        for line in lines:
-            call.output(line)
-        return value
-
-    return Script((attempt,))
-
-
-def raises(
-    type: str = "ActivityError",
-    message: str = "scripted failure",
-    *,
-    non_retryable: bool = False,
-) -> Script:
-    """Fail with an error of type ``type`` (what ``non_retryable_error_types`` matches)."""
-
-    async def attempt(call: Call) -> JSON:
-        raise ActivityError(message, type=type, non_retryable=non_retryable)
-
-    return Script((attempt,))
-
-
-def fails(times: int, *, error: object = None, then: object = None) -> Script:
-    """Fail the first ``times`` attempts with ``error`` (default: ``raises()``), then
-    behave as ``then`` (default: an unscripted success)."""
-    failure = _script(raises() if error is None else error)
-    after = _script(then) if then is not None else Script((_default,))
-    return Script(failure.attempts[:1] * times + after.attempts)
-
-
-def hangs() -> Script:
-    """Never return: the attempt runs until something stops it (a ``fail_fast``
-    sibling, an interruption). Its profile's timeout is real time, so use it only where
-    the run stops it."""
-
-    async def attempt(call: Call) -> JSON:
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return Script((attempt,))
-
-
-def sequence(*behaviours: object) -> Script:
-    """One behaviour per attempt, in order; the last one plays for every later attempt."""
-    if not behaviours:
-        raise ValueError("sequence() needs at least one behaviour")
-    return Script(tuple(a for b in behaviours for a in _script(b).attempts))
-
-
-def _script(behaviour: object) -> Script:
-    if isinstance(behaviour, Script):
-        return behaviour
-    if isinstance(behaviour, BaseException):
-        error = behaviour
-
-        async def fail(call: Call) -> JSON:
-            raise error
-
-        return Script((fail,))
-    if callable(behaviour):
-        handler = behaviour
-
-        async def handle(call: Call) -> JSON:
-            result = handler(call)
-            return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
-
-        return Script((handle,))
-    return returns(behaviour)  # type: ignore[arg-type]  # a result; a run checks it is JSON
-
-
-async def _default(call: Call) -> JSON:
-    return dict(SHELL_OK) if call.fn == "shell" else None
-
-
-@dataclass(frozen=True)
-class GateScript:
-    """What a gate gets: a signal from ``approver`` with ``note``, or none (``timed_out``)."""
-
-    approver: str | None = None
-    note: str | None = None
-    timed_out: bool = False
-
-
-def approve(approver: str | None = None, note: str | None = None) -> GateScript:
-    """The gate's signal arrives at once, as ``chant signal … --approver … --note …``."""
-    return GateScript(approver=approver, note=note)
-
-
-def times_out() -> GateScript:
-    """No signal arrives: the gate fails with ``GateTimeoutError`` after its timeout
-    (on the fake clock, so at once)."""
-    return GateScript(timed_out=True)
-
 
 EPOCH = 1767225600.0
 """The fake clock's zero: 2026-01-01T00:00:00Z, so event timestamps are the same every run."""
@@ -274,70 +142,56 @@ class FakeRun:
         return mine or [c for c in self.calls if c.fn == step_or_fn]
 
 
-def run_op(
-    op: Op | str,
-    *,
-    fakes: Mapping[str, object] | None = None,
-    gates: Mapping[str, GateScript] | None = None,
-    secrets: Mapping[str, str] | None = None,
-    project: str | Path | None = None,
-    strict: bool = False,
-    no_retry: bool = False,
-    sinks: Iterable[Sink] = (),
-    run_id: str = "test",
-) -> FakeRun:
-    """Run ``op`` (an ``Op``, or the name of one in ``project``) with fake activities.
+class Options(TypedDict, total=False):
+    """The keyword arguments of ``run_op`` and ``run_op_async`` (all optional)."""
 
-    ``fakes``: behaviours by step id or activity name. ``gates``: ``approve(...)`` or
-    ``times_out()`` by step id or signal name (an unscripted gate is approved, by no
-    one). ``secrets``: the value of each ``secret(...)`` the Op declares (a missing one
-    is ``SecretNotSetError``, as in a real run); they are masked in events and results.
-    ``project``: the project folder, for an Op's name and for ``[profiles.*]`` (default:
-    the project around the current directory when ``op`` is a name, else none).
-    ``no_retry``: as ``chant run --no-retry``. ``sinks`` also receive every event.
-    Raises what ``chant run`` would for a bad Op (``ValidationError``, …).
-    """
-    return asyncio.run(
-        run_op_async(
-            op,
-            fakes=fakes,
-            gates=gates,
-            secrets=secrets,
-            project=project,
-            strict=strict,
-            no_retry=no_retry,
-            sinks=sinks,
-            run_id=run_id,
-        )
-    )
+    fakes: Mapping[str, object]
+    """Behaviours by step id or activity name (the id wins)."""
+    gates: Mapping[str, GateScript]
+    """``approve(...)`` or ``times_out()`` by step id or signal name (an unscripted gate
+    is approved, by no one)."""
+    secrets: Mapping[str, str]
+    """The value of each ``secret(...)`` the Op declares (a missing one is
+    ``SecretNotSetError``, as in a real run); masked in events and results."""
+    project: str | Path
+    """The project folder, for an Op's name, ``[profiles.*]`` and activities (default:
+    the project around the current directory when ``op`` is a name, else none)."""
+    strict: bool
+    """A step with no fake fails with ``UnscriptedStepError`` (default: it succeeds)."""
+    no_retry: bool
+    """One attempt per step, as ``chant run --no-retry``."""
+    sinks: Iterable[Sink]
+    """More sinks that receive every event."""
+    run_id: str
+    """The run id of events and result (default ``test``)."""
 
 
-async def run_op_async(
-    op: Op | str,
-    *,
-    fakes: Mapping[str, object] | None = None,
-    gates: Mapping[str, GateScript] | None = None,
-    secrets: Mapping[str, str] | None = None,
-    project: str | Path | None = None,
-    strict: bool = False,
-    no_retry: bool = False,
-    sinks: Iterable[Sink] = (),
-    run_id: str = "test",
-) -> FakeRun:
+def run_op(op: Op | str, **options: Unpack[Options]) -> FakeRun:
+    """Run ``op`` (an ``Op``, or the name of one in ``project``) with fake activities
+    (see ``Options``). Raises what ``chant run`` would for a bad Op
+    (``ValidationError``, ``OpNotFoundError``, ``SecretNotSetError``)."""
+    return asyncio.run(run_op_async(op, **options))
+
+
+async def run_op_async(op: Op | str, **options: Unpack[Options]) -> FakeRun:
     """``run_op`` for a test that already runs an event loop."""
     events: list[Event] = []
     clock = FakeClock()
-    harness = _Fakes({k: _script(v) for k, v in (fakes or {}).items()}, strict=strict)
+    fakes = options.get("fakes") or {}
+    harness = _Fakes(
+        {k: as_script(v) for k, v in fakes.items()}, strict=options.get("strict", False)
+    )
+    project = options.get("project")
     result = await _walk(
         op,
         project=Path(project) if project is not None else None,
         harness=harness,
-        gates=dict(gates or {}),
-        secrets=dict(secrets or {}),
-        sinks=[events.append, *sinks],
+        gates=dict(options.get("gates") or {}),
+        secrets=dict(options.get("secrets") or {}),
+        sinks=[events.append, *options.get("sinks", ())],
         clock=clock,
-        no_retry=no_retry,
-        run_id=run_id,
+        no_retry=options.get("no_retry", False),
+        run_id=options.get("run_id", "test"),
     )
     return FakeRun(
         result=result, events=tuple(events), calls=tuple(harness.calls), sleeps=tuple(clock.sleeps)
@@ -355,7 +209,7 @@ class _Fakes:
     def define(self, name: str) -> ActivityDef:
         from chant.activities.registry import ActivityDef
 
-        async def fake(ctx: ActivityContext, **args: JSON) -> JSON:
+        async def fake(ctx: ActivityContext, **args: JSON) -> object:
             call = Call(step=ctx.step_id, fn=name, args=args, attempt=ctx.attempt, ctx=ctx)
             self.calls.append(call)
             script = self.scripts.get(call.step) or self.scripts.get(name)
@@ -363,7 +217,7 @@ class _Fakes:
                 return await script.play(call)
             if self.strict:
                 raise UnscriptedStepError(_unscripted(call.step, name))
-            return await _default(call)
+            return await unscripted_result(call)
 
         return ActivityDef(name=name, fn=fake, source="chant.testing (fake)")
 
@@ -385,9 +239,11 @@ class _Executor(LocalExecutor):
         gates: Mapping[str, GateScript],
         strict: bool,
         clock: FakeClock,
-        **kwargs: Any,
+        sinks: Iterable[Sink],
+        secrets: Mapping[str, str],
+        run_id: str,
     ) -> None:
-        super().__init__(registry, sleep=clock.sleep, **kwargs)
+        super().__init__(registry, sinks=sinks, secrets=secrets, sleep=clock.sleep, run_id=run_id)
         self.gates, self.strict, self.fake_clock = gates, strict, clock
         self.clock, self.now = clock.monotonic, clock.iso
 
