@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from chant import Op, Profile, Retry, phase, shell
-from chant.activities.process import LINE_LIMIT, run_command
+from chant.activities.process import run_command
+from chant.activities.streams import LINE_LIMIT
 from chant.activities.registry import ActivityContext
 from chant.activities.shell import shell as shell_activity
 from chant.errors import CommandFailedError

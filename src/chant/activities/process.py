@@ -24,7 +24,6 @@ spawn, instead of failing for ``EMFILE``.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import errno
 import os
@@ -32,19 +31,14 @@ import signal
 import sys
 import time
 import weakref
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from chant.activities import guard, reap
 from chant.activities.registry import ActivityContext
+from chant.activities.streams import Stream
 from chant.errors import CommandFailedError, ToolNotFoundError
 
-TAIL_CHARS = 64 * 1024
-"""How much of each stream a result keeps (the end of it)."""
-LINE_LIMIT = 64 * 1024
-"""Characters in one line of output; a longer line is cut into pieces this long."""
-READ_CHUNK = 64 * 1024
 FD_LIMIT_CAP = 65536
 """The soft limit of open files is raised towards the hard limit, up to this."""
 FDS_PER_COMMAND = 4
@@ -57,157 +51,6 @@ class CommandResult:
     exit_code: int
     stdout: str
     stderr: str
-
-
-class _Tail:
-    """The last ``limit`` characters of a stream (of its masked lines)."""
-
-    def __init__(self, limit: int = TAIL_CHARS) -> None:
-        self.lines: deque[str] = deque()
-        self.size = 0
-        self.limit = limit
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-        self.size += len(line) + 1
-        while self.size - len(self.lines[0]) - 1 >= self.limit:
-            self.size -= len(self.lines.popleft()) + 1
-
-    def text(self) -> str:
-        return "\n".join(self.lines).rstrip()[-self.limit :]
-
-
-_UTF8 = codecs.getincrementaldecoder("utf-8")
-
-
-class _Stream:
-    """One pipe of a command, read without blocking as data arrives and split into
-    masked lines (see the module docstring). ``raw`` keeps lines whole and ``\r`` as
-    it is (for output that is data, not progress)."""
-
-    def __init__(self, fd: int, name: str, ctx: ActivityContext, *, raw: bool = False) -> None:
-        self.fd, self.name, self.ctx, self.raw = fd, name, ctx, raw
-        self.tail = _Tail()
-        self.decoder = _UTF8("replace")
-        self.parts: list[str] = []
-        self.size = 0
-        self.cr = False  # the text so far ended with a "\r" that may start a "\r\n"
-        self.loop = asyncio.get_running_loop()
-        os.set_blocking(fd, False)
-        self.loop.add_reader(fd, self._read, 1)
-        self.open = True
-
-    def _read(self, reads: int) -> bool:
-        """Up to ``reads`` reads; whether the pipe is empty (or closed) now."""
-        for _ in range(reads):
-            try:
-                data = os.read(self.fd, READ_CHUNK)
-            except BlockingIOError:
-                return True
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return True
-            self._feed(self.decoder.decode(data))
-            self.ctx.heartbeat()
-        return False
-
-    def close(self) -> None:
-        """Read what the pipe holds now (not waiting for more: an escaped process may
-        hold it open), close it, and emit the last partial line."""
-        if not self.open:
-            return
-        self.open = False
-        self.loop.remove_reader(self.fd)
-        with contextlib.suppress(OSError):
-            for _ in range(256):  # up to 16 MiB; a writer that never stops is cut off
-                data = os.read(self.fd, READ_CHUNK)
-                if not data:
-                    break
-                self._feed(self.decoder.decode(data))
-        with contextlib.suppress(OSError):
-            os.close(self.fd)
-        self._feed(self.decoder.decode(b"", final=True))
-        if self.parts or self.cr:
-            self._line()
-
-    def _feed(self, text: str) -> None:
-        if not text:
-            return
-        start, n = 0, len(text)
-        while True:
-            nl = text.find("\n", start)
-            end = n if nl < 0 else nl
-            self._add(text, start, end, nl >= 0)
-            if nl < 0:
-                return
-            self._line()
-            start = nl + 1
-
-    def _add(self, text: str, start: int, end: int, line_ends: bool) -> None:
-        if self.raw:
-            if end > start:
-                self.parts.append(text[start:end])
-                self.size += end - start
-            return
-        if self.cr and (end > start or not line_ends):
-            self._restart()  # a lone "\r": what came before it is overwritten
-        self.cr = False
-        if end > start and text[end - 1] == "\r":
-            end -= 1
-            self.cr = not line_ends  # at a line end it is a "\r\n"
-        cr = text.rfind("\r", start, end)
-        if cr >= 0:
-            self._restart()
-            start = cr + 1
-        if end > start:
-            self.parts.append(text[start:end])
-            self.size += end - start
-            if self.size > LINE_LIMIT + self.ctx.masker.longest:
-                self._cut(final=False)
-
-    def _restart(self) -> None:
-        self.parts, self.size = [], 0
-
-    def _line(self) -> None:
-        if self.raw:
-            line = "".join(self.parts).removesuffix("\r")
-            self._restart()
-            self._emit(self.ctx.masker.text(line))
-            return
-        self.cr = False
-        if self.size > LINE_LIMIT:
-            self._cut(final=True)
-        line = "".join(self.parts)
-        self._restart()
-        self._emit(self.ctx.masker.text(line))
-
-    def _cut(self, *, final: bool) -> None:
-        """Emit pieces of ``LINE_LIMIT`` characters while the line is longer; without
-        ``final`` keep back what a secret continuing in later output could need."""
-        keep = 0 if final else self.ctx.masker.longest
-        text = "".join(self.parts)
-        while len(text) > LINE_LIMIT + keep:
-            piece, text = self._split(text)
-            self._emit(piece)
-        self.parts, self.size = [text], len(text)
-
-    def _split(self, text: str) -> tuple[str, str]:
-        """A masked first piece of ``text`` and the rest, cut where no secret spans."""
-        mask = self.ctx.masker
-        width = mask.longest - 1
-        if width <= 0:
-            return text[:LINE_LIMIT], text[LINE_LIMIT:]
-        for cut in range(LINE_LIMIT, LINE_LIMIT - 4 * width, -1):
-            before, after = text[cut - width : cut], text[cut : cut + width]
-            if mask.text(before + after) == mask.text(before) + mask.text(after):
-                return mask.text(text[:cut]), text[cut:]
-        return "***", text[LINE_LIMIT:]  # secrets everywhere around the cut: show none
-
-    def _emit(self, line: str) -> None:
-        self.tail.add(line)
-        self.ctx.output(line, self.name)
 
 
 async def _heartbeat_loop(ctx: ActivityContext, interval: float) -> None:
@@ -387,8 +230,8 @@ async def run_command(
         reap.started(proc.pid)
         guard.track(proc.pid)
         pipes = (os.fstat(out_fd).st_ino, os.fstat(err_fd).st_ino)
-        out = _Stream(out_fd, "stdout", ctx, raw=raw_lines)
-        err = _Stream(err_fd, "stderr", ctx, raw=raw_lines)
+        out = Stream(out_fd, "stdout", ctx, raw=raw_lines)
+        err = Stream(err_fd, "stderr", ctx, raw=raw_lines)
         beat = (
             asyncio.ensure_future(_heartbeat_loop(ctx, ctx.heartbeat_interval))
             if ctx.heartbeat_interval
