@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import re
 import shutil
@@ -9,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,12 +20,14 @@ from chant.errors import OpNotFoundError, SecretNotSetError, ValidationError
 from chant.testing import (
     SHELL_OK,
     Call,
+    FakeRun,
     approve,
     fails,
     hangs,
     raises,
     returns,
     run_op,
+    run_op_async,
     sequence,
     times_out,
 )
@@ -33,20 +38,24 @@ EXAMPLE = ROOT / "examples" / "testing"
 QUICK = Profile(timeout="30s", retry=Retry(max_attempts=3, initial_interval="2s"))
 
 
-def deploy_op(**deploy: object) -> Op:
+def deploy_op(outcome: Outcome | None = None) -> Op:
     return Op(
         name="deploy",
         phases=[
             phase("Build", [shell("make api"), shell("make web")], parallel=True, fail_fast=True),
-            phase("Deploy", [shell("./deploy", profile=QUICK, **deploy)]),  # type: ignore[arg-type]
+            phase("Deploy", [shell("./deploy", profile=QUICK, outcome=outcome)]),
         ],
         on_failure=[phase("Rollback", [shell("./rollback")])],
     )
 
 
-def statuses(run: object) -> dict[str, tuple[str, int]]:
-    steps = run.steps  # type: ignore[attr-defined]
-    return {k: (str(v.status), v.attempts) for k, v in steps.items()}
+def events(run: FakeRun, type_: str) -> list[Any]:
+    """The events of type ``type_`` as ``--progress-json`` prints them."""
+    return [json.loads(json.dumps(e.to_dict())) for e in run.events if e.type == type_]
+
+
+def statuses(run: FakeRun) -> dict[str, tuple[str, int]]:
+    return {k: (str(v.status), v.attempts) for k, v in run.steps.items()}
 
 
 # -- scripting ---------------------------------------------------------------------
@@ -65,6 +74,33 @@ def test_a_value_scripted_by_activity_name_is_every_such_steps_result() -> None:
 def test_a_step_id_wins_over_the_activity_name() -> None:
     run = run_op(deploy_op(), fakes={"shell": returns(1), "build.2": returns(2)})
     assert [run.steps[s].result for s in ("build.1", "build.2", "deploy.1")] == [1, 2, 1]
+
+
+def test_calls_to_takes_a_step_id_or_else_an_activity_name() -> None:
+    run = run_op(deploy_op())
+    assert [c.step for c in run.calls_to("deploy.1")] == ["deploy.1"]
+    assert sorted(c.step for c in run.calls_to("shell")) == ["build.1", "build.2", "deploy.1"]
+    assert run.calls_to("rollback.1") == []
+
+
+def test_run_op_async_runs_in_a_running_event_loop() -> None:
+    async def main() -> str:
+        run = await run_op_async(deploy_op(), fakes={"deploy.1": fails(1)})
+        return f"{run.status} {run.steps['deploy.1'].attempts}"
+
+    assert asyncio.run(main()) == "ok 2"
+
+
+def test_a_sink_given_sees_the_run_as_chant_run_shows_it() -> None:
+    from chant.render.human import HumanRenderer
+
+    out = io.StringIO()
+    run_op(deploy_op(), fakes={"deploy.1": fails(1)}, sinks=[HumanRenderer(out)])
+    assert (
+        "  ↻ deploy.1 attempt 1/3 failed: ActivityError: scripted failure — retrying in 2.0s\n"
+        in out.getvalue()
+    )
+    assert out.getvalue().endswith('Op "deploy" completed in 2.0s\n')
 
 
 def test_an_unscripted_shell_step_succeeds_with_empty_output_and_exit_code_0() -> None:
@@ -118,7 +154,7 @@ def test_a_callable_gets_each_call_and_its_return_value_is_the_result() -> None:
     run = run_op(deploy_op(), fakes={"deploy.1": handler})
     assert run.steps["deploy.1"].result == {"attempt": 1, "cmd": "./deploy"}
     assert [(c.step, c.fn, c.attempt) for c in seen] == [("deploy.1", "shell", 1)]
-    lines = [(e.data["stream"], e.data["line"]) for e in run.events if e.type == "step_output"]
+    lines = [(e["stream"], e["line"]) for e in events(run, "step_output")]
     assert lines == [("stdout", "line one"), ("stderr", "oops")]
 
 
@@ -131,7 +167,7 @@ def test_an_async_callable_may_fail_an_attempt_by_raising() -> None:
     run = run_op(deploy_op(), fakes={"deploy.1": handler})
     assert statuses(run)["deploy.1"] == ("ok", 3)
     assert run.steps["deploy.1"].result == "third time"
-    retrying = [e.data for e in run.events if e.type == "step_retrying"]
+    retrying = events(run, "step_retrying")
     assert [r["error"] for r in retrying] == [
         {"type": "RuntimeError", "message": "attempt 1 broke"},
         {"type": "RuntimeError", "message": "attempt 2 broke"},
@@ -142,7 +178,7 @@ def test_fails_then_succeeds_records_attempts_and_the_backoff_not_waited() -> No
     run = run_op(deploy_op(), fakes={"deploy.1": fails(2, then={"v": 9})})
     assert statuses(run)["deploy.1"] == ("ok", 3)
     assert run.sleeps == (2.0, 4.0)
-    assert [e.data["delay_ms"] for e in run.events if e.type == "step_retrying"] == [2000, 4000]
+    assert [e["delay_ms"] for e in events(run, "step_retrying")] == [2000, 4000]
     assert run.steps["deploy.1"].duration_ms == 6000  # on the fake clock
     assert [c.attempt for c in run.calls_to("deploy.1")] == [1, 2, 3]
 
@@ -190,7 +226,7 @@ def test_a_sequence_plays_one_behaviour_per_attempt_and_repeats_the_last() -> No
         fakes={"deploy.1": sequence(raises("A"), raises("B"), "ok")},
         no_retry=False,
     )
-    errors = [e.data["error"]["type"] for e in run.events if e.type == "step_retrying"]
+    errors = [e["error"]["type"] for e in events(run, "step_retrying")]
     assert errors == ["A", "B"]
     assert run.steps["deploy.1"].result == "ok"
 
@@ -220,8 +256,13 @@ def test_an_outcome_is_picked_from_the_scripted_result() -> None:
 
 
 def test_a_result_that_is_not_json_fails_the_step_as_in_a_real_run() -> None:
-    run = run_op(deploy_op(), fakes={"deploy.1": returns(object())}, no_retry=True)  # type: ignore[arg-type]
-    assert run.steps["deploy.1"].error["type"] == "ResultNotJSONError"  # type: ignore[index]
+    run = run_op(deploy_op(), fakes={"deploy.1": returns(object())}, no_retry=True)
+    assert run.steps["deploy.1"].error == {
+        "type": "ResultNotJSONError",
+        "message": 'step deploy.1: activity "shell" returned a result that is not JSON: its '
+        "result is a object, which is not JSON; return str, int, float, bool, None, lists and "
+        "dicts with str keys (bytes, sets, tuples and paths are converted)",
+    }
 
 
 # -- clock, events, secrets --------------------------------------------------------
@@ -289,7 +330,7 @@ def gated() -> Op:
 def test_a_gate_approved_by_the_script_passes_with_temporals_log_lines() -> None:
     run = run_op(gated(), gates={"go-prod": approve("alice", "lgtm")})
     assert statuses(run) == {"approve.1": ("ok", 1), "ship.1": ("ok", 1)}
-    lines = [e.data["line"] for e in run.events if e.type == "step_output"]
+    lines = [e["line"] for e in events(run, "step_output")]
     assert lines == [
         'waiting for signal "go-prod" (up to 2h): chant signal gated go-prod --approver NAME',
         '"go-prod" approved by alice: lgtm',
