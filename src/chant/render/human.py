@@ -21,21 +21,26 @@ its import; one row needs neither.)
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
 from chant.events import Event, EventType
-from chant.jsontypes import JSONObject
+from chant.jsontypes import JSON, JSONObject
 from chant.profiles import format_seconds
 from chant.render import LineWriter, terminal_safe
+from chant.render.text import (
+    LABEL_WIDTH,
+    cells,
+    colour_wanted,
+    describe,
+    terminal_fd,
+    terminal_width,
+    wrap,
+)
+from chant.render.text import outcome_text as outcome_text  # re-exported for callers
 
-LABEL_WIDTH = 72
-"""How many characters of a step's label are shown off a terminal; on one, the label
-takes the terminal's width (less room for the duration)."""
 DURATION_ROOM = len(" (12.3s)")
 LIVE_AFTER = 1.0
 """Seconds a step runs before the live line shows it."""
@@ -45,109 +50,6 @@ OUTPUT_INDENT = "      "
 """What every line of step output, and every continuation of a wrapped line, starts with."""
 _STYLES = {"ok": "32", "failed": "31", "retry": "33", "dim": "2", "bold": "1", "cancelled": "35"}
 _MARKS = {"ok": "✓", "failed": "✗", "skipped": "–", "cancelled": "⊘"}
-
-
-def describe(
-    fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH, *, columns: bool = False
-) -> str:
-    """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
-    to ``width`` characters (ending in ``…``), or with ``columns`` to ``width`` terminal
-    columns (a wide character such as 日 takes two)."""
-    if fn == "shell" and isinstance(args.get("cmd"), str):
-        text = " ".join(str(args["cmd"]).split())
-    else:
-        # Off switches and empty lists say nothing worth the width.
-        parts = ", ".join(
-            f"{k}={_short(v)}" for k, v in args.items() if v is not False and v != [] and v != {}
-        )
-        text = f"{fn}({parts})"
-    if columns and not text.isascii():
-        pieces = wrap(text, width)
-        return pieces[0] if len(pieces) == 1 else wrap(text, max(width - 1, 1))[0] + "…"
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, Mapping) and set(value) == {"$secret"}:
-        return f"secret({value['$secret']})"
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def outcome_text(value: Any) -> str:
-    """How an outcome value prints: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
-_TOKEN = "\x1b\\[[0-9;]*m|."
-
-
-def _cells(char: str) -> int:
-    """How many terminal columns ``char`` takes."""
-    if char.isascii():
-        return 1
-    import unicodedata
-
-    if unicodedata.combining(char):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
-
-
-def wrap(text: str, width: int) -> list[str]:
-    """``text`` cut into pieces of at most ``width`` columns (SGR sequences take none)."""
-    if width <= 0:
-        return [text]
-    if text.isascii() and "\x1b" not in text:
-        return [text[i : i + width] for i in range(0, len(text), width)] or [""]
-    pieces: list[str] = []
-    piece: list[str] = []
-    used = 0
-    for token in re.findall(_TOKEN, text, re.S):
-        cells = 0 if token.startswith("\x1b") else _cells(token)
-        if used + cells > width and used:
-            pieces.append("".join(piece))
-            piece, used = [], 0
-        piece.append(token)
-        used += cells
-    pieces.append("".join(piece))
-    return pieces
-
-
-def colour_wanted(stream: TextIO) -> bool:
-    """Whether to colour output on ``stream``, in the order Python 3.13 decides its own:
-    ``NO_COLOR`` set to a non-empty value turns colour off (no-color.org: an empty
-    value does not); else ``FORCE_COLOR`` set to a non-empty value turns it on, even
-    off a terminal (force-color.org); else ``TERM=dumb`` turns it off; else colour is
-    on exactly when ``stream`` is a terminal."""
-    env = os.environ
-    if env.get("NO_COLOR"):
-        return False
-    if env.get("FORCE_COLOR"):
-        return True
-    if env.get("TERM") == "dumb":
-        return False
-    return _terminal_fd(stream) is not None
-
-
-def terminal_width(fd: int) -> int:
-    """The width of terminal ``fd`` as ``shutil.get_terminal_size`` finds it (``COLUMNS``
-    first, then the terminal, then 80), without importing shutil."""
-    with contextlib.suppress(ValueError):
-        columns = int(os.environ.get("COLUMNS", ""))
-        if columns > 0:
-            return columns
-    try:
-        columns = os.get_terminal_size(fd).columns
-    except OSError:
-        columns = 0
-    return columns if columns > 0 else 80
-
-
-def _terminal_fd(stream: TextIO) -> int | None:
-    try:
-        fd = stream.fileno()
-        return fd if os.isatty(fd) else None
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 _ACTIVE: list[HumanRenderer] = []
@@ -186,7 +88,7 @@ class HumanRenderer:
         self.color = colour_wanted(stream) if color is None else color
         self.labels: dict[str, str] = {}
         self.parallel = False
-        self.tty = _terminal_fd(stream)
+        self.tty = terminal_fd(stream)
         self.saved_terminal: list[Any] | None = None
         self.live = self.tty is not None and os.environ.get("TERM") != "dumb"
         self.running: dict[str, float] = {}
@@ -257,8 +159,8 @@ class HumanRenderer:
     def clear_live(self) -> None:
         """Take the live line off the screen (the cursor ends at the row's start)."""
         if self.shown:
-            cells = sum(_cells(c) for c in self.shown)
-            self.write.raw("\r" + " " * cells + "\r")
+            width = sum(cells(c) for c in self.shown)
+            self.write.raw("\r" + " " * width + "\r")
             self.shown = ""
 
     def _tick(self) -> None:
@@ -313,7 +215,7 @@ class HumanRenderer:
         if handler is not None:
             handler(self, event.data, event)
 
-    def on_phase_started(self, d: Mapping[str, Any], _e: Event) -> None:
+    def on_phase_started(self, d: JSONObject, _e: Event) -> None:
         self.parallel = bool(d["parallel"])
         notes = [
             n
@@ -327,79 +229,80 @@ class HumanRenderer:
         suffix = f" ({', '.join(notes)})" if notes else ""
         self.line(self.style("bold", f"[phase] {_safe(d['phase'])}") + suffix)
 
-    def on_step_started(self, d: Mapping[str, Any], e: Event) -> None:
-        label = self.labels[d["step"]] = self.label(d)
+    def on_step_started(self, d: JSONObject, e: Event) -> None:
+        label = self.labels[str(d["step"])] = self.label(d)
         self.line(f"  ▸ {label}")
-        self._started(d["step"], e.ts)
+        self._started(str(d["step"]), e.ts)
 
-    def label(self, d: Mapping[str, Any]) -> str:
+    def label(self, d: JSONObject) -> str:
         """``id  description``: the description cut at ``LABEL_WIDTH``, or on a terminal
         to what its width leaves for it on a finished step's line."""
         width = LABEL_WIDTH
         if self.tty is not None:
-            used = len("  ✓ ") + sum(map(_cells, str(d["step"]))) + 2 + DURATION_ROOM
+            used = len("  ✓ ") + sum(map(cells, str(d["step"]))) + 2 + DURATION_ROOM
             width = max(self.width() - 1 - used, 20)
-        label = describe(d["fn"], d["args"], width, columns=self.tty is not None)
+        label = describe(str(d["fn"]), _obj(d["args"]), width, columns=self.tty is not None)
         return _safe(f"{d['step']}  {label}")
 
-    def on_step_output(self, d: Mapping[str, Any], _e: Event) -> None:
+    def on_step_output(self, d: JSONObject, _e: Event) -> None:
         prefix = f"[{_safe(d['step'])}] " if self.parallel else ""
         line = terminal_safe(str(d["line"]), colour=self.color).expandtabs()
         text = f"{OUTPUT_INDENT}{prefix}{line}"
         self.line(self.style("dim", text) if d["stream"] == "stderr" else text)
 
-    def on_step_retrying(self, d: Mapping[str, Any], _e: Event) -> None:
+    def on_step_retrying(self, d: JSONObject, _e: Event) -> None:
         of = f"/{d['max_attempts']}" if d.get("max_attempts") else ""
-        err = d["error"]
+        err = _obj(d["error"])
         self.line(
             self.style(
                 "retry",
                 _safe(
                     f"  ↻ {d['step']} attempt {d['attempt']}{of} failed: {err['type']}: "
-                    f"{err['message']} — retrying in {format_seconds(d['delay_ms'] / 1000)}"
+                    f"{err['message']} — retrying in {_seconds(d['delay_ms'])}"
                 ),
             )
         )
 
-    def on_step_finished(self, d: Mapping[str, Any], _e: Event) -> None:
-        status = d["status"]
+    def on_step_finished(self, d: JSONObject, _e: Event) -> None:
+        status = str(d["status"])
         if self.live:
             with self.lock:
-                self.running.pop(d["step"], None)
-        label = self.labels.get(d["step"]) or self.label(d)
+                self.running.pop(str(d["step"]), None)
+        label = self.labels.get(str(d["step"])) or self.label(d)
         if status == "skipped":
             self.line(self.style("dim", f"  – {label} (skipped)"))
             return
-        detail = format_seconds(d["duration_ms"] / 1000)
-        if d["attempts"] > 1:
+        detail = _seconds(d["duration_ms"])
+        if _number(d["attempts"]) > 1:
             detail += f", {d['attempts']} attempts"
         if status == "cancelled":
             detail += ", cancelled"
         self.line(f"  {self.style(status, _MARKS[status])} {label} ({detail})")
         if status == "failed":
-            err = d["error"]
+            err = _obj(d["error"])
             self.line(
                 self.style("failed", _safe(f"{OUTPUT_INDENT}{err['type']}: {err['message']}"))
             )
-        if d.get("outcome"):
-            name, value = d["outcome"]["name"], outcome_text(d["outcome"]["value"])
+        outcome = _obj(d.get("outcome"))
+        if outcome:
+            name, value = outcome["name"], outcome_text(outcome["value"])
             self.line(_safe(f"[outcome] {name}={value}"))
 
-    def on_compensation_started(self, d: Mapping[str, Any], _e: Event) -> None:
+    def on_compensation_started(self, d: JSONObject, _e: Event) -> None:
         self.line(
             self.style("retry", _safe(f"[compensation] {d['reason']} — running on_failure phases"))
         )
 
-    def on_run_finished(self, d: Mapping[str, Any], e: Event) -> None:
+    def on_run_finished(self, d: JSONObject, e: Event) -> None:
         self.close()
-        took = format_seconds(d["duration_ms"] / 1000)
+        took = _seconds(d["duration_ms"])
         op = _safe(e.op)
         if d["status"] == "ok":
             self.line(self.style("ok", f'Op "{op}" completed in {took}'))
         elif d["status"] == "interrupted":
             self.line(self.style("failed", f'Op "{op}" interrupted after {took}'))
         else:
-            err = d["error"] or {}
+            err = _obj(d["error"])
             self.line(
                 self.style(
                     "failed",
@@ -430,6 +333,20 @@ HANDLERS: dict[EventType, _Handler | None] = {
 
 def _safe(value: object) -> str:
     return terminal_safe(str(value))
+
+
+def _obj(value: JSON) -> JSONObject:
+    """An event's object field (``error``, ``outcome``, ``args``); {} for null."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: JSON) -> float:
+    return value if isinstance(value, int | float) else 0
+
+
+def _seconds(ms: JSON) -> str:
+    """Milliseconds as durations print (``1.2s``, ``2m05s``)."""
+    return format_seconds(_number(ms) / 1000)
 
 
 def _elapsed(seconds: float) -> str:

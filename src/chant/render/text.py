@@ -1,0 +1,118 @@
+"""Text for the human view: a step's one-line summary, outcome values, wrapping to a
+terminal's columns, and whether and how wide the terminal is."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+LABEL_WIDTH = 72
+"""How many characters of a step's label are shown off a terminal; on one, the label
+takes the terminal's width (less room for the duration)."""
+
+
+def describe(
+    fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH, *, columns: bool = False
+) -> str:
+    """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
+    to ``width`` characters (ending in ``…``), or with ``columns`` to ``width`` terminal
+    columns (a wide character such as 日 takes two)."""
+    if fn == "shell" and isinstance(args.get("cmd"), str):
+        text = " ".join(str(args["cmd"]).split())
+    else:
+        # Off switches and empty lists say nothing worth the width.
+        parts = ", ".join(
+            f"{k}={_short(v)}" for k, v in args.items() if v is not False and v != [] and v != {}
+        )
+        text = f"{fn}({parts})"
+    if columns and not text.isascii():
+        pieces = wrap(text, width)
+        return pieces[0] if len(pieces) == 1 else wrap(text, max(width - 1, 1))[0] + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, Mapping) and set(value) == {"$secret"}:
+        return f"secret({value['$secret']})"
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def outcome_text(value: Any) -> str:
+    """How an outcome value prints: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+_TOKEN = "\x1b\\[[0-9;]*m|."
+
+
+def cells(char: str) -> int:
+    """How many terminal columns ``char`` takes."""
+    if char.isascii():
+        return 1
+    import unicodedata
+
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` cut into pieces of at most ``width`` columns (SGR sequences take none)."""
+    if width <= 0:
+        return [text]
+    if text.isascii() and "\x1b" not in text:
+        return [text[i : i + width] for i in range(0, len(text), width)] or [""]
+    pieces: list[str] = []
+    piece: list[str] = []
+    used = 0
+    for token in re.findall(_TOKEN, text, re.S):
+        size = 0 if token.startswith("\x1b") else cells(token)
+        if used + size > width and used:
+            pieces.append("".join(piece))
+            piece, used = [], 0
+        piece.append(token)
+        used += size
+    pieces.append("".join(piece))
+    return pieces
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Whether to colour output on ``stream``, in the order Python 3.13 decides its own:
+    ``NO_COLOR`` set to a non-empty value turns colour off (no-color.org: an empty
+    value does not); else ``FORCE_COLOR`` set to a non-empty value turns it on, even
+    off a terminal (force-color.org); else ``TERM=dumb`` turns it off; else colour is
+    on exactly when ``stream`` is a terminal."""
+    env = os.environ
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    if env.get("TERM") == "dumb":
+        return False
+    return terminal_fd(stream) is not None
+
+
+def terminal_width(fd: int) -> int:
+    """The width of terminal ``fd`` as ``shutil.get_terminal_size`` finds it (``COLUMNS``
+    first, then the terminal, then 80), without importing shutil."""
+    with contextlib.suppress(ValueError):
+        columns = int(os.environ.get("COLUMNS", ""))
+        if columns > 0:
+            return columns
+    try:
+        columns = os.get_terminal_size(fd).columns
+    except OSError:
+        columns = 0
+    return columns if columns > 0 else 80
+
+
+def terminal_fd(stream: TextIO) -> int | None:
+    try:
+        fd = stream.fileno()
+        return fd if os.isatty(fd) else None
+    except (OSError, ValueError, AttributeError):
+        return None
