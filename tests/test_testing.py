@@ -83,6 +83,11 @@ def test_calls_to_takes_a_step_id_or_else_an_activity_name() -> None:
     assert run.calls_to("rollback.1") == []
 
 
+def test_a_misspelt_option_is_an_error_not_ignored() -> None:
+    with pytest.raises(TypeError, match=r"^run_op\(\) got an unexpected keyword argument 'fake'$"):
+        run_op(deploy_op(), fake={"deploy.1": raises()})  # type: ignore[call-arg]
+
+
 def test_run_op_async_runs_in_a_running_event_loop() -> None:
     async def main() -> str:
         run = await run_op_async(deploy_op(), fakes={"deploy.1": fails(1)})

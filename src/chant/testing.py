@@ -175,6 +175,9 @@ def run_op(op: Op | str, **options: Unpack[Options]) -> FakeRun:
 
 async def run_op_async(op: Op | str, **options: Unpack[Options]) -> FakeRun:
     """``run_op`` for a test that already runs an event loop."""
+    unknown = sorted(set(options) - Options.__optional_keys__)
+    if unknown:  # as Python says it for a misspelt keyword, which **options would hide
+        raise TypeError(f"run_op() got an unexpected keyword argument {unknown[0]!r}")
     events: list[Event] = []
     clock = FakeClock()
     fakes = options.get("fakes") or {}
