@@ -276,41 +276,25 @@ def test_an_outcome_written_with_path_instead_of_from_is_rejected() -> None:
 
 # --- each key of each class is read with its own type -------------------------------
 
-RETRY_DOC = {
-    "max_attempts": 3,
-    "initial_interval": "1s",
-    "backoff_coefficient": 2.0,
-    "maximum_interval": None,
-    "non_retryable_error_types": ["CommandFailedError"],
-}
-ACTIVITY_DOC = {
-    "kind": "activity",
-    "id": "p.1",
-    "fn": "shell",
-    "args": {"cmd": "make", "env": {"TOKEN": {"$secret": "TOKEN"}}},
-    "profile": {"name": "p", "timeout": "5m", "heartbeat_timeout": None, "retry": RETRY_DOC},
-    "outcome": {"name": "Built", "from": None},
-}
-GATE_DOC = {"kind": "gate", "id": "p.2", "signal": "go", "timeout": "1h", "description": ""}
-FULL_DOC = {
-    "schema_version": SCHEMA_VERSION,
-    "name": "a",
-    "overview": "",
-    "phases": [
-        {
-            "name": "P",
-            "steps": [ACTIVITY_DOC, GATE_DOC],
-            "parallel": False,
-            "fail_fast": False,
-            "max_concurrency": None,
-        }
+FULL_DOC = Op(
+    name="a",
+    phases=[
+        Phase(
+            name="P",
+            steps=[
+                ActivityStep(
+                    fn="shell",
+                    id="p.1",
+                    args={"cmd": "make", "env": {"TOKEN": Secret("TOKEN")}},
+                    profile=Profile(name="p", retry=Retry(non_retryable_error_types=["E"])),
+                    outcome=Outcome("Built"),
+                ),
+                GateStep(signal="go", id="p.2", timeout="1h"),
+            ],
+        )
     ],
-    "on_failure": [],
-    "depends": [],
-    "task_queue": None,
-    "search_attributes": {},
-    "schedule": None,
-}
+).to_dict()
+"""An IR document with every key of every class."""
 STEP = ("phases", 0, "steps", 0)
 GATE = ("phases", 0, "steps", 1)
 PROFILE = (*STEP, "profile")
@@ -470,7 +454,8 @@ def test_a_missing_required_key_is_rejected_with_its_path(
         (STEP, ("id", "args", "profile", "outcome")),
         (GATE, ("id", "timeout", "description")),
         (PROFILE, ("name", "timeout", "heartbeat_timeout", "retry")),
-        (RETRY, tuple(RETRY_DOC)),
+        (RETRY, ("max_attempts", "initial_interval", "backoff_coefficient")),
+        (RETRY, ("maximum_interval", "non_retryable_error_types")),
         (OUTCOME, ("from",)),
     ],
 )
