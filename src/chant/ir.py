@@ -14,21 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
 from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
-from chant.irschema import (
-    BOOL,
-    INT,
-    LIST,
-    NUMBER,
-    OBJECT,
-    OPT_INT,
-    OPT_OBJECT,
-    OPT_STR,
-    PROFILE_REF,
-    STR,
-    STR_LIST,
-    STR_OBJECT,
-    read_object,
-)
+from chant.irschema import ACTIVITY, GATE, OP, OUTCOME, PHASE, PROFILE, RETRY, STR, read_object
 from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
 
 SCHEMA_VERSION = 1
@@ -105,7 +91,7 @@ class Retry:
 
     @classmethod
     def from_dict(cls, data: JSON, path: str = "retry") -> Retry:
-        d = read_object(data, path, _RETRY)
+        d = read_object(data, path, RETRY)
         if "non_retryable_error_types" in d:
             d["non_retryable_error_types"] = tuple(d["non_retryable_error_types"])
         return cls(**d)
@@ -139,7 +125,7 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data: JSON, path: str = "profile") -> Profile:
-        d = read_object(data, path, _PROFILE)
+        d = read_object(data, path, PROFILE)
         if "retry" in d:
             d["retry"] = Retry.from_dict(d["retry"], f"{path}.retry")
         return cls(**d)
@@ -158,7 +144,7 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, data: JSON, path: str = "outcome") -> Outcome:
-        d = read_object(data, path, _OUTCOME, required=("name",))
+        d = read_object(data, path, OUTCOME, required=("name",))
         return cls(d["name"], d.get("from"))
 
 
@@ -182,7 +168,7 @@ class ActivityStep:
             "kind": "activity",
             "id": self.id,
             "fn": self.fn,
-            "args": _args_to_json(self.args),
+            "args": args_to_json(self.args),
             "profile": profile,
             "outcome": self.outcome.to_dict() if self.outcome else None,
         }
@@ -214,16 +200,16 @@ Step: TypeAlias = ActivityStep | GateStep
 def step_from_dict(data: JSON, path: str) -> Step:
     kind = data.get("kind") if isinstance(data, Mapping) else None
     if kind == "activity":
-        d = read_object(data, path, _ACTIVITY, required=("kind", "fn"))
+        d = read_object(data, path, ACTIVITY, required=("kind", "fn"))
         del d["kind"]
         if isinstance(d.get("profile"), Mapping):
             d["profile"] = Profile.from_dict(d["profile"], f"{path}.profile")
         if d.get("outcome") is not None:
             d["outcome"] = Outcome.from_dict(d["outcome"], f"{path}.outcome")
-        d["args"] = _args_from_json(d.get("args") or {}, f"{path}.args")
+        d["args"] = args_from_json(d.get("args") or {}, f"{path}.args")
         return ActivityStep(**d)
     if kind == "gate":
-        d = read_object(data, path, _GATE, required=("kind", "signal"))
+        d = read_object(data, path, GATE, required=("kind", "signal"))
         del d["kind"]
         return GateStep(**d)
     raise IRError(f"{path}.kind: expected 'activity' or 'gate', got {kind!r}")
@@ -258,7 +244,7 @@ class Phase:
 
     @classmethod
     def from_dict(cls, data: JSON, path: str) -> Phase:
-        d = read_object(data, path, _PHASE, required=("name", "steps"))
+        d = read_object(data, path, PHASE, required=("name", "steps"))
         d["steps"] = tuple(
             step_from_dict(s, f"{path}.steps[{i}]") for i, s in enumerate(d["steps"])
         )
@@ -306,7 +292,7 @@ class Op:
 
     @classmethod
     def from_dict(cls, data: JSON) -> Op:
-        d = read_object(data, "op", _OP, required=("schema_version", "name", "phases"))
+        d = read_object(data, "op", OP, required=("schema_version", "name", "phases"))
         if d["schema_version"] != SCHEMA_VERSION:
             raise IRError(
                 f"op.schema_version: this chant reads version {SCHEMA_VERSION}, "
@@ -326,56 +312,18 @@ class Op:
         return tuple((p, False) for p in self.phases) + tuple((p, True) for p in self.on_failure)
 
 
-# Each class's keys and the JSON kind of each (see chant.irschema).
-_RETRY = {
-    "max_attempts": INT,
-    "initial_interval": STR,
-    "backoff_coefficient": NUMBER,
-    "maximum_interval": OPT_STR,
-    "non_retryable_error_types": STR_LIST,
-}
-_PROFILE = {"name": OPT_STR, "timeout": STR, "heartbeat_timeout": OPT_STR, "retry": OBJECT}
-_OUTCOME = {"name": STR, "from": OPT_STR}
-_ACTIVITY = {
-    "kind": STR,
-    "id": OPT_STR,
-    "fn": STR,
-    "args": OBJECT,
-    "profile": PROFILE_REF,
-    "outcome": OPT_OBJECT,
-}
-_GATE = {"kind": STR, "id": OPT_STR, "signal": STR, "timeout": STR, "description": STR}
-_PHASE = {
-    "name": STR,
-    "steps": LIST,
-    "parallel": BOOL,
-    "fail_fast": BOOL,
-    "max_concurrency": OPT_INT,
-}
-_OP = {
-    "schema_version": INT,
-    "name": STR,
-    "overview": STR,
-    "phases": LIST,
-    "on_failure": LIST,
-    "depends": STR_LIST,
-    "task_queue": OPT_STR,
-    "search_attributes": STR_OBJECT,
-    "schedule": OPT_STR,
-}
-
-
-def _args_to_json(value: Arg) -> JSON:
+def args_to_json(value: Arg) -> JSON:
+    """``value`` as JSON: each ``Secret`` written ``{"$secret": NAME}``."""
     if isinstance(value, Secret):
         return value.to_dict()
     if isinstance(value, Mapping):
-        return {k: _args_to_json(v) for k, v in value.items()}
+        return {k: args_to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_args_to_json(v) for v in value]
+        return [args_to_json(v) for v in value]
     return cast(JSON, value)  # a scalar
 
 
-def _args_from_json(value: JSON, path: str = "args") -> Arg:
+def args_from_json(value: JSON, path: str = "args") -> Arg:
     """``value`` with each ``{"$secret": NAME}`` read as ``Secret(NAME)``; an ``IRError``
     at ``path`` where NAME is not a string."""
     if isinstance(value, Mapping):
@@ -383,10 +331,14 @@ def _args_from_json(value: JSON, path: str = "args") -> Arg:
             name = value["$secret"]
             STR.check(name, f"{path}.$secret")
             return Secret(str(name))
-        return {k: _args_from_json(v, f"{path}[{k!r}]") for k, v in value.items()}
+        return {k: args_from_json(v, f"{path}[{k!r}]") for k, v in value.items()}
     if isinstance(value, list):
-        return [_args_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [args_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+_args_to_json = args_to_json  # the old private names, until every caller has switched
+_args_from_json = args_from_json
 
 
 def iter_secrets(value: Arg) -> list[str]:

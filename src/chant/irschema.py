@@ -69,6 +69,56 @@ STR_OBJECT = Kind((Mapping,), "an object", each=STR)
 PROFILE_REF = Kind((str, Mapping, _NULL), "a profile name, a profile object or null")
 
 
+# Each IR class's keys and the JSON kind of each.
+RETRY: dict[str, Kind] = {
+    "max_attempts": INT,
+    "initial_interval": STR,
+    "backoff_coefficient": NUMBER,
+    "maximum_interval": OPT_STR,
+    "non_retryable_error_types": STR_LIST,
+}
+PROFILE: dict[str, Kind] = {
+    "name": OPT_STR,
+    "timeout": STR,
+    "heartbeat_timeout": OPT_STR,
+    "retry": OBJECT,
+}
+OUTCOME: dict[str, Kind] = {"name": STR, "from": OPT_STR}
+ACTIVITY: dict[str, Kind] = {
+    "kind": STR,
+    "id": OPT_STR,
+    "fn": STR,
+    "args": OBJECT,
+    "profile": PROFILE_REF,
+    "outcome": OPT_OBJECT,
+}
+GATE: dict[str, Kind] = {
+    "kind": STR,
+    "id": OPT_STR,
+    "signal": STR,
+    "timeout": STR,
+    "description": STR,
+}
+PHASE: dict[str, Kind] = {
+    "name": STR,
+    "steps": LIST,
+    "parallel": BOOL,
+    "fail_fast": BOOL,
+    "max_concurrency": OPT_INT,
+}
+OP: dict[str, Kind] = {
+    "schema_version": INT,
+    "name": STR,
+    "overview": STR,
+    "phases": LIST,
+    "on_failure": LIST,
+    "depends": STR_LIST,
+    "task_queue": OPT_STR,
+    "search_attributes": STR_OBJECT,
+    "schedule": OPT_STR,
+}
+
+
 def read_object(
     data: object, path: str, keys: Mapping[str, Kind], *, required: Sequence[str] = ()
 ) -> dict[str, Any]:
