@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from chant import Op, Outcome, Profile, Retry, activity, gate, phase, secret, shell
-from chant.errors import OpNotFoundError, SecretNotSetError, ValidationError
+from chant.errors import OpNotFoundError, SecretNotSetError, UsageError, ValidationError
 from chant.testing import (
     SHELL_OK,
     Call,
@@ -81,6 +81,28 @@ def test_calls_to_takes_a_step_id_or_else_an_activity_name() -> None:
     assert [c.step for c in run.calls_to("deploy.1")] == ["deploy.1"]
     assert sorted(c.step for c in run.calls_to("shell")) == ["build.1", "build.2", "deploy.1"]
     assert run.calls_to("rollback.1") == []
+
+
+def test_a_fake_for_no_step_or_activity_of_the_op_is_an_error_with_a_suggestion() -> None:
+    with pytest.raises(UsageError) as caught:
+        run_op(deploy_op(), fakes={"deploy.2": raises()})
+    assert str(caught.value) == (
+        'op "deploy" has no step or activity "deploy.2" to script\n  hint: did you mean "deploy.1"?'
+    )
+
+
+def test_a_gate_scripted_as_a_fake_or_a_gate_script_for_no_gate_is_an_error() -> None:
+    with pytest.raises(UsageError) as caught:
+        run_op(gated(), fakes={"go-prod": returns()})
+    assert str(caught.value) == (
+        'op "gated": "go-prod" is a gate, not an activity step\n'
+        '  hint: script it in gates=, e.g. gates={"go-prod": approve()}'
+    )
+    with pytest.raises(UsageError) as caught:
+        run_op(gated(), gates={"go-prd": approve()})
+    assert str(caught.value) == (
+        'op "gated" has no gate step or signal "go-prd" to script\n  hint: did you mean "go-prod"?'
+    )
 
 
 def test_a_misspelt_option_is_an_error_not_ignored() -> None:

@@ -54,7 +54,7 @@ from chant.local.executor import LocalExecutor
 if TYPE_CHECKING:
     from chant.activities.registry import ActivityContext, ActivityDef, Registry
     from chant.outcomes import StepOutcome
-    from chant.planned import GatePlan, PlannedStep
+    from chant.planned import GatePlan, Plan, PlannedStep
     from chant.project import Project
 
 __all__ = [
@@ -299,6 +299,33 @@ def _known(loaded: Project | None, scripted: Iterable[str]) -> tuple[Registry, d
     return real, known | {k: DEFAULT_PROFILE for k in scripted if k not in known}
 
 
+def _check_targets(plan: Plan, fakes: Iterable[str], gates: Iterable[str]) -> None:
+    """Refuse a fake or gate script that no step would play (a misspelt step id)."""
+    from chant.errors import UsageError
+    from chant.names import suggest
+
+    steps = [s for s in plan.steps if s.gate is None]
+    gated = {s.id for s in plan.gates} | {s.gate.signal for s in plan.gates if s.gate}
+    for key in fakes:
+        if key in gated:
+            raise UsageError(
+                f'op "{plan.name}": "{key}" is a gate, not an activity step',
+                hint=f'script it in gates=, e.g. gates={{"{key}": approve()}}',
+            )
+        targets = {s.id for s in steps} | {s.fn for s in steps}
+        if key not in targets:
+            raise UsageError(
+                f'op "{plan.name}" has no step or activity "{key}" to script',
+                hint=suggest(key, sorted(targets)),
+            )
+    for key in gates:
+        if key not in gated:
+            raise UsageError(
+                f'op "{plan.name}" has no gate step or signal "{key}" to script',
+                hint=suggest(key, sorted(gated)),
+            )
+
+
 async def _walk(
     op: Op | str,
     *,
@@ -330,6 +357,7 @@ async def _walk(
         if problems:
             raise ValidationError(problems)
     plan = Plan.of(resolved)
+    _check_targets(plan, harness.scripts, gates)
     if no_retry:
         plan = plan.single_attempt()
     values = secret_values(resolved, secrets)
