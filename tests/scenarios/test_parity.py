@@ -6,12 +6,22 @@ compares statuses, attempts, outcomes, errors, the order of steps and compensati
 and the exit code. Timings are not compared: Temporal spaces retries at least ~1 s.
 The expected values are also written out, so that both executors being wrong the same
 way still fails.
+
+Each scenario also runs once more per mode with ``--progress-json``, and the event
+streams must match (every key but the time, the sequence number, the run id and the
+durations), as must the human view (the ``--json`` run's stderr, durations left out).
+What differs by design is asserted as such: ``run_started`` says its mode; steps of a
+parallel phase interleave as they happen to (in either mode), so their events and lines
+are compared per step, in their phase; and on Temporal a step's output arrives in
+batches, so its lines are compared in order among themselves, not against the step's
+other events.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,8 +102,8 @@ EXPECTED: dict[str, tuple[int, list[tuple[str, str, int, str | None, bool]]]] = 
 }
 
 
-def _project(tmp_path: Path, server: TemporalServer, mode: str) -> Path:
-    root = tmp_path / mode
+def _project(tmp_path: Path, server: TemporalServer, mode: str, folder: str = "") -> Path:
+    root = tmp_path / (folder or mode)
     shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("state", "__pycache__"))
     (root / "state").mkdir()
     (root / "chant.toml").write_text(
@@ -103,18 +113,72 @@ def _project(tmp_path: Path, server: TemporalServer, mode: str) -> Path:
     return root
 
 
-def _run(root: Path, name: str, mode: str) -> tuple[int, dict[str, Any], str]:
+def _run(
+    root: Path, name: str, mode: str, output: str = "--json"
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PARITY_TOKEN": SECRET}
     proc = subprocess.run(
-        [sys.executable, "-m", "chant", "run", name, f"--{mode}", "--json"],
+        [sys.executable, "-m", "chant", "run", name, f"--{mode}", output],
         cwd=root,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert proc.stdout, f"{mode} run printed no JSON; stderr:\n{proc.stderr}"
-    return proc.returncode, json.loads(proc.stdout), proc.stdout + proc.stderr
+    assert proc.stdout, f"{mode} run printed no {output} output; stderr:\n{proc.stderr}"
+    return proc
+
+
+Steps = dict[str, dict[str, list[dict[str, Any]]]]
+
+
+def _events(stdout: str, mode: str) -> list[tuple[dict[str, Any], Steps]]:
+    """The event stream without what differs run to run, as the events that are not a
+    step's, each with the events of each step that came after it: a step's output
+    lines and its other events, each in order."""
+    blocks: list[tuple[dict[str, Any], Steps]] = []
+    for line in stdout.splitlines():
+        event = json.loads(line)
+        for key in ("ts", "seq", "run_id", "duration_ms", "delay_ms"):
+            event.pop(key, None)
+        if event["type"] == "run_started":
+            assert event.pop("mode") == mode  # the one difference in the events' data
+        if "step" not in event:
+            blocks.append((event, {}))
+            continue
+        kind = "output" if event["type"] == "step_output" else "life"
+        steps = blocks[-1][1]
+        steps.setdefault(event["step"], {"output": [], "life": []})[kind].append(event)
+    return blocks
+
+
+_DURATION = re.compile(r"\b\d+(\.\d+)?(ms|s|m)\b")
+
+
+def _human(stderr: str) -> list[list[str]]:
+    """The human view without durations, as entries: a line with the lines under it
+    (a step's error; its output in a sequential phase). In a parallel phase, where steps
+    interleave, each output line is an entry and the entries go step by step, each
+    step's in order, its output after its other lines."""
+    blocks: list[list[list[str]]] = []
+    for line in _DURATION.sub("<t>", stderr).splitlines():
+        if not line.startswith("  ") or not blocks:  # [phase], [compensation], Op "…"
+            blocks.append([[line]])
+        elif not line.startswith("   ") or line.startswith("      ["):  # ▸ ✓ ✗ ↻ or [id] output
+            blocks[-1].append([line])
+        else:
+            blocks[-1][-1].append(line)
+
+    def step_of(entry: list[str]) -> tuple[str, bool]:
+        first = entry[0].split()
+        output = first[0].startswith("[")
+        return (first[0].strip("[]") if output else first[1]), output
+
+    shown = []
+    for head, *entries in blocks:
+        in_parallel = "(parallel" in head[0]
+        shown += [head, *(sorted(entries, key=step_of) if in_parallel else entries)]
+    return shown
 
 
 def _normalised(doc: dict[str, Any]) -> list[tuple[str, str, int, str | None, bool]]:
@@ -134,11 +198,22 @@ def _details(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal_server) -> None:
     runs = {}
+    events, human = {}, {}
     for mode in ("local", "temporal"):
         root = _project(tmp_path, temporal_server, mode)
-        code, doc, text = _run(root, name, mode)
+        proc = _run(root, name, mode)
+        code, doc, text = proc.returncode, json.loads(proc.stdout), proc.stdout + proc.stderr
         runs[mode] = (code, doc, text, root)
         assert doc["mode"] == mode
+        human[mode] = _human(proc.stderr)
+        streamed = _run(
+            _project(tmp_path, temporal_server, mode, f"{mode}-events"),
+            name,
+            mode,
+            "--progress-json",
+        )
+        assert streamed.returncode == code, streamed.stderr
+        events[mode] = _events(streamed.stdout, mode)
     (lcode, ldoc, ltext, lroot), (tcode, tdoc, ttext, troot) = runs["local"], runs["temporal"]
     code, steps = EXPECTED[name]
     assert (lcode, _normalised(ldoc)) == (code, steps), ltext
@@ -150,6 +225,8 @@ def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal
         ldoc["failed_step"],
         ldoc["error"],
     )
+    assert events["temporal"] == events["local"]
+    assert human["temporal"] == human["local"]
     for root in (lroot, troot):
         _check_side_effects(name, root)
     if name == "secrets":
