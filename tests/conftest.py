@@ -8,9 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,7 +25,15 @@ from chant.ir import Op
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
 
+if TYPE_CHECKING:  # temporal_server imports this module
+    from temporal_server import TemporalServer
+
 pytest_plugins = ["temporal_server"]
+
+MakeProject = Callable[..., Path]
+"""The type of the ``make_project`` fixture."""
+MakeOp = Callable[[str, str], tuple[Path, str]]
+"""The type of the ``op_project`` fixture."""
 
 
 @dataclass
@@ -31,6 +41,10 @@ class Ran:
     code: int
     out: str
     err: str
+
+
+Chant = Callable[..., Ran]
+"""The type of the ``chant`` and ``chant_proc`` fixtures."""
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +85,33 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture
+def op_project(
+    make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
+) -> Iterator[MakeOp]:
+    """``op_project(prefix, op_text)``: a Temporal project whose ``ops/op.op.py`` is
+    ``op_text`` formatted with ``name`` (unique) and ``tmp``; its runs are terminated at
+    the end."""
+    made: list[tuple[Path, str]] = []
+
+    def make(prefix: str, text: str) -> tuple[Path, str]:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        root = make_project(
+            {
+                "chant.toml": temporal_server.toml(f"q-{name}"),
+                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
+            },
+            folder=name,
+        )
+        made.append((root, name))
+        return root, name
+
+    yield make
+    for root, name in made:
+        # Nothing may be left running on the shared server (exit 2: it was not running).
+        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
+from conftest import MakeProject, Ran
 
 
 def install(site: Path, dist: str, files: dict[str, str], entry_points: str) -> None:

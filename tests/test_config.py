@@ -11,9 +11,8 @@ import pytest
 from chant.config import Config, TemporalProfile, load_config
 from chant.errors import ConfigError
 from chant.ir import Profile, Retry
+from conftest import MakeProject
 from unprivileged import unprivileged
-
-MakeProject = Callable[..., Path]
 
 
 @pytest.fixture

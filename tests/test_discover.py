@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chant.config import load_config
 from chant.discover import discover, find_op_files
-
-MakeProject = Callable[..., Path]
+from conftest import MakeProject
 
 OP = """
 from chant import Op, phase, shell

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chant.config import load_config
 from chant.discover import search
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
+from conftest import Chant, MakeProject
 
 HELLO = (
     "from chant import Op, phase, shell\n\n"

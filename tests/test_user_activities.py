@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
+from conftest import MakeProject, Ran
 
 ACTIVITIES = """
 import asyncio

@@ -17,9 +17,9 @@ import pytest
 
 from chant import Op, Profile, Retry, phase, shell
 from chant.activities.process import run_command
-from chant.activities.streams import LINE_LIMIT
 from chant.activities.registry import ActivityContext
 from chant.activities.shell import shell as shell_activity
+from chant.activities.streams import LINE_LIMIT
 from chant.errors import CommandFailedError
 from chant.events import Masker
 from conftest import alive, run_op, wait_gone

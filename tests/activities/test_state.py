@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,7 @@ from chant.events import Event, RunResult
 from chant.ir import ActivityStep
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
-
-MakeProject = Callable[..., Path]
+from conftest import MakeProject
 
 # The fake environment: observe.sh prints state.json, which each test rewrites between
 # observations. It also says something on stderr, which the step's output should show.

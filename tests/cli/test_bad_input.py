@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
+from conftest import Chant, MakeProject, Ran
 
 HEAD = "from chant import Op, Profile, activity, phase, shell\n"
 MARK = 'phase("Prepare", [shell("touch ran.marker")])'

@@ -13,10 +13,7 @@ import pytest
 
 from chant.ir import Op
 from chant.project import load_project
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
+from conftest import Chant, MakeProject
 
 OPS = """
 from chant import Op, Outcome, Profile, Retry, gate, phase, secret, shell

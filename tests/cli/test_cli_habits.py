@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chant import __version__
-from conftest import Ran, chant_subprocess
+from conftest import Chant, MakeProject, chant_subprocess
 
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
 USAGE = "usage: chant [-h] [-V] [--debug] COMMAND ...\n"
 RAW = {"exit_code": 0, "stdout": "drift", "stderr": ""}  # no `from`: the whole result
 

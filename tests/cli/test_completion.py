@@ -9,12 +9,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-MakeProject = Callable[..., Path]
+from conftest import MakeProject
+
 BIN = str(Path(sys.executable).parent)  # where the real `chant` console script is
 
 OPS = """

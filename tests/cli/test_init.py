@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from chant.config import load_config
-from conftest import Ran, chant_subprocess
+from conftest import Chant, chant_subprocess
 from unprivileged import unprivileged
 
-Chant = Callable[..., Ran]
 STARTER = ["chant.toml", "ops/hello.op.py", ".gitignore"]
 
 

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
+from conftest import Chant, MakeProject
 
 OPS = """
 from chant import Op, phase, shell

@@ -16,15 +16,13 @@ import sys
 import termios
 import time
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import chant_subprocess
+from conftest import MakeProject, chant_subprocess
 
-MakeProject = Callable[..., Path]
 CHANT = str(Path(sys.executable).with_name("chant"))  # the real console script
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 LIVE = re.compile(r"▸ (\S+) … (\d+)s")

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Ran
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
+from conftest import Chant, MakeProject
 
 HELLO = """
 from chant import Op, Outcome, phase, shell

@@ -10,18 +10,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from chant.ir import Profile, Retry
 from chant.plan import single_attempt
-from conftest import Ran
+from conftest import Chant, MakeProject, Ran
 from temporal_server import TemporalServer
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
 
 OPS = """
 from chant import Op, Profile, Retry, phase, shell

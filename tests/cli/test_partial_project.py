@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import Ran
+from conftest import Chant, MakeProject
 from temporal_procs import Chant as LongChant
 from temporal_server import TemporalServer
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
 
 GOOD = """
 from chant import Op, phase, shell

@@ -15,15 +15,13 @@ import sys
 import termios
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chant.render import json_text, terminal_safe
-from conftest import Ran, chant_subprocess, wait_gone
-
-MakeProject = Callable[..., Path]
+from conftest import MakeProject, Ran, chant_subprocess, wait_gone
 
 # (what it is, what the step prints between "before" and "after", what the human view shows)
 HOSTILE = [

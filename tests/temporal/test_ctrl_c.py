@@ -12,14 +12,11 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-from conftest import alive, chant_subprocess, wait_gone
+from conftest import MakeProject, alive, chant_subprocess, wait_gone
 from temporal_procs import Chant, lines, until
 from temporal_server import TemporalServer, workflow_id
-
-MakeProject = Callable[..., Path]
 
 OP = """
 from chant import Op, phase, shell

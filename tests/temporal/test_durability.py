@@ -13,44 +13,12 @@ import json
 import os
 import signal
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from conftest import alive, chant_subprocess, wait_gone
 from temporal_procs import Chant, group_alive, lines, until
-from temporal_server import TemporalServer
-
-MakeProject = Callable[..., Path]
-
-
-@pytest.fixture
-def op_project(
-    make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
-) -> Iterator[Callable[[str, str], tuple[Path, str]]]:
-    """``op_project(prefix, op_text)``: a project whose ``ops/op.op.py`` is ``op_text``
-    formatted with ``name`` (unique) and ``tmp``; its runs are terminated at the end."""
-    made: list[tuple[Path, str]] = []
-
-    def make(prefix: str, text: str) -> tuple[Path, str]:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        root = make_project(
-            {
-                "chant.toml": temporal_server.toml(f"q-{name}"),
-                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
-            },
-            folder=name,
-        )
-        made.append((root, name))
-        return root, name
-
-    yield make
-    for root, name in made:
-        # Nothing may be left running on the shared server (exit 2: it was not running).
-        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
 
 
 def events(text: str) -> list[dict[str, Any]]:

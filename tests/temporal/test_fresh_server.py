@@ -19,10 +19,8 @@ import pytest
 from temporalio.client import Client
 
 from chant.temporal import devserver
-from conftest import Ran, wait_gone
+from conftest import MakeProject, Ran, wait_gone
 from temporal_server import free_port
-
-MakeProject = Callable[..., Path]
 
 OPS = """
 from chant import Op, phase, shell

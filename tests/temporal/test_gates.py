@@ -12,11 +12,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Ran
+from conftest import Chant, MakeProject
 from temporal_server import TemporalServer, workflow_id
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
 
 GATED = """
 from chant import Op, gate, phase, shell

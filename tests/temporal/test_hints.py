@@ -10,16 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 from temporalio.client import Client
 
-from conftest import chant_subprocess
+from conftest import MakeProject, chant_subprocess
 from temporal_procs import Chant, until
 from temporal_server import TemporalServer, free_port, workflow_id
-
-MakeProject = Callable[..., Path]
 
 HELLO = """
 from chant import Op, phase, shell

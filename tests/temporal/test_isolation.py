@@ -12,14 +12,11 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-from conftest import Ran, alive, chant_subprocess
+from conftest import MakeProject, Ran, alive, chant_subprocess
 from temporal_procs import Chant, lines, until
 from temporal_server import TemporalServer, project_id, workflow_id
-
-MakeProject = Callable[..., Path]
 
 OP = """
 from chant import Op, phase, shell

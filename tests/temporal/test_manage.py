@@ -14,45 +14,14 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from temporalio.client import Client
 
-from conftest import alive, chant_subprocess, wait_gone
+from conftest import MakeOp, MakeProject, alive, chant_subprocess, wait_gone
 from temporal_procs import Chant, lines, until
 from temporal_server import TemporalServer, workflow_id
-
-MakeProject = Callable[..., Path]
-NewProject = Callable[[str, str], tuple[Path, str]]
-
-
-@pytest.fixture
-def op_project(
-    make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
-) -> Iterator[NewProject]:
-    """``op_project(prefix, op_text)``: a project whose ``ops/op.op.py`` is ``op_text``
-    formatted with ``name`` (unique) and ``tmp``; its runs are terminated at the end."""
-    made: list[tuple[Path, str]] = []
-
-    def make(prefix: str, text: str) -> tuple[Path, str]:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        root = make_project(
-            {
-                "chant.toml": temporal_server.toml(f"q-{name}"),
-                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
-            },
-            folder=name,
-        )
-        made.append((root, name))
-        return root, name
-
-    yield make
-    for root, name in made:
-        # Nothing may be left running on the shared server (exit 2: it was not running).
-        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
 
 
 def history(root: Path, name: str) -> list[dict[str, Any]]:
@@ -105,7 +74,7 @@ def stop_all(procs: list[Chant], tmp_path: Path) -> None:
 
 
 def test_status_of_a_live_run_a_second_start_and_cancel_with_compensation(
-    op_project: NewProject, tmp_path: Path
+    op_project: MakeOp, tmp_path: Path
 ) -> None:
     root, name = op_project("live", LIVE_OP)
     wid = workflow_id(root, name)
@@ -165,9 +134,7 @@ def test_status_of_a_live_run_a_second_start_and_cancel_with_compensation(
         stop_all(procs, tmp_path)
 
 
-def test_cancel_force_terminates_without_compensation(
-    op_project: NewProject, tmp_path: Path
-) -> None:
+def test_cancel_force_terminates_without_compensation(op_project: MakeOp, tmp_path: Path) -> None:
     root, name = op_project("force", LIVE_OP)
     procs: list[Chant] = []
     try:
@@ -205,7 +172,7 @@ def no_worker_message(root: Path, name: str, queue: str) -> str:
 
 
 def test_cancel_of_a_run_no_worker_serves_says_nothing_happens_until_one_polls(
-    op_project: NewProject, tmp_path: Path
+    op_project: MakeOp, tmp_path: Path
 ) -> None:
     root, name = op_project("unserved", LIVE_OP)
     procs: list[Chant] = []
@@ -238,7 +205,7 @@ def test_cancel_of_a_run_no_worker_serves_says_nothing_happens_until_one_polls(
 
 
 def test_cancel_right_after_the_worker_died_says_nothing_happens_until_one_polls(
-    op_project: NewProject, tmp_path: Path
+    op_project: MakeOp, tmp_path: Path
 ) -> None:
     # The server lists a worker as a poller for a minute after it is gone: chant checks
     # that one takes up the request, not only that one polled lately.
@@ -284,7 +251,7 @@ async def find_workflows(server: TemporalServer, query: str) -> list[tuple[str, 
 
 
 def test_history_lists_completed_runs_and_outcomes_are_searchable(
-    op_project: NewProject, temporal_server: TemporalServer
+    op_project: MakeOp, temporal_server: TemporalServer
 ) -> None:
     root, name = op_project("drift", DRIFT_OP)
     run_ids = []
@@ -347,7 +314,7 @@ op = Op(
 
 
 def test_outcomes_over_temporals_2048_byte_limit_are_cut_in_chant_outcomes_only(
-    op_project: NewProject, temporal_server: TemporalServer
+    op_project: MakeOp, temporal_server: TemporalServer
 ) -> None:
     """The server terminated the run (BadSearchAttributes) when ChantOutcomes grew
     over 2048 bytes; now the longest values are cut there, the run completes, and its
@@ -389,7 +356,7 @@ async def described_status(server: TemporalServer, workflow_id: str) -> str | No
 
 
 def test_ctrl_c_detaches_and_the_workflow_runs_on_with_a_worker(
-    op_project: NewProject, temporal_server: TemporalServer, tmp_path: Path
+    op_project: MakeOp, temporal_server: TemporalServer, tmp_path: Path
 ) -> None:
     root, name = op_project("detach", DETACH_OP)
     wid = workflow_id(root, name)

@@ -7,43 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import alive, chant_subprocess, wait_gone
+from conftest import MakeOp, alive, chant_subprocess, wait_gone
 from temporal_procs import Chant, lines, until
-from temporal_server import TemporalServer
-
-MakeOp = Callable[[str, str], tuple[Path, str]]
-
-
-@pytest.fixture
-def op_project(
-    make_project: Callable[..., Path], temporal_server: TemporalServer, tmp_path: Path
-) -> Iterator[MakeOp]:
-    """``op_project(prefix, text)``: a project whose op file is ``text`` formatted with a
-    unique ``name`` and ``tmp``; its runs are terminated at the end."""
-    made: list[tuple[Path, str]] = []
-
-    def make(prefix: str, text: str) -> tuple[Path, str]:
-        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-        root = make_project(
-            {
-                "chant.toml": temporal_server.toml(f"q-{name}"),
-                "ops/op.op.py": text.format(name=name, tmp=tmp_path),
-            },
-            folder=name,
-        )
-        made.append((root, name))
-        return root, name
-
-    yield make
-    for root, name in made:
-        chant_subprocess("cancel", name, "--force", cwd=root, timeout=30)
-
 
 LEFT_BEHIND = {
     "background": "sleep 60 & echo $! > {tmp}/bg.pid",

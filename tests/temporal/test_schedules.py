@@ -17,11 +17,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from conftest import Ran, chant_subprocess
+from conftest import Chant, MakeProject, Ran, chant_subprocess
 from temporal_server import TemporalServer, project_id, workflow_id
-
-MakeProject = Callable[..., Path]
-Chant = Callable[..., Ran]
 
 TICKER = """
 from chant import Op, phase, shell

@@ -24,17 +24,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import Ran, chant_subprocess
+from conftest import MakeProject, Ran, chant_subprocess
 from temporal_procs import Chant
 from temporal_server import TemporalServer, workflow_id
-
-MakeProject = Callable[..., Path]
 
 _rng = random.Random(8)
 
