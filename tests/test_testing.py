@@ -24,6 +24,7 @@ from chant.testing import (
     approve,
     fails,
     hangs,
+    interrupts,
     raises,
     returns,
     run_op,
@@ -273,6 +274,35 @@ def test_fail_fast_cancels_a_sibling_still_running() -> None:
         "build.2": ("cancelled", 1),
         "deploy.1": ("skipped", 0),
         "rollback.1": ("ok", 1),
+    }
+
+
+def test_an_interrupt_cancels_the_running_steps_then_on_failure_runs() -> None:
+    run = run_op(deploy_op(), fakes={"build.1": interrupts(), "build.2": hangs()})
+    assert run.status == "interrupted"
+    assert run.result.error == {"type": "Interrupted", "message": "interrupted"}
+    assert statuses(run) == {
+        "build.1": ("cancelled", 1),
+        "build.2": ("cancelled", 1),
+        "deploy.1": ("skipped", 0),
+        "rollback.1": ("ok", 1),
+    }
+    assert run.steps["build.2"].error == {"type": "Cancelled", "message": "interrupted"}
+    assert [e["reason"] for e in events(run, "compensation_started")] == ["interrupted"]
+
+
+def test_an_interrupt_during_on_failure_stops_it_and_skips_its_rest() -> None:
+    op = Op(
+        name="undo",
+        phases=[phase("Deploy", [shell("./deploy")])],
+        on_failure=[phase("Undo", [shell("./undo db"), shell("./undo dns")])],
+    )
+    run = run_op(op, fakes={"deploy.1": raises(non_retryable=True), "undo.1": interrupts()})
+    assert run.status == "interrupted"
+    assert statuses(run) == {
+        "deploy.1": ("failed", 1),
+        "undo.1": ("cancelled", 1),
+        "undo.2": ("skipped", 0),
     }
 
 

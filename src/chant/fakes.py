@@ -39,11 +39,18 @@ class Call:
     attempt: int
     """1 for the first attempt, 2 for the first retry, …"""
     ctx: ActivityContext | None = field(default=None, compare=False, repr=False)
+    stop: Callable[[], object] | None = field(default=None, compare=False, repr=False)
 
     def output(self, line: str, stream: str = "stdout") -> None:
         """Emit a line of the step's output (a ``step_output`` event), as a command would."""
         if self.ctx is not None:
             self.ctx.output(line, stream)
+
+    def interrupt(self) -> None:
+        """Interrupt the run now, as Ctrl-C does: the running steps are cancelled (this
+        one too, at its next ``await``), then ``on_failure`` runs; a second call skips it."""
+        if self.stop is not None:
+            self.stop()
 
 
 Attempt = Callable[[Call], Awaitable[object]]
@@ -101,6 +108,18 @@ def hangs() -> Script:
     the run stops it."""
 
     async def attempt(call: Call) -> object:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return Script((attempt,))
+
+
+def interrupts() -> Script:
+    """Interrupt the run during this attempt, as Ctrl-C would (``Call.interrupt``): the
+    step is ``cancelled``, ``on_failure`` runs, and the run ends ``interrupted``."""
+
+    async def attempt(call: Call) -> object:
+        call.interrupt()
         await asyncio.Event().wait()
         raise AssertionError("unreachable")  # pragma: no cover
 

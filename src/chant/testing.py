@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
@@ -42,6 +42,7 @@ from chant.fakes import (
     as_script,
     fails,
     hangs,
+    interrupts,
     raises,
     returns,
     sequence,
@@ -69,6 +70,7 @@ __all__ = [
     "approve",
     "fails",
     "hangs",
+    "interrupts",
     "raises",
     "returns",
     "run_op",
@@ -208,12 +210,16 @@ class _Fakes:
         self.scripts = scripts
         self.strict = strict
         self.calls: list[Call] = []
+        self.stop: Callable[[], object] | None = None
+        """The executor's ``interrupt``, once it exists."""
 
     def define(self, name: str) -> ActivityDef:
         from chant.activities.registry import ActivityDef
 
         async def fake(ctx: ActivityContext, **args: JSON) -> object:
-            call = Call(step=ctx.step_id, fn=name, args=args, attempt=ctx.attempt, ctx=ctx)
+            call = Call(
+                step=ctx.step_id, fn=name, args=args, attempt=ctx.attempt, ctx=ctx, stop=self.stop
+            )
             self.calls.append(call)
             script = self.scripts.get(call.step) or self.scripts.get(name)
             if script is not None:
@@ -371,4 +377,5 @@ async def _walk(
         secrets=values,
         run_id=run_id,
     )
+    harness.stop = executor.interrupt
     return await executor.run(plan)
