@@ -16,8 +16,8 @@ delays the retries would have waited. See docs/testing.md.
         assert run.steps["rollback.1"].status == "ok"
 
 A fake's *behaviour* at each attempt (``returns``, ``raises``, ``fails``, ``sequence``,
-``hangs``, a value, an exception or a callable) is set by step id or activity name (the
-id wins); an unscripted step succeeds, unless ``strict=True``.
+``hangs``, ``interrupts``, a value, an exception or a callable) is set by step id or
+activity name (the id wins); an unscripted step succeeds, unless ``strict=True``.
 
 This module does not import Temporal.
 """
