@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -162,15 +162,36 @@ def wait_gone(pid: int, seconds: float = 5.0) -> bool:
 
 
 def run_op(
-    op: Op, *, kill_grace: float = 0.5, timeout: float = 60
+    op: Op,
+    *,
+    kill_grace: float = 0.5,
+    timeout: float = 60,
+    check_args: bool = False,
+    secrets: dict[str, str] | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> tuple[RunResult, list[Event]]:
-    """Resolve ``op`` against the real default registry and run it locally."""
+    """Resolve ``op`` against the real default registry (its steps' arguments checked
+    against their activities too with ``check_args``) and run it locally with
+    ``secrets``; ``sleep`` replaces the wait between attempts."""
     registry = default_registry()
     problems: list[Problem] = []
-    resolved = resolve_op(op, profiles={}, activities=registry.defaults(), problems=problems)
+    resolved = resolve_op(
+        op,
+        profiles={},
+        activities=registry.defaults(),
+        problems=problems,
+        check_args=(
+            (lambda fn, args: registry.get(fn).check_args(args))  # type: ignore[union-attr]
+            if check_args
+            else None
+        ),
+    )
     assert problems == []
     events: list[Event] = []
-    executor = LocalExecutor(registry, sinks=[events.append], kill_grace=kill_grace)
+    extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+    executor = LocalExecutor(
+        registry, sinks=[events.append], kill_grace=kill_grace, secrets=secrets, **extra
+    )
     result = asyncio.run(asyncio.wait_for(executor.run(resolved), timeout))
     return result, events
 

@@ -31,12 +31,9 @@ from chant import (
 )
 from chant.activities import k8s
 from chant.activities.registry import ActivityContext, default_registry
-from chant.errors import Problem
 from chant.events import Event, RunResult
 from chant.ir import ActivityStep
-from chant.local.executor import LocalExecutor
-from chant.plan import resolve_op
-from conftest import Ran, wait_gone, write_fake_tools
+from conftest import Ran, run_op, wait_gone, write_fake_tools
 
 KUBECTL_MISSING = "kubectl is not on PATH; install kubectl: https://kubernetes.io/docs/tasks/tools/"
 HELM_MISSING = "helm is not on PATH; install helm: https://helm.sh/docs/intro/install/"
@@ -116,23 +113,10 @@ def run_steps(
 ) -> tuple[RunResult, list[Event]]:
     """Run ``steps`` as one sequential phase; each step gets its activity's default
     profile unless it names one. A retry backs off at most 50ms."""
-    registry = default_registry()
-    problems: list[Problem] = []
     op = Op(name="k", phases=[phase("Deploy", list(steps))])
-    resolved = resolve_op(
-        op,
-        profiles={},
-        activities=registry.defaults(),
-        problems=problems,
-        check_args=lambda fn, args: registry.get(fn).check_args(args),  # type: ignore[union-attr]
+    return run_op(
+        op, check_args=True, secrets=secrets, sleep=sleep, kill_grace=kill_grace, timeout=30
     )
-    assert problems == []
-    events: list[Event] = []
-    executor = LocalExecutor(
-        registry, sinks=[events.append], secrets=secrets, sleep=sleep, kill_grace=kill_grace
-    )
-    result = asyncio.run(asyncio.wait_for(executor.run(resolved), 30))
-    return result, events
 
 
 def one(step: ActivityStep, **kw: Any) -> tuple[dict[str, Any], list[Event]]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chant import Op, Outcome, phase, state_diff, state_snapshot
-from chant.activities.registry import ActivityContext, default_registry
+from chant.activities.registry import ActivityContext
 from chant.activities.state import (
     snapshots,
     write_snapshot,
@@ -28,12 +28,10 @@ from chant.activities.state import (
 from chant.activities.state import (
     state_snapshot as snapshot_activity,
 )
-from chant.errors import ActivityError, CommandFailedError, Problem, ToolNotFoundError
+from chant.errors import ActivityError, CommandFailedError, ToolNotFoundError
 from chant.events import Event, RunResult
 from chant.ir import ActivityStep
-from chant.local.executor import LocalExecutor
-from chant.plan import resolve_op
-from conftest import MakeProject
+from conftest import MakeProject, run_op
 
 # The fake environment: observe.sh prints state.json, which each test rewrites between
 # observations. It also says something on stderr, which the step's output should show.
@@ -110,15 +108,7 @@ def canonical_sha256(data: Any) -> str:
 
 def run_steps(*steps: ActivityStep) -> tuple[RunResult, list[Event]]:
     """Run the steps in one phase with their default profiles, as `chant run` would."""
-    registry = default_registry()
-    problems: list[Problem] = []
-    defaults = {n: registry.defaults()[n] for n in registry.names()}
-    op = Op(name="t", phases=[phase("P", list(steps))])
-    resolved = resolve_op(op, profiles={}, activities=defaults, problems=problems)
-    assert problems == []
-    events: list[Event] = []
-    executor = LocalExecutor(registry, sinks=[events.append])
-    return asyncio.run(asyncio.wait_for(executor.run(resolved), 30)), events
+    return run_op(Op(name="t", phases=[phase("P", list(steps))]), timeout=30)
 
 
 def failed_once(step: ActivityStep) -> dict[str, str]:
