@@ -269,3 +269,23 @@ def test_every_built_in_runs_with_every_optional_argument_set(
         getattr(k8s, f"{name}_argv")(**getattr(chant, name)(**calls[name]).args)
         for name in ("kubectl_apply", "helm_install", "wait_for_rollout")
     ]
+
+
+def test_none_is_refused_for_an_argument_whose_default_is_not_none(
+    make_project: Callable[..., Path], chant: Callable[..., Ran]
+) -> None:
+    # Nullability is per argument: shell's env may be None, state_snapshot's env may not.
+    root = make_project(
+        {
+            "ops/snap.op.py": "from chant import Op, activity, phase\n\n"
+            'snap = Op(name="snap", phases=[phase("P", [activity("state_snapshot", env=None),'
+            ' activity("shell", cmd="true", env=None)])])\n'
+        }
+    )
+    ran = chant("build", cwd=root)
+    assert ran.code == 2
+    assert ran.err == (
+        "chant: error: 1 problem in the project:\n"
+        'ops/snap.op.py:3: op "snap": step "p.1": argument "env" must be a string, got NoneType'
+        " None\n  hint: chant activities shows each signature\n"
+    )

@@ -18,9 +18,10 @@ import pytest
 from chant import Op, activity, phase
 from chant.events import Event, RunResult, StepStatus
 from chant.ir import JSON
+from chant.outcomes import StepOutcome
 from chant.plan import resolve
 from chant.planned import PlannedStep
-from chant.walk import StepOutcome, Walker
+from chant.walk import Walker
 
 OK, FAILED, SKIPPED, CANCELLED = "ok", "failed", "skipped", "cancelled"
 
