@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from chant import Op, Outcome, Profile, Retry, activity, gate, phase, secret, shell
+from chant.activities.registry import default_registry
 from chant.errors import OpNotFoundError, SecretNotSetError, UsageError, ValidationError
 from chant.testing import (
     SHELL_OK,
@@ -443,6 +444,16 @@ def test_an_op_is_loaded_by_name_with_the_projects_profiles(
     assert (statuses(run), run.sleeps) == ({"a.1": ("failed", 2)}, (7.0,))
     with pytest.raises(OpNotFoundError, match=r'^no Op named "b"; available: a'):
         run_op("b", project=root)
+
+
+def test_a_plan_runs_as_it_is() -> None:
+    from chant.planned import Plan
+    from chant.project import resolve
+
+    resolved, problems = resolve(deploy_op(), profiles={}, registry=default_registry())
+    assert problems == []
+    run = run_op(Plan.of(resolved), fakes={"deploy.1": fails(1)})
+    assert (run.status, run.sleeps) == ("ok", (2.0,))
 
 
 def test_an_op_object_is_checked_as_chant_run_checks_it() -> None:

@@ -51,11 +51,12 @@ from chant.fakes import (
 )
 from chant.ir import JSON, Op
 from chant.local.executor import LocalExecutor
+from chant.planned import Plan
 
 if TYPE_CHECKING:
     from chant.activities.registry import ActivityContext, ActivityDef, Registry
     from chant.outcomes import StepOutcome
-    from chant.planned import GatePlan, Plan, PlannedStep
+    from chant.planned import GatePlan, PlannedStep
     from chant.project import Project
 
 __all__ = [
@@ -168,14 +169,14 @@ class Options(TypedDict, total=False):
     """The run id of events and result (default ``test``)."""
 
 
-def run_op(op: Op | str, **options: Unpack[Options]) -> FakeRun:
-    """Run ``op`` (an ``Op``, or the name of one in ``project``) with fake activities
-    (see ``Options``). Raises what ``chant run`` would for a bad Op
+def run_op(op: Op | Plan | str, **options: Unpack[Options]) -> FakeRun:
+    """Run ``op`` (an ``Op``, a ``Plan``, or the name of an Op in ``project``) with fake
+    activities (see ``Options``). Raises what ``chant run`` would for a bad Op
     (``ValidationError``, ``OpNotFoundError``, ``SecretNotSetError``)."""
     return asyncio.run(run_op_async(op, **options))
 
 
-async def run_op_async(op: Op | str, **options: Unpack[Options]) -> FakeRun:
+async def run_op_async(op: Op | Plan | str, **options: Unpack[Options]) -> FakeRun:
     """``run_op`` for a test that already runs an event loop."""
     unknown = sorted(set(options) - Options.__optional_keys__)
     if unknown:  # as Python says it for a misspelt keyword, which **options would hide
@@ -187,9 +188,9 @@ async def run_op_async(op: Op | str, **options: Unpack[Options]) -> FakeRun:
         {k: as_script(v) for k, v in fakes.items()}, strict=options.get("strict", False)
     )
     project = options.get("project")
+    plan = _plan(op, Path(project) if project is not None else None, harness.scripts)
     result = await _walk(
-        op,
-        project=Path(project) if project is not None else None,
+        plan,
         harness=harness,
         gates=dict(options.get("gates") or {}),
         secrets=dict(options.get("secrets") or {}),
@@ -332,10 +333,29 @@ def _check_targets(plan: Plan, fakes: Iterable[str], gates: Iterable[str]) -> No
             )
 
 
+def _plan(op: Op | Plan | str, project: Path | None, scripted: Iterable[str]) -> Plan:
+    """``op`` resolved and planned as ``chant run`` does it (``ValidationError``,
+    ``OpNotFoundError``); a ``Plan`` is taken as it is."""
+    from chant.errors import ValidationError
+    from chant.project import load_project, resolve
+
+    if isinstance(op, Plan):
+        return op
+    loaded = load_project(project, strict=False) if project or isinstance(op, str) else None
+    if isinstance(op, str):
+        assert loaded is not None, "a project is loaded to find an Op by name"
+        return Plan.of(loaded.op(op))
+    real, known = _known(loaded, scripted)
+    profiles = loaded.config.profiles if loaded else {}
+    resolved, problems = resolve(op, profiles=profiles, registry=real, activities=known)
+    if problems:
+        raise ValidationError(problems)
+    return Plan.of(resolved)
+
+
 async def _walk(
-    op: Op | str,
+    plan: Plan,
     *,
-    project: Path | None,
     harness: _Fakes,
     gates: Mapping[str, GateScript],
     secrets: Mapping[str, str],
@@ -344,29 +364,14 @@ async def _walk(
     no_retry: bool,
     run_id: str,
 ) -> RunResult:
-    """Resolve ``op`` as ``chant run`` does and walk it with the fakes: the one place
-    this module calls into chant.plan, chant.secrets and the executor."""
+    """Walk ``plan`` with the fakes through the local executor."""
     from chant.activities.registry import Registry
-    from chant.errors import ValidationError
-    from chant.planned import Plan
-    from chant.project import load_project, resolve
     from chant.secrets import secret_values
 
-    loaded = load_project(project, strict=False) if project or isinstance(op, str) else None
-    if isinstance(op, str):
-        assert loaded is not None, "a project is loaded to find an Op by name"
-        resolved = loaded.op(op)
-    else:
-        real, known = _known(loaded, harness.scripts)
-        profiles = loaded.config.profiles if loaded else {}
-        resolved, problems = resolve(op, profiles=profiles, registry=real, activities=known)
-        if problems:
-            raise ValidationError(problems)
-    plan = Plan.of(resolved)
     _check_targets(plan, harness.scripts, gates)
     if no_retry:
         plan = plan.single_attempt()
-    values = secret_values(resolved, secrets)
+    values = secret_values(plan.op, secrets)
     names = {s.fn for s in plan.steps if s.gate is None}
     executor = _Executor(
         Registry(harness.define(n) for n in sorted(names)),
