@@ -27,7 +27,6 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from chant.activities import registry as activity_registry
 from chant.cli.main import main
 from chant.ir import Op
 from chant.plan import check_ir
@@ -260,7 +259,6 @@ def project(files: dict[str, bytes]) -> Iterator[Path]:
     """A fresh project folder as the current directory; afterwards no op module, declared
     activity or sys.path entry of it is left in this process."""
     saved_cwd, saved_path = os.getcwd(), list(sys.path)
-    saved_declared = list(activity_registry._DECLARED)
     saved_modules = set(sys.modules)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -273,7 +271,6 @@ def project(files: dict[str, bytes]) -> Iterator[Path]:
         finally:
             os.chdir(saved_cwd)
             sys.path[:] = saved_path
-            activity_registry._DECLARED[:] = saved_declared
             for name in set(sys.modules) - saved_modules:
                 if name.startswith("chant_ops"):
                     del sys.modules[name]

@@ -15,13 +15,16 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chant.config import CONFIG_NAME, Config
 from chant.errors import ChantError, Problem, UsageError
 from chant.ir import Op
+
+if TYPE_CHECKING:
+    from chant.activities.registry import ActivityDef
 
 _CHANT_DIR = str(Path(__file__).parent)
 IMPORT_TIMEOUT_ENV = "CHANT_IMPORT_TIMEOUT"
@@ -48,6 +51,9 @@ class Discovered:
     failed: tuple[tuple[str, Problem], ...] = ()
     """Each op file (shown path) that could not be imported, with why: its Ops are
     unknown."""
+    activities: tuple[ActivityDef, ...] = ()
+    """The activities the project's files declared with ``@activity`` while they were
+    imported, in order."""
 
 
 @dataclass(frozen=True)
@@ -559,11 +565,62 @@ def _safe_repr(value: object) -> str:
 
 def discover(config: Config) -> Discovered:
     """Import every op file of the project (as ``search`` bounds them) and collect its
-    Ops and problems."""
-    root = str(config.root)
-    if root not in sys.path:
-        # Let op files import the project's own helper modules.
-        sys.path.insert(0, root)
+    Ops, the activities its files declare (``@activity``) and its problems."""
+    from chant.activities.registry import collecting
+
+    with _project_imports(config.root), collecting() as declared:
+        found = _discover(config)
+    return replace(found, activities=tuple(declared))
+
+
+@contextmanager
+def _project_imports(root: Path) -> Iterator[None]:
+    """The project root on ``sys.path`` while its op files and activity modules import
+    (so they can import the project's own helper modules), and taken off again after.
+    Modules of the names the root provides that an earlier load imported (from this
+    project or another one) are forgotten first, so that each load imports the
+    project's own afresh and collects what they declare."""
+    entry = str(root)
+    for name in _stale_modules(entry):
+        del sys.modules[name]
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added:
+            with suppress(ValueError):
+                sys.path.remove(entry)
+
+
+def _stale_modules(root: str) -> list[str]:
+    """The loaded modules named like a module or package in folder ``root`` that were not
+    imported from a folder on ``sys.path`` (besides ``root``): an earlier load's."""
+    try:
+        provided = {n.removesuffix(".py") for n in os.listdir(root)}
+    except OSError:
+        return []
+    elsewhere = tuple(
+        os.path.join(os.path.abspath(p or "."), "")
+        for p in sys.path
+        if isinstance(p, str) and os.path.abspath(p or ".") != root
+    )
+    stale = []
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] not in provided:
+            continue
+        try:
+            file = getattr(module, "__file__", None)
+            places = [file] if isinstance(file, str) else list(getattr(module, "__path__", ()))
+        except Exception:  # a module object of odd make: leave it alone
+            continue
+        if places and not any(str(p).startswith(elsewhere) for p in places):
+            stale.append(name)
+    return stale
+
+
+def _discover(config: Config) -> Discovered:
     ops: list[tuple[Op, str]] = []
     where = ops_line(config)
     problems: list[Problem] = [

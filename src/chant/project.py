@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chant.activities.registry import Registry, default_registry
+from chant.activities.registry import ProjectContext, Registry, default_registry
 from chant.config import Config, load_config
 from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
@@ -114,7 +114,7 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
     """
     config = load_config(start or Path.cwd())
     found = discover(config)
-    registry = default_registry()
+    registry = default_registry(found.activities, project=ProjectContext(config))
     problems = list(found.problems)
     check_project(list(found.ops), problems)
     defaults = registry.defaults()

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chant.activities.registry import ActivityContext, _in_daemon_thread
+from chant.activities.calling import in_daemon_thread
+from chant.activities.registry import ActivityContext
 from chant.errors import ActivityError
 from chant.profiles import format_seconds, parse_duration
 
@@ -127,7 +128,7 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
     while True:
         attempts += 1
         try:
-            answer: _Answer = await _in_daemon_thread(
+            answer: _Answer = await in_daemon_thread(
                 _request,
                 {
                     "url": check.url,

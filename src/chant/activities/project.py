@@ -63,12 +63,12 @@ async def build(
 ) -> dict[str, object]:
     """Build the project in folder ``path``.
 
-    Args: ``path`` the folder, relative to the current directory (the project root
-    during a run); ``command`` what builds it: a list runs as an argument vector
-    (no shell), a string with ``/bin/sh -c``. Without ``command`` the first of these
-    found in ``path`` decides: ``chant.toml`` → ``chant build`` (this Python's chant),
-    ``Makefile`` → ``make``, ``package.json`` → ``npm run build``, ``pyproject.toml`` →
-    ``python -m build`` (this Python; needs the ``build`` package). The command runs in
+    Args: ``path`` the folder, relative to the project root; ``command`` what builds
+    it: a list runs as an argument vector (no shell), a string with ``/bin/sh -c``.
+    Without ``command`` the first of these found in ``path`` decides: ``chant.toml`` →
+    ``chant build`` (this Python's chant), ``Makefile`` → ``make``, ``package.json`` →
+    ``npm run build``, ``pyproject.toml`` → ``python -m build`` (this Python; needs the
+    ``build`` package). The command runs in
     ``path``, in its own process group, its lines streamed as step output.
 
     Returns ``{path, command, exit_code, stdout, stderr}``: ``path`` as given, ``command``
@@ -91,11 +91,11 @@ async def teardown(
 ) -> dict[str, object]:
     """Tear down what the project in folder ``path`` set up: the inverse of ``build``.
 
-    Args: ``path`` the folder, relative to the current directory (the project root
-    during a run); ``command`` what tears it down: a list runs as an argument vector
-    (no shell), a string with ``/bin/sh -c``. Without ``command`` the first of these
-    found in ``path`` decides: ``chant.toml`` → ``chant run teardown`` (its Op named
-    teardown), ``Makefile`` → ``make teardown``, ``package.json`` → ``npm run teardown``.
+    Args: ``path`` the folder, relative to the project root; ``command`` what tears
+    it down: a list runs as an argument vector (no shell), a string with
+    ``/bin/sh -c``. Without ``command`` the first of these found in ``path`` decides:
+    ``chant.toml`` → ``chant run teardown`` (its Op named teardown), ``Makefile`` →
+    ``make teardown``, ``package.json`` → ``npm run teardown``.
     The command runs in ``path``, in its own process group, its lines streamed.
 
     Returns ``{path, command, exit_code, stdout, stderr}`` as ``build`` does.
@@ -113,7 +113,7 @@ async def teardown(
 async def _run(
     ctx: ActivityContext, action: str, path: str, command: Sequence[str] | str | None
 ) -> dict[str, object]:
-    folder = _folder(action, path)
+    folder = _folder(action, path, ctx)
     env: dict[str, str] | None = None
     nested_chant = False
     if command is not None:
@@ -148,8 +148,11 @@ async def _run(
     }
 
 
-def _folder(action: str, path: str) -> str:
-    folder = os.path.abspath(path)
+def _folder(action: str, path: str, ctx: ActivityContext) -> str:
+    """``path`` as an absolute folder: relative to the project root (the current
+    directory for a context without a project)."""
+    base = str(ctx.project.root) if ctx.project is not None else ""
+    folder = os.path.abspath(os.path.join(base, path))
     verb = "build" if action == "build" else "tear down"
     if not os.path.exists(folder):
         raise ActivityError(

@@ -13,17 +13,35 @@ import contextlib
 import functools
 import importlib
 import inspect
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from chant.activities.calling import base_error, exit_error, in_daemon_thread, os_exit_raises
 from chant.errors import ActivityError, ChantError
 from chant.events import Masker
 from chant.ir import JSON, Profile
 from chant.profiles import DEFAULT_PROFILE
+
+if TYPE_CHECKING:
+    from chant.config import Config
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    """The project a step runs for: what an activity needs of it, handed over by the
+    executor instead of read from the current directory (a long-lived worker serves
+    its project whatever its working directory)."""
+
+    config: Config
+    """The project's ``chant.toml`` as loaded with the project (environments, profiles)."""
+
+    @property
+    def root(self) -> Path:
+        """The project root: the folder of ``chant.toml``, where steps run."""
+        return self.config.root
 
 
 class ActivityContext:
@@ -38,6 +56,7 @@ class ActivityContext:
         heartbeat_interval: float | None = None,
         kill_grace: float = 2.0,
         masker: Masker | None = None,
+        project: ProjectContext | None = None,
     ) -> None:
         self.step_id = step_id
         self.attempt = attempt
@@ -48,6 +67,9 @@ class ActivityContext:
         self.masker = masker or Masker()
         """Masks every secret the Op declares; streams apply it before they keep or cut
         text, so no tail or split line holds part of a secret."""
+        self.project = project
+        """The project the step runs for; None for a context built by hand (then the
+        activities that need the project find it from the current directory)."""
         self.cancelled = asyncio.Event()
         """Set when the attempt is being stopped (timeout, cancel, interrupt)."""
         self.last_heartbeat = time.monotonic()
@@ -116,7 +138,7 @@ class ActivityDef:
             )
         return signature
 
-    def check_args(self, args: Mapping[str, JSON]) -> str | None:
+    def check_args(self, args: Mapping[str, object]) -> str | None:
         """Why ``args`` cannot call this activity (missing or unknown), or None."""
         try:
             self._call_signature.bind(**args)
@@ -142,7 +164,7 @@ class ActivityDef:
         params = [show(p) for n, p in signature.parameters.items() if n != "ctx"]
         return f"{self.name}({', '.join(params)})"
 
-    async def invoke(self, args: Mapping[str, JSON], ctx: ActivityContext) -> JSON:
+    async def invoke(self, args: Mapping[str, JSON], ctx: ActivityContext) -> object:
         """Run the activity once with ``args``; plain functions run in a daemon thread.
 
         An activity that tries to end the program (``sys.exit``, ``KeyboardInterrupt``,
@@ -156,79 +178,20 @@ class ActivityDef:
             if self.fn is None:  # chant's own, imported from a "module:function" target
                 if asyncio.iscoroutinefunction(fn):
                     return await fn(**kwargs)
-                return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
-            with _os_exit_raises():
+                return await in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+            with os_exit_raises():
                 if asyncio.iscoroutinefunction(fn):
                     return await fn(**kwargs)
-                return await _in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
+                return await in_daemon_thread(fn, kwargs, f"chant-activity-{self.name}")
         except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
-            raise _exit_error(self.name, exc) from None
+            raise exit_error(self.name, exc) from None
         except Exception:
             raise
         except BaseException as exc:
             task = asyncio.current_task()
             if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
                 raise  # the attempt itself is being cancelled (timeout, fail_fast, Ctrl-C)
-            raise _base_error(exc) from None
-
-
-def _base_error(exc: BaseException) -> ChantError:
-    """A failure of the attempt for a ``BaseException`` that is not an ``Exception``,
-    which the walk and Temporal would otherwise take for a cancel or let end chant."""
-    from chant.errors import ActivityError
-    from chant.walk import error_of
-
-    error = error_of(exc)
-    return ActivityError(error["message"], type=error["type"])
-
-
-class _OsExit(SystemExit):
-    """What ``os._exit(code)`` raises in chant's process while an activity of the
-    project or of a package runs: it would end chant at once, with that code (0 too)
-    and no compensation, so that a CI job would pass with nothing done."""
-
-
-_os_exit_users = 0
-_saved_os_exit: Callable[[int], NoReturn] = os._exit
-_chant_pid = 0
-
-
-def _os_exit(status: int) -> NoReturn:
-    if os.getpid() != _chant_pid:  # a child the activity forked (multiprocessing) exits
-        _saved_os_exit(status)
-    raise _OsExit(status)
-
-
-@contextlib.contextmanager
-def _os_exit_raises() -> Iterator[None]:
-    """While any non-built-in activity runs, ``os._exit`` in chant's own process
-    raises ``_OsExit`` in the caller (the activity) instead of ending chant."""
-    global _os_exit_users, _chant_pid, _saved_os_exit
-    if _os_exit_users == 0:
-        _chant_pid, _saved_os_exit = os.getpid(), os._exit
-        os._exit = _os_exit
-    _os_exit_users += 1
-    try:
-        yield
-    finally:
-        _os_exit_users -= 1
-        if _os_exit_users == 0:
-            setattr(os, "_exit", _saved_os_exit)  # noqa: B010 (mypy: a callable of ours)
-
-
-def _exit_error(name: str, exc: BaseException) -> ChantError:
-    from chant.errors import ActivityExitError
-
-    if isinstance(exc, _OsExit):
-        what = f"called os._exit({exc.code!r})"
-    elif isinstance(exc, SystemExit):
-        what = f"called sys.exit({exc.code!r})"
-    else:
-        what = f"raised {type(exc).__name__}" + (f"({exc})" if str(exc) else "")
-    return ActivityExitError(
-        f'activity "{name}" {what}; an activity must return its result or raise an '
-        "exception, not end the program"
-    )
+            raise base_error(exc) from None
 
 
 async def run_attempt(
@@ -270,7 +233,7 @@ async def run_attempt(
             await asyncio.shield(asyncio.wait({task}))
 
 
-def _json_result(value: Any, defn: ActivityDef, ctx: ActivityContext) -> JSON:
+def _json_result(value: object, defn: ActivityDef, ctx: ActivityContext) -> JSON:
     """A result is JSON in both modes (Temporal stores it so): ``chant.events.to_json``
     converts bytes, sets, tuples and paths, and anything else fails the step at once."""
     from chant.errors import ResultNotJSONError
@@ -290,38 +253,6 @@ def _json_result(value: Any, defn: ActivityDef, ctx: ActivityContext) -> JSON:
     return result
 
 
-async def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any], name: str) -> Any:
-    """Run a plain function in a daemon thread and await its result.
-
-    A thread cannot be killed: when the attempt times out or is cancelled, the function
-    is abandoned (it should watch ``ctx.cancelled``). A daemon thread, unlike the default
-    executor's, does not keep chant from exiting afterwards.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(error: BaseException | None, value: Any) -> None:
-        if not future.done():
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-
-    def target() -> None:
-        error: BaseException | None
-        try:
-            value, error = fn(**kwargs), None
-        except (StopIteration, StopAsyncIteration) as exc:  # a Future refuses these
-            value, error = None, _base_error(exc)
-        except BaseException as exc:  # handed to the awaiting task, not swallowed
-            value, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed while fn ran
-            loop.call_soon_threadsafe(settle, error, value)
-
-    threading.Thread(target=target, name=name, daemon=True).start()
-    return await future
-
-
 class Registry:
     """Activities by name. Two with one name is an error naming both sources.
 
@@ -335,8 +266,12 @@ class Registry:
         defs: Iterable[ActivityDef] = (),
         *,
         lazy: Callable[[], Iterable[ActivityDef]] | None = None,
+        project: ProjectContext | None = None,
     ) -> None:
         self._defs: dict[str, ActivityDef] = {}
+        self.project = project
+        """The project whose steps this registry runs, handed to each attempt's context
+        by both executors; None when there is no project (a registry of fakes)."""
         self._lazy = lazy
         self.shadowed: list[ActivityDef] = []
         """Installed activities hidden by a project activity of the same name."""
@@ -357,7 +292,7 @@ class Registry:
     def add(self, d: ActivityDef) -> None:
         old = self._defs.get(d.name)
         if old is not None and (old.fn is not d.fn or old.target != d.target):
-            from chant.plan import where
+            from chant.names import where
 
             raise ChantError(
                 f'two activities are named "{d.name}": {where(old.source)} and {where(d.source)}',
@@ -399,7 +334,21 @@ class _Defaults(Mapping[str, str]):
         return len(self.registry.names())
 
 
-_DECLARED: list[ActivityDef] = []
+_collectors: list[list[ActivityDef]] = []
+"""The lists collecting ``@activity`` declarations while a project loads (innermost
+last); empty outside a load, so nothing accumulates across loads."""
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[ActivityDef]]:
+    """Collect the activities declared with ``@activity`` while the block runs: discovery
+    imports a project's files inside it and builds the project's registry from the list."""
+    found: list[ActivityDef] = []
+    _collectors.append(found)
+    try:
+        yield found
+    finally:
+        _collectors.remove(found)
 
 
 def declare(
@@ -408,16 +357,18 @@ def declare(
     name: str | None = None,
     default_profile: str | None = None,
     source: str | None = None,
-) -> None:
-    """Record ``fn`` (decorated with ``@activity``) for every registry built afterwards."""
-    _DECLARED.append(
-        ActivityDef(
-            name=name or fn.__name__,
-            fn=fn,
-            default_profile=default_profile or DEFAULT_PROFILE,
-            source=source or fn.__module__,
-        )
+) -> ActivityDef:
+    """The activity ``fn`` (decorated with ``@activity``), added to the declarations
+    being collected (``collecting``), if any."""
+    defn = ActivityDef(
+        name=name or fn.__name__,
+        fn=fn,
+        default_profile=default_profile or DEFAULT_PROFILE,
+        source=source or fn.__module__,
     )
+    if _collectors:
+        _collectors[-1].append(defn)
+    return defn
 
 
 def _builtin(name: str, module: str, profile: str = DEFAULT_PROFILE) -> ActivityDef:
@@ -483,10 +434,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def default_registry() -> Registry:
-    """The built-ins, every function declared with ``@activity`` so far, and (looked up
-    only when needed) the ``chant.activities`` entry points."""
-    reg = Registry(BUILTINS, lazy=entry_point_activities)
-    for d in _DECLARED:
+def default_registry(
+    declared: Iterable[ActivityDef] = (), *, project: ProjectContext | None = None
+) -> Registry:
+    """The built-ins, the ``declared`` activities (a project's, as discovery collected
+    them) and (looked up only when needed) the ``chant.activities`` entry points."""
+    reg = Registry(BUILTINS, lazy=entry_point_activities, project=project)
+    for d in declared:
         reg.add(d)
     return reg

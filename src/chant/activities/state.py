@@ -55,7 +55,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from chant.activities.process import failure_message, require_tool, run_command
 from chant.activities.registry import ActivityContext
@@ -117,7 +117,7 @@ def _is_k8s_item(item: Any) -> bool:
     return isinstance(metadata, dict) and isinstance(metadata.get("name"), str)
 
 
-def is_k8s_list(data: JSON) -> bool:
+def is_k8s_list(data: JSON) -> TypeGuard[dict[str, Any]]:
     """Whether ``data`` looks like ``kubectl get ... -o json`` output: an object whose
     ``items`` is a list of objects that each have ``kind`` and ``metadata.name``."""
     if not isinstance(data, dict):
@@ -246,7 +246,7 @@ def _prune(folder: Path, keep: int) -> None:
 def read_snapshot(path: Path) -> JSON:
     """The JSON stored in snapshot file ``path``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return cast(JSON, json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise _fail(
             "SnapshotReadError",
@@ -257,20 +257,25 @@ def read_snapshot(path: Path) -> JSON:
 # --- the environment and its observation ---------------------------------------------
 
 
-def _environment(env: str) -> tuple[Path, tuple[str, ...]]:
-    """The project root and ``env``'s observe command, from ``chant.toml``."""
+def _environment(ctx: ActivityContext, env: str) -> tuple[Path, tuple[str, ...]]:
+    """The project root and ``env``'s observe command, from the project's ``chant.toml``
+    (the one around the current directory for a context without a project)."""
     from chant.config import CONFIG_NAME, load_config
 
     if not isinstance(env, str) or not env or env in (".", "..") or "/" in env or "\\" in env:
         raise _fail("InvalidArgumentError", f"env must be an environment's name, got {env!r}")
-    try:
-        config = load_config(Path.cwd())
-    except ChantError as exc:
-        raise _fail("ConfigError", str(exc)) from None
+    if ctx.project is not None:
+        config, here = ctx.project.config, ctx.project.root
+    else:
+        here = Path.cwd()
+        try:
+            config = load_config(here)
+        except ChantError as exc:
+            raise _fail("ConfigError", str(exc)) from None
     environment = config.environments.get(env)
     if environment is None:
         defined = ", ".join(sorted(config.environments)) or "none"
-        where = _shown(config.file, Path.cwd()) if config.file else f"{CONFIG_NAME} (none found)"
+        where = _shown(config.file, here) if config.file else f"{CONFIG_NAME} (none found)"
         raise _fail(
             "UnknownEnvironmentError",
             f'no environment "{env}" in {where} (defined: {defined}); to add it, write '
@@ -330,7 +335,7 @@ async def _observe(ctx: ActivityContext, env: str, root: Path, argv: Sequence[st
     if not text.strip():
         raise _fail("ObserveOutputError", f"{what} printed nothing; it must print JSON")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return cast(JSON, json.loads(text, parse_constant=_no_constant))
     except json.JSONDecodeError as exc:
         raise _fail(
             "ObserveOutputError",
@@ -376,7 +381,7 @@ async def state_snapshot(ctx: ActivityContext, env: str) -> dict[str, Any]:
     names it, what failed and the fix); ``CommandFailedError`` (it exited non-zero;
     retryable).
     """
-    root, argv = _environment(env)
+    root, argv = _environment(ctx, env)
     data = await _observe(ctx, env, root, argv)
     folder = root / STATE_DIR / env
     try:
@@ -424,7 +429,7 @@ async def state_diff(ctx: ActivityContext, env: str, against: str = "previous") 
             "InvalidArgumentError",
             f'state_diff: against must be "previous" or "live", got {against!r}',
         )
-    root, argv = _environment(env)
+    root, argv = _environment(ctx, env)
     folder = root / STATE_DIR / env
     stored = snapshots(folder)
     needed = 2 if against == "previous" else 1
