@@ -43,11 +43,14 @@ An ``ActivityError``'s ``type`` is its class name unless given; that string is w
 ``non_retryable_error_types`` in a retry policy matches, as in Temporal. Every type
 name chant records in a step's or run's error is an ``ErrorType``.
 
-Not in the tree, on purpose: ``discover.ImportEscape`` (a ``BaseException`` that
+Not in the tree, on purpose, as they never reach a user (internal control flow; a test
+holds this list to the code): ``discover.ImportEscape`` (a ``BaseException`` that
 unwinds an op file calling ``sys.exit``/``os.fork`` while imported; it never leaves
-discovery), ``events.NotJSONError`` (a ``TypeError`` ``to_json`` raises for its callers,
-which report it as ``ResultNotJSONError``) and ``plan._TooDeep`` (unwinds a too-deep
-value inside the planner).
+discovery), ``activities.calling._OsExit`` (a ``SystemExit`` standing in for an
+activity's ``os._exit``, reported as ``ActivityExitError``), ``jsontypes.NotJSONError``
+(a ``TypeError`` ``to_json`` raises for its callers, which report it as
+``ResultNotJSONError``) and ``resolver._TooDeep`` (unwinds a too-deep value inside the
+planner).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chant.config import Config
-    from chant.temporal.devserver import OtherServer
+    from chant.temporal.servers import OtherServer
 
 
 class ExitCode(IntEnum):
@@ -134,6 +137,10 @@ class ErrorType(StrEnum):
     SNAPSHOT_READ = "SnapshotReadError"
     SNAPSHOT_WRITE = "SnapshotWriteError"
     SNAPSHOT_MISSING = "SnapshotMissingError"
+    ACTIVITY = "ActivityError"
+    """An ``ActivityError`` raised with no type of its own."""
+    UNSCRIPTED_STEP = "UnscriptedStepError"
+    """``chant.testing``: a step the test gave no fake for."""
 
 
 class ChantError(Exception):

@@ -10,8 +10,9 @@ from chant.activities.registry import ProjectContext, Registry, default_registry
 from chant.config import Config, load_config
 from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
-from chant.ir import JSON, Op, Profile
-from chant.plan import MAX_NAME, OP_NAME, check_project, resolve_op, suggest, where
+from chant.ir import Op, Profile
+from chant.names import MAX_NAME, suggest, where
+from chant.plan import OP_NAME, check_project, resolve_op
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def resolve(
     names of the activities a step may call to their default profile (default: every
     one in ``registry``)."""
 
-    def check_args(fn: str, args: Mapping[str, JSON]) -> str | None:
+    def check_args(fn: str, args: Mapping[str, object]) -> str | None:
         found = registry.get(fn)
         return found.check_args(args) if found else None
 

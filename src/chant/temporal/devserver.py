@@ -25,6 +25,9 @@ from chant.errors import AlreadyServedError as AlreadyServedError
 from chant.errors import RuntimeUnavailableError, UsageError
 from chant.files import atomic_write, locked, writing
 from chant.temporal.connect import INSTALL_TEMPORAL, is_loopback
+from chant.temporal.servers import OtherServer as OtherServer  # re-exported
+from chant.temporal.servers import host_port, is_dev_server, process
+from chant.temporal.servers import serving as serving  # re-exported: cli/server.py
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 POLL = 0.1
@@ -67,90 +70,6 @@ class ServerInfo:
     """When it was started, in seconds since the epoch (``time.time()``)."""
 
 
-@dataclass(frozen=True)
-class OtherServer:
-    """A ``temporal server start-dev`` serving an address, that this project did not
-    start: another project's (``project`` is its root), or one started by hand."""
-
-    pid: int
-    address: str
-    project: Path | None
-    """The root of the chant project that started it (its database is in that
-    project's ``.chant/server/``), or None when it was not started by chant."""
-
-    def describe(self, *, already: bool = False) -> str:
-        """``a Temporal dev server is serving ADDR (started by chant in ROOT, pid N)``."""
-        who = (
-            f"started by chant in {self.project}"
-            if self.project is not None
-            else "not started by chant"
-        )
-        state = "already serving" if already else "serving"
-        return f"a Temporal dev server is {state} {self.address} ({who}, pid {self.pid})"
-
-
-def serving(address: str) -> OtherServer | None:
-    """The ``temporal server start-dev`` process listening on ``address``, if any (found
-    by its command line: ``--ip`` and ``--port``)."""
-    host, port = _host_port(address)
-    for pid, argv in _dev_servers():
-        ip = _option(argv, "--ip") or "127.0.0.1"
-        if _option(argv, "--port", "-p") != str(port) or not _same_host(ip, host):
-            continue
-        db = _option(argv, "--db-filename", "-f")
-        project = None
-        if db is not None:
-            path = Path(db)
-            if path.name == "temporal.db" and path.parent.parent.name == ".chant":
-                project = path.parent.parent.parent
-        return OtherServer(pid, address, project)
-    return None
-
-
-def _same_host(a: str, b: str) -> bool:
-    loopback = ("127.0.0.1", "localhost")
-    return a == b or (a in loopback and b in loopback)
-
-
-def _option(argv: list[str], *names: str) -> str | None:
-    """The value of the first of ``names`` in ``argv`` (``--x v`` or ``--x=v``)."""
-    for i, arg in enumerate(argv):
-        for name in names:
-            if arg == name and i + 1 < len(argv):
-                return argv[i + 1]
-            if arg.startswith(name + "="):
-                return arg.partition("=")[2]
-    return None
-
-
-def _dev_servers() -> list[tuple[int, list[str]]]:
-    """Every live ``temporal server start-dev`` process on this machine, with its argv."""
-    found = []
-    if Path("/proc/self").exists():
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    state, argv = _process(int(entry))
-                except OSError:  # not ours to read (hidepid), or gone meanwhile
-                    continue
-                if state is not None and state not in "ZX" and _is_dev_server(argv):
-                    found.append((int(entry), argv))
-        return found
-    done = subprocess.run(  # macOS: argv split at spaces, as well as ps can tell it
-        ["ps", "-ax", "-o", "pid=,command="], capture_output=True, text=True, check=False
-    )
-    for line in done.stdout.splitlines():
-        pid, _, command = line.strip().partition(" ")
-        argv = command.split()
-        if pid.isdigit() and _is_dev_server(argv):
-            found.append((int(pid), argv))
-    return found
-
-
-def _is_dev_server(argv: list[str]) -> bool:
-    return bool(argv) and Path(argv[0]).name == "temporal" and "start-dev" in argv
-
-
 def state_dir(root: Path) -> Path:
     """Where a project's dev server keeps its pidfile, log and database."""
     return root / ".chant" / "server"
@@ -162,7 +81,7 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
 
     Exit 2 for a non-loopback address; exit 3 when the port is taken by something else,
     the CLI is missing, or the server does not come up."""
-    host, port = _host_port(address)
+    host, port = host_port(address)
     if not is_loopback(address):
         raise UsageError(
             f"the Temporal dev server runs on this machine only, and {address} is not a "
@@ -173,24 +92,9 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
     root = root.resolve()
     folder = state_dir(root)
     with _locked(folder):
-        running = status(root)
+        running = _already(root, address, host, port)
         if running is not None:
-            if running.address == address:
-                return running
-            raise RuntimeUnavailableError(
-                f"this project's Temporal dev server already runs at {running.address} "
-                f"(pid {running.pid}), not at {address}",
-                hint="stop it with `chant server stop`, then start it again",
-            )
-        if _answers(host, port):
-            other = serving(address)
-            if other is not None:
-                raise AlreadyServedError(other)
-            raise RuntimeUnavailableError(
-                f"cannot start the Temporal dev server at {address}: something else "
-                "already listens there (chant cannot tell what)",
-                hint="see `chant server status`, or pick another address in chant.toml",
-            )
+            return running
         db, log = folder / "temporal.db", folder / "server.log"
         argv = [
             cli, "server", "start-dev", "--headless",
@@ -228,6 +132,30 @@ def start(root: Path, address: str = DEFAULT_ADDRESS, *, wait: float = 30.0) -> 
             (folder / "server.json").unlink(missing_ok=True)
             raise
         return info
+
+
+def _already(root: Path, address: str, host: str, port: int) -> ServerInfo | None:
+    """The project's server when it runs at ``address`` already; an error when it runs
+    elsewhere or something else listens at ``address``; None when it may start."""
+    running = status(root)
+    if running is not None:
+        if running.address == address:
+            return running
+        raise RuntimeUnavailableError(
+            f"this project's Temporal dev server already runs at {running.address} "
+            f"(pid {running.pid}), not at {address}",
+            hint="stop it with `chant server stop`, then start it again",
+        )
+    if _answers(host, port):
+        other = serving(address)
+        if other is not None:
+            raise AlreadyServedError(other)
+        raise RuntimeUnavailableError(
+            f"cannot start the Temporal dev server at {address}: something else "
+            "already listens there (chant cannot tell what)",
+            hint="see `chant server status`, or pick another address in chant.toml",
+        )
+    return None
 
 
 def stop(root: Path, *, wait: float = 10.0) -> ServerInfo | None:
@@ -284,7 +212,7 @@ def _wait_ready(
     # Ready = the port accepts a connection and the frontend's gRPC health check says
     # SERVING. The TCP probe is cheap and filters the first ~0.2 s; the health check
     # (a ~50 ms CLI call) is what proves the server answers requests.
-    host, port = _host_port(address)
+    host, port = host_port(address)
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -348,7 +276,7 @@ def _alive(pid: int) -> bool:
             return True
         del _children[pid]
         return False
-    state, _ = _process(pid)
+    state, _ = process(pid)
     return state is not None and state not in "ZX"  # PID 1 may never reap a zombie
 
 
@@ -357,39 +285,8 @@ def _is_server(pid: int) -> bool:
     long ago may since have been given to another process)."""
     if not _alive(pid):
         return False
-    _, argv = _process(pid)
-    return _is_dev_server(argv)
-
-
-def _process(pid: int) -> tuple[str | None, list[str]]:
-    """``pid``'s state letter (None if there is no such process) and its argv."""
-    if Path("/proc/self").exists():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (FileNotFoundError, ProcessLookupError):
-            return None, []
-        return stat[stat.rfind(")") + 2], argv.decode(errors="replace").split("\0")[:-1]
-    done = subprocess.run(  # macOS and other systems without /proc
-        ["ps", "-o", "stat=,command=", "-p", str(pid)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    fields = done.stdout.split()
-    return (fields[0][:1], fields[1:]) if fields else (None, [])
-
-
-def _host_port(address: str) -> tuple[str, int]:
-    """Split ``host:port`` (``[::1]:port`` for IPv6); exit 2 if it is neither."""
-    host, sep, port = address.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(
-            f"the Temporal address {address!r} is not host:port",
-            hint='write it like address = "127.0.0.1:7233" in chant.toml',
-        )
-    return host, int(port)
+    _, argv = process(pid)
+    return is_dev_server(argv)
 
 
 def _answers(host: str, port: int) -> bool:

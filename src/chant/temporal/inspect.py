@@ -21,14 +21,9 @@ from temporalio.service import RPCError
 from chant.config import Config, TemporalProfile
 from chant.errors import NotRunningError, UsageError
 from chant.temporal.connect import OUTCOMES_ATTRIBUTE, connect, searchable, workers_polling
+from chant.temporal.follow import op_failed_details
 from chant.temporal.rpc import not_found, unanswered
-from chant.temporal.runner import (
-    find_open_run,
-    op_failed_details,
-    runs_query,
-    worker_command,
-    workflow_id,
-)
+from chant.temporal.runner import find_open_run, runs_query, worker_command, workflow_id
 
 Handle = WorkflowHandle[Any, Any]
 

@@ -22,7 +22,6 @@ from typing import Any
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowHandle,
 )
 from temporalio.common import (
@@ -32,31 +31,30 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from chant.activities.registry import Registry
+from chant.activities.stopping import on_stop
 from chant.config import TemporalProfile
-from chant.errors import AlreadyRunningError, ErrorType, IRTooLargeError
+from chant.errors import AlreadyRunningError, IRTooLargeError
 from chant.events import Event, RunResult, Sink
 from chant.ir import ActivityStep, GateStep, Op, Profile
 from chant.profiles import MAX_DURATION, parse_duration
-from chant.signals import on_stop
 from chant.temporal.connect import connect, ensure_search_attributes
+from chant.temporal.follow import Followed as Followed  # re-exported: bench/temporal.py
+from chant.temporal.follow import follow as follow
 from chant.temporal.rpc import translated
+from chant.temporal.walker import TIMEOUT_SLACK
 from chant.temporal.workflow import (
     LEFT_OUT,
-    MAX_EVENTS_PER_QUERY,
     OP_KEY,
-    TIMEOUT_SLACK,
     WORKFLOW_NAME,
 )
 
 PROJECT_KEY = SearchAttributeKey.for_keyword("ChantProject")
 UNLIMITED = 30 * 24 * 3600.0
 """What a step with unlimited attempts adds to a run's execution timeout."""
-POLL = 0.1
-"""Seconds between two reads of a running workflow's events."""
 
 
 def workflow_id(project: str, op_name: str) -> str:
@@ -129,168 +127,6 @@ def search_attributes(op: Op, project: str) -> TypedSearchAttributes:
     for key, value in op.search_attributes.items():
         pairs.append(SearchAttributePair(SearchAttributeKey.for_keyword(key), value))
     return TypedSearchAttributes(pairs)
-
-
-@dataclass
-class Followed:
-    """How following a run ended."""
-
-    result: RunResult | None
-    detached: bool = False
-    status: str | None = None
-    """Temporal's status of the workflow when it closed without a run record."""
-
-
-async def follow(
-    handle: WorkflowHandle[Any, Any],
-    sinks: list[Sink],
-    *,
-    stop: asyncio.Event,
-    say: Callable[[str], None],
-    task_queue: str,
-    worker: str = "chant worker",
-) -> Followed:
-    """Render the run's events as they come, until it finishes or ``stop`` is set.
-
-    While the run is open its events are read with the ``events_after`` query, at most
-    every ``POLL`` seconds. When it closes, the rest of the events and the run record
-    come with its result (or the ``OpFailed`` failure's details), so a closed workflow
-    is not replayed just to answer one more query."""
-    seen = 0
-    warned = False
-    finished = False
-    """Whether the ``run_finished`` event has been shown."""
-    closed = asyncio.ensure_future(_closed(handle))
-
-    def emit(batch: list[dict[str, Any]]) -> bool:
-        nonlocal seen, finished
-        for data in batch:
-            event = Event.from_dict(data)
-            if event.seq <= seen:
-                continue
-            seen = event.seq
-            for sink in sinks:
-                sink(event)
-            finished = finished or event.type == "run_finished"
-        return finished
-
-    try:
-        while not stop.is_set():
-            if closed.done():
-                return await _finish(handle, closed.result(), emit, lambda: seen)
-            query = asyncio.ensure_future(
-                handle.query("events_after", seen, rpc_timeout=timedelta(seconds=3))
-            )
-            stopping = asyncio.ensure_future(stop.wait())
-            # Ctrl-C must not wait for a query that no worker is there to answer.
-            await asyncio.wait({query, stopping, closed}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not query.done():
-                query.cancel()
-                with contextlib.suppress(BaseException):
-                    await query
-                if stop.is_set():
-                    break
-                continue  # closed: the result has the rest
-            try:
-                events = query.result()
-            except RPCError:
-                if closed.done():
-                    continue
-                if not warned:
-                    warned = True
-                    say(
-                        f"chant: waiting for a worker on task queue {task_queue} "
-                        f"(none answered); start one with `{worker}`"
-                    )
-                await _wait_any(stop, closed, 1.0)
-                continue
-            if emit(events):
-                # The workflow closes right after its last event; its result has the record.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(closed), 10)
-                if closed.done():
-                    return await _finish(handle, closed.result(), emit, lambda: seen)
-                record = await handle.query("run_result", rpc_timeout=timedelta(seconds=10))
-                return Followed(RunResult.from_dict(record))
-            if len(events) < MAX_EVENTS_PER_QUERY:
-                await _wait_any(stop, closed, POLL)
-        return Followed(None, detached=True)
-    finally:
-        closed.cancel()
-
-
-async def _finish(
-    handle: WorkflowHandle[Any, Any],
-    ended: tuple[str, dict[str, Any] | None],
-    emit: Callable[[list[dict[str, Any]]], bool],
-    seen: Callable[[], int],
-) -> Followed:
-    """The run closed: show the events not shown yet and return its record.
-
-    The record in the result (or the ``OpFailed`` details) is the run's, whatever its
-    size; events are only a view of it. A finished run's events come from the result
-    when they are small, and otherwise from the workflow, unless all of them (up to
-    ``run_finished``) are shown already."""
-    status, payload = ended
-    record = payload.get("run") if payload is not None else None
-    events = payload.get("events") if payload is not None else None
-    finished = emit(events) if isinstance(events, list) else emit([])
-    if not finished:
-        # Events not in the result (a cancelled run, or too many to carry): ask the
-        # workflow, which a worker answers by replaying its history.
-        with contextlib.suppress(RPCError):
-            while True:
-                batch = await handle.query(
-                    "events_after", seen(), rpc_timeout=timedelta(seconds=30)
-                )
-                finished = emit(batch)
-                if len(batch) < MAX_EVENTS_PER_QUERY:
-                    break
-    if isinstance(record, dict):
-        return Followed(RunResult.from_dict(record))
-    if not finished:
-        # Closed without a run record: terminated, timed out or failed outright.
-        return Followed(None, status=status)
-    record = await handle.query("run_result", rpc_timeout=timedelta(seconds=30))
-    return Followed(RunResult.from_dict(record))
-
-
-def op_failed_details(exc: WorkflowFailureError) -> Any:
-    """What a workflow that failed with ``OpFailed`` carries in its details (the run
-    record and events), or None for any other failure."""
-    cause = exc.cause
-    if isinstance(cause, ApplicationError) and cause.type == ErrorType.OP_FAILED and cause.details:
-        return cause.details[0]
-    return None
-
-
-async def _closed(handle: WorkflowHandle[Any, Any]) -> tuple[str, dict[str, Any] | None]:
-    """Waits until the workflow closes; its status's name and what it returned (the run
-    record and events), if anything."""
-    try:
-        payload = await handle.result()
-        return "completed", payload if isinstance(payload, dict) else None
-    except WorkflowFailureError as exc:
-        details = op_failed_details(exc)
-        if details is not None:
-            return "failed", details if isinstance(details, dict) else None
-    except RPCError:
-        pass
-    description = await handle.describe()
-    status = description.status or WorkflowExecutionStatus.RUNNING
-    return status.name.lower(), None
-
-
-async def _wait_any(stop: asyncio.Event, closed: asyncio.Future[Any], seconds: float) -> None:
-    stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({stopping, closed}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
 
 
 async def find_open_run(
@@ -487,15 +323,13 @@ class _Run:
 
 def with_args(result: RunResult, op: Op) -> RunResult:
     """``result`` with the step arguments a big run record left out put back from the
-    Op's IR (they are the IR's; see ``workflow.RECORD_LIMIT``)."""
+    Op's IR (they are the IR's, shown as a record shows them, secrets by name; see
+    ``workflow.RECORD_LIMIT``)."""
     if not any(s.args == LEFT_OUT for s in result.steps):
         return result
-    args = {
-        step.id: step.args
-        for phase, _ in op.all_phases()
-        for step in phase.steps
-        if isinstance(step, ActivityStep)
-    }
+    from chant.planned import Plan
+
+    args = {s.id: s.shown_args for s in Plan.of(op).steps if s.gate is None}
     steps = tuple(
         replace(s, args=args.get(s.id, s.args)) if s.args == LEFT_OUT else s for s in result.steps
     )
