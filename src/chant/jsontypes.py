@@ -22,7 +22,7 @@ JSONObject: TypeAlias = Mapping[str, JSON]
 class NotJSONError(TypeError):
     """A value that ``to_json`` does not convert; ``path`` says where it is."""
 
-    def __init__(self, value: Any, path: str, why: str = "") -> None:
+    def __init__(self, value: object, path: str, why: str = "") -> None:
         self.type_name = type(value).__name__
         self.path = path
         self.why = why or f"a {self.type_name}, which is not JSON"
@@ -106,7 +106,7 @@ def _json(value: Any, path: str, depth: int, seen: set[int]) -> JSON:
     raise NotJSONError(value, path)
 
 
-def _key(key: Any, path: str) -> str:
+def _key(key: object, path: str) -> str:
     if isinstance(key, str):
         return str.__str__(key)
     if key is None or isinstance(key, bool):

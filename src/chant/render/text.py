@@ -8,7 +8,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TextIO
 
 LABEL_WIDTH = 72
 """How many characters of a step's label are shown off a terminal; on one, the label
@@ -16,7 +16,7 @@ takes the terminal's width (less room for the duration)."""
 
 
 def describe(
-    fn: str, args: Mapping[str, Any], width: int = LABEL_WIDTH, *, columns: bool = False
+    fn: str, args: Mapping[str, object], width: int = LABEL_WIDTH, *, columns: bool = False
 ) -> str:
     """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
     to ``width`` characters (ending in ``…``), or with ``columns`` to ``width`` terminal
@@ -35,13 +35,13 @@ def describe(
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def _short(value: Any) -> str:
+def _short(value: object) -> str:
     if isinstance(value, Mapping) and set(value) == {"$secret"}:
         return f"secret({value['$secret']})"
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def outcome_text(value: Any) -> str:
+def outcome_text(value: object) -> str:
     """How an outcome value prints: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
