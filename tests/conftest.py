@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from chant.activities import registry as activity_registry
 from chant.activities.registry import default_registry
 from chant.cli.main import main
 from chant.errors import Problem
@@ -49,7 +48,7 @@ Chant = Callable[..., Ran]
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test gets its own HOME, no colour, and a clean activity declaration list."""
+    """Each test gets its own HOME, no colour and no make variables."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -59,13 +58,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     # directory" lines that a user's shell never shows.
     for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
         monkeypatch.delenv(name, raising=False)
-    # Until @activity stops appending to a module-global list (issue 10, item 6), keep
-    # one test's declarations out of the next.
-    declared = getattr(activity_registry, "_DECLARED", None)
-    saved = list(declared or ())
     yield
-    if declared is not None:
-        declared[:] = saved
 
 
 @pytest.fixture
