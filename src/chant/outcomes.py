@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chant.errors import ActivityError, OutcomeError
 from chant.events import StepStatus
@@ -39,6 +40,19 @@ class Record:
     @property
     def phase(self) -> str:
         return self.step.phase
+
+    def shown(self) -> dict[str, Any]:
+        """What a ``step_finished`` event and a ``StepResult`` both show, in that order."""
+        return {
+            "phase": self.step.phase,
+            "fn": self.step.fn,
+            "args": self.step.shown_args,
+            "status": self.status,
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome,
+            "error": self.error,
+        }
 
 
 def pick(result: JSON, path: str | None, name: str) -> JSON:

@@ -156,19 +156,11 @@ class Walker:
 
     @staticmethod
     def _step_result(r: Record, mask: Masker) -> StepResult:
-        return StepResult(
-            id=r.step.id,
-            phase=r.phase,
-            fn=r.step.fn,
-            args=r.step.shown_args,
-            status=r.status,
-            attempts=r.attempts,
-            duration_ms=r.duration_ms,
-            outcome=mask.fields(r.outcome) if r.outcome else None,
-            result=mask(r.result),
-            error=mask.fields(r.error) if r.error else None,
-            compensation=r.compensation,
-        )
+        shown = r.shown() | {
+            "outcome": mask.fields(r.outcome) if r.outcome else None,
+            "error": mask.fields(r.error) if r.error else None,
+        }
+        return StepResult(id=r.step.id, result=mask(r.result), compensation=r.compensation, **shown)
 
     def _halted(self, compensation: bool) -> bool:
         return self._stop_comp if compensation else self._stop_main
@@ -197,18 +189,7 @@ class Walker:
         return rec
 
     def _finished(self, rec: Record) -> None:
-        self._emit(
-            EventType.STEP_FINISHED,
-            step=rec.step.id,
-            phase=rec.phase,
-            fn=rec.step.fn,
-            args=rec.step.shown_args,
-            status=rec.status,
-            attempts=rec.attempts,
-            duration_ms=rec.duration_ms,
-            outcome=rec.outcome,
-            error=rec.error,
-        )
+        self._emit(EventType.STEP_FINISHED, step=rec.step.id, **rec.shown())
 
     async def _run_phase(self, phase: PlannedPhase) -> None:
         self._phase_started(phase, skipped=False)
