@@ -175,3 +175,10 @@ def test_each_human_handler_is_a_method_of_the_renderer_named_for_its_type() -> 
     for kind, handler in HANDLERS.items():
         if handler is not None:
             assert handler is getattr(HumanRenderer, f"on_{kind.value}")
+
+
+def test_an_event_made_with_its_type_as_a_string_holds_the_enum() -> None:
+    event = Event(type="run_started", seq=1, ts="t", run_id="r", op="o", data={})  # type: ignore[arg-type]
+    assert event.type is EventType.RUN_STARTED
+    with pytest.raises(ValueError, match="unknown event type 'run_begun'"):
+        Event(type="run_begun", seq=1, ts="t", run_id="r", op="o", data={})  # type: ignore[arg-type]

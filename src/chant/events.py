@@ -15,6 +15,8 @@ event schema version), ``seq`` (1, 2, 3, … within the run), ``ts`` (ISO 8601 U
 - ``run_finished``: ok, status (ok | failed | interrupted), duration_ms, failed_step, error
 
 Secret values are masked as ``***`` before an event is made, so no sink can leak one.
+The statuses and results (``StepStatus``, ``RunResult``, …) live in ``chant.results``
+and are re-exported here.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from enum import StrEnum
 from typing import Any, TypeGuard, TypeVar
 
 from chant.jsontypes import JSON, JSONObject, NotJSONError, to_json
+from chant.results import PhaseStatus, RunResult, RunStatus, StepResult, StepStatus
 
 __all__ = [
     "EVENT_VERSION",
@@ -63,35 +66,6 @@ class EventType(StrEnum):
     RUN_FINISHED = "run_finished"
 
 
-class StepStatus(StrEnum):
-    """A step's status. ``running`` is only seen while it runs (``chant status``); a
-    finished step is ``ok``, ``failed``, ``skipped`` or ``cancelled``."""
-
-    OK = "ok"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-    RUNNING = "running"
-
-
-class PhaseStatus(StrEnum):
-    """A finished phase's status: ``failed`` or ``cancelled`` if any step was, else
-    ``ok`` if any step ran, else ``skipped``."""
-
-    OK = "ok"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    SKIPPED = "skipped"
-
-
-class RunStatus(StrEnum):
-    """A finished run's status."""
-
-    OK = "ok"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-
 def event_type(value: str) -> EventType:
     """``value`` as an ``EventType``; a ``ValueError`` naming it if it is none."""
     try:
@@ -110,6 +84,10 @@ class Event:
     op: str
     data: JSONObject
     v: int = EVENT_VERSION
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.type, EventType):  # a type given as its string
+            object.__setattr__(self, "type", event_type(self.type))
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -313,84 +291,3 @@ class Emitter:
         for sink in self.sinks:
             sink(event)
         return event
-
-
-@dataclass(frozen=True, kw_only=True)
-class StepResult:
-    """What happened to one step. ``args`` are the IR's (secrets stay ``{"$secret": …}``)."""
-
-    id: str
-    phase: str
-    fn: str
-    args: JSONObject
-    status: StepStatus
-    """``ok``, ``failed``, ``skipped`` or ``cancelled`` (a string is taken as one)."""
-    attempts: int
-    duration_ms: int
-    outcome: JSONObject | None = None
-    """``{"name": …, "value": …}`` when the step declares an outcome and succeeded."""
-    result: JSON = None
-    error: Mapping[str, str] | None = None
-    """``{"type": …, "message": …}`` when the step failed or was cancelled."""
-    compensation: bool = False
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", StepStatus(self.status))
-
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "id": self.id,
-            "phase": self.phase,
-            "fn": self.fn,
-            "args": dict(self.args),
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "duration_ms": self.duration_ms,
-            "outcome": dict(self.outcome) if self.outcome else None,
-            "result": self.result,
-            "error": dict(self.error) if self.error else None,
-            "compensation": self.compensation,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunResult:
-    """The record of one run: the document ``chant run --json`` prints."""
-
-    op: str
-    mode: str
-    run_id: str
-    ok: bool
-    status: RunStatus
-    """``ok``, ``failed`` or ``interrupted`` (a string is taken as one)."""
-    duration_ms: int
-    steps: tuple[StepResult, ...]
-    failed_step: str | None = None
-    error: Mapping[str, str] | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "status", RunStatus(self.status))
-
-    def to_dict(self) -> dict[str, JSON]:
-        return {
-            "op": self.op,
-            "mode": self.mode,
-            "run_id": self.run_id,
-            "ok": self.ok,
-            "status": self.status.value,
-            "duration_ms": self.duration_ms,
-            "failed_step": self.failed_step,
-            "error": dict(self.error) if self.error else None,
-            "steps": [s.to_dict() for s in self.steps],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
-        """The inverse of ``to_dict`` (a Temporal run's record comes back as a dict)."""
-        steps = tuple(StepResult(**s) for s in data["steps"])
-        head = {k: v for k, v in data.items() if k != "steps"}
-        return cls(steps=steps, **head)
-
-    @property
-    def outcomes(self) -> dict[str, JSON]:
-        return {str(s.outcome["name"]): s.outcome["value"] for s in self.steps if s.outcome}

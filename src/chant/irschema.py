@@ -10,21 +10,22 @@ Nothing here performs I/O, so Temporal's workflow sandbox can import it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from chant.errors import IRError
 
 
-@dataclass(frozen=True)
 class Kind:
     """What a value must be: an instance of one of ``types`` (``bool`` counts only where
     it is listed), described as ``what``; for a list, each item of kind ``each``; for an
-    object, each value."""
+    object, each value. (A plain class: a dataclass costs start-up time for nothing.)"""
 
-    types: tuple[type, ...]
-    what: str
-    each: Kind | None = None
+    __slots__ = ("each", "types", "what")
+
+    def __init__(self, types: tuple[type, ...], what: str, each: Kind | None = None) -> None:
+        self.types = types
+        self.what = what
+        self.each = each
 
     def check(self, value: object, path: str) -> None:
         """Raise an ``IRError`` at ``path`` unless ``value`` is of this kind."""
