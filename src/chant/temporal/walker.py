@@ -30,12 +30,11 @@ from temporalio.exceptions import (
 )
 from temporalio.workflow import ActivityCancellationType
 
-with workflow.unsafe.imports_passed_through():
-    from chant.errors import ErrorType
-    from chant.events import EventType, Sink, StepStatus
-    from chant.outcomes import StepOutcome, succeeded
-    from chant.planned import GatePlan, Plan, PlannedStep, RetryPlan, Timing
-    from chant.walk import Walker
+from chant.errors import ErrorType
+from chant.events import EventType, Sink, StepStatus
+from chant.outcomes import StepOutcome, succeeded
+from chant.planned import GatePlan, Plan, PlannedStep, RetryPlan, Timing
+from chant.walk import Walker
 
 KILL_GRACE = 2.0
 """Seconds a worker gives a command between SIGTERM and SIGKILL."""

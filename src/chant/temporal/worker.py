@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from temporalio import activity
 from temporalio.client import Client
@@ -35,14 +35,16 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from chant.activities import guard
-from chant.activities.registry import ActivityContext, Registry, run_attempt
+from chant.activities.registry import ActivityContext, ActivityDef, Registry, run_attempt
 from chant.errors import ActivityError
 from chant.events import Masker
 from chant.ir import Profile, _args_from_json, iter_secrets
+from chant.jsontypes import JSONObject
+from chant.outcomes import error_of
 from chant.profiles import may_retry, parse_duration, retry_delay
 from chant.secrets import resolve_secrets
-from chant.temporal.workflow import KILL_GRACE, ChantOpWorkflow
-from chant.walk import error_of
+from chant.temporal.walker import KILL_GRACE
+from chant.temporal.workflow import ChantOpWorkflow
 
 MAX_LINES = 400
 """Output lines kept per batch sent back (the newest); the payload limit is 2 MiB."""
@@ -109,155 +111,198 @@ def _bounded(result: Any) -> Any:
     }
 
 
-def make_activity(registry: Registry) -> Any:
-    """The dynamic activity serving every name in ``registry``."""
+class _Attempt:
+    """One attempt of a step on this worker, from the workflow's payload to the result or
+    the ``ApplicationError`` Temporal records: decode, read secrets, build the context,
+    heartbeat and send output while it runs, and map how it ended."""
 
-    @activity.defn(dynamic=True)
-    async def chant_step(raw: Sequence[RawValue]) -> dict[str, Any]:
-        info = activity.info()
-        name = info.activity_type
+    def __init__(self, registry: Registry, raw: Sequence[RawValue]) -> None:
+        self.info = info = activity.info()
         data = activity.payload_converter().from_payload(raw[0].payload, dict)
-        step_id = str(data["step"])
-        profile = Profile.from_dict(data["profile"])
+        self.step_id = str(data["step"])
+        self.profile = Profile.from_dict(data["profile"])
+        self.defn = self._lookup(registry, info.activity_type)
+        self.args = _args_from_json(data.get("args", {}))
+        self.secrets = self._read_secrets()
+        # Runs started before the workflow passed the Op's secret names have none here.
+        others = (os.environ.get(str(n), "") for n in data.get("secrets", ()))
+        self.masker = Masker([*self.secrets.values(), *others])
+        self.lines = _Lines(self.masker)
+        self.handle = activity.client().get_workflow_handle(
+            str(info.workflow_id), run_id=info.workflow_run_id
+        )
+        self.lock = asyncio.Lock()
+        beat = self.profile.heartbeat_timeout
+        self.ctx = _Context(
+            step_id=self.step_id,
+            attempt=info.attempt,
+            output=self.lines.add,
+            heartbeat_interval=parse_duration(beat) / 2 if beat else None,
+            kill_grace=KILL_GRACE,
+            masker=self.masker,
+            project=registry.project,
+        )
+
+    def _refuse(self, message: str, error: dict[str, str]) -> ApplicationError:
+        """A failure chant itself finds before the step starts: never retried."""
+        return ApplicationError(
+            message,
+            {"attempt": self.info.attempt, "error": error},
+            type=error["type"],
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        )
+
+    def _lookup(self, registry: Registry, name: str) -> ActivityDef:
         defn = registry.get(name)
         if defn is None:
-            raise ApplicationError(
-                f'no activity named "{name}" is registered on this worker '
-                f"({os.uname().nodename}, pid {os.getpid()})",
-                {
-                    "attempt": info.attempt,
-                    "error": {
-                        "type": "UnknownActivityError",
-                        "message": f'no activity named "{name}" is registered on this worker',
-                    },
-                },
-                type="UnknownActivityError",
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,
+            message = f'no activity named "{name}" is registered on this worker'
+            raise self._refuse(
+                f"{message} ({os.uname().nodename}, pid {os.getpid()})",
+                {"type": "UnknownActivityError", "message": message},
             )
-        args = _args_from_json(data.get("args", {}))
-        names = iter_secrets(args)
+        return defn
+
+    def _read_secrets(self) -> dict[str, str]:
+        names = iter_secrets(self.args)
         missing = [n for n in names if not os.environ.get(n, "").strip()]
         if missing:
             message = (
                 f"secret(s) {', '.join(missing)} not set in the environment of the worker on "
                 f"{os.uname().nodename} (pid {os.getpid()})"
             )
-            raise ApplicationError(
-                message,
-                {
-                    "attempt": info.attempt,
-                    "error": {"type": "SecretNotSetError", "message": message},
-                },
-                type="SecretNotSetError",
-                non_retryable=True,
-                category=ApplicationErrorCategory.BENIGN,
-            )
-        secrets = {n: os.environ[n] for n in names}
-        # Runs started before the workflow passed the Op's secret names have none here.
-        masker = Masker(
-            [*secrets.values(), *(os.environ.get(str(n), "") for n in data.get("secrets", ()))]
-        )
-        lines = _Lines(masker)
-        handle = activity.client().get_workflow_handle(
-            str(info.workflow_id), run_id=info.workflow_run_id
-        )
-        lock = asyncio.Lock()
+            raise self._refuse(message, {"type": "SecretNotSetError", "message": message})
+        return {n: os.environ[n] for n in names}
 
-        async def flush(signal: str, extra: dict[str, Any] | None = None) -> None:
-            batch = lines.take()
-            if not batch and extra is None:
-                return
-            with contextlib.suppress(Exception):  # progress only: never fail the step
-                await handle.signal(signal, {"step": step_id, "output": batch, **(extra or {})})
-
-        async def tick() -> None:
-            started = time.monotonic()
-            while True:
-                # Output goes back every second at first, then less often, so a long
-                # chatty step does not fill the workflow's history.
-                elapsed = time.monotonic() - started
-                await asyncio.sleep(TICK if elapsed < 30 else min(15.0, elapsed / 10))
-                activity.heartbeat(ctx.heartbeat_details)
-                async with lock:
-                    await flush("chant_output")
-
-        beat = profile.heartbeat_timeout
-        ctx = _Context(
-            step_id=step_id,
-            attempt=info.attempt,
-            output=lines.add,
-            heartbeat_interval=parse_duration(beat) / 2 if beat else None,
-            kill_grace=KILL_GRACE,
-            masker=masker,
-        )
-        ticker = asyncio.ensure_future(tick())
+    async def run(self) -> dict[str, Any]:
+        """Run the attempt; its result, or ``ApplicationError`` saying how it failed."""
+        ticker = asyncio.ensure_future(self._tick())
         try:
-            result = await run_attempt(
-                defn, resolve_secrets(args, secrets) if secrets else args, ctx, profile
-            )
+            args = resolve_secrets(self.args, self.secrets) if self.secrets else self.args
+            # The IR reader made args an object: a step's args are keyword arguments.
+            result = await run_attempt(self.defn, cast(JSONObject, args), self.ctx, self.profile)
         except asyncio.CancelledError:
-            # A stopping worker cancels its steps (their groups are killed by now); Temporal
-            # retries them elsewhere while attempts are left, so say so, as for a failure.
-            if activity.is_worker_shutdown() and may_retry(
-                profile.retry, info.attempt, "WorkerStopped", False
-            ):
-                async with lock:
-                    ticker.cancel()
-                error = {"type": "WorkerStopped", "message": "the worker running it stopped"}
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(
-                        flush(
-                            "chant_retrying",
-                            {
-                                "attempt": info.attempt,
-                                "max_attempts": profile.retry.max_attempts,
-                                "error": error,
-                                "delay_ms": round(retry_delay(profile.retry, info.attempt) * 1000),
-                            },
-                        ),
-                        2.0,
-                    )
+            await self._stopped(ticker)
             raise
         except BaseException as exc:  # SystemExit too: its text must not pass unmasked
-            error = masker.fields(error_of(exc))
-            non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
-            retrying = may_retry(profile.retry, info.attempt, error["type"], non_retryable)
-            async with lock:
-                ticker.cancel()
-            if retrying:
-                await flush(
-                    "chant_retrying",
-                    {
-                        "attempt": info.attempt,
-                        "max_attempts": profile.retry.max_attempts,
-                        "error": error,
-                        "delay_ms": round(retry_delay(profile.retry, info.attempt) * 1000),
-                    },
-                )
-            raise ApplicationError(
-                error["message"],
-                {"attempt": info.attempt, "error": error, "output": lines.take()},
-                type=error["type"],
-                # chant decides, as locally: Temporal stops exactly when chant would.
-                non_retryable=not retrying,
-                # A failed step is reported by chant's own output; no worker traceback.
-                category=ApplicationErrorCategory.BENIGN,
-            ) from None
+            raise await self._failed(exc, ticker) from None
         finally:
-            async with lock:
+            async with self.lock:
                 ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-        return {"result": _bounded(masker(result)), "attempt": info.attempt, "output": lines.take()}
+        return {
+            "result": _bounded(self.masker(result)),
+            "attempt": self.info.attempt,
+            "output": self.lines.take(),
+        }
+
+    async def _flush(self, signal: str, extra: dict[str, Any] | None = None) -> None:
+        batch = self.lines.take()
+        if not batch and extra is None:
+            return
+        with contextlib.suppress(Exception):  # progress only: never fail the step
+            await self.handle.signal(
+                signal, {"step": self.step_id, "output": batch, **(extra or {})}
+            )
+
+    async def _tick(self) -> None:
+        started = time.monotonic()
+        while True:
+            # Output goes back every second at first, then less often, so a long
+            # chatty step does not fill the workflow's history.
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(TICK if elapsed < 30 else min(15.0, elapsed / 10))
+            activity.heartbeat(self.ctx.heartbeat_details)
+            async with self.lock:
+                await self._flush("chant_output")
+
+    def _retrying(self, error: dict[str, str]) -> dict[str, Any]:
+        """What the ``chant_retrying`` signal says of a failed attempt."""
+        retry = self.profile.retry
+        return {
+            "attempt": self.info.attempt,
+            "max_attempts": retry.max_attempts,
+            "error": error,
+            "delay_ms": round(retry_delay(retry, self.info.attempt) * 1000),
+        }
+
+    async def _stopped(self, ticker: asyncio.Future[None]) -> None:
+        """A stopping worker cancels its steps (their groups are killed by now); Temporal
+        retries them elsewhere while attempts are left, so say so, as for a failure."""
+        if not activity.is_worker_shutdown() or not may_retry(
+            self.profile.retry, self.info.attempt, "WorkerStopped", False
+        ):
+            return
+        async with self.lock:
+            ticker.cancel()
+        error = {"type": "WorkerStopped", "message": "the worker running it stopped"}
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(self._flush("chant_retrying", self._retrying(error)), 2.0)
+
+    async def _failed(self, exc: BaseException, ticker: asyncio.Future[None]) -> ApplicationError:
+        """The ``ApplicationError`` for an attempt that raised ``exc`` (masked); a
+        ``chant_retrying`` signal first when chant will try again."""
+        error = self.masker.fields(error_of(exc))
+        non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
+        retrying = may_retry(self.profile.retry, self.info.attempt, error["type"], non_retryable)
+        async with self.lock:
+            ticker.cancel()
+        if retrying:
+            await self._flush("chant_retrying", self._retrying(error))
+        return ApplicationError(
+            error["message"],
+            {"attempt": self.info.attempt, "error": error, "output": self.lines.take()},
+            type=error["type"],
+            # chant decides, as locally: Temporal stops exactly when chant would.
+            non_retryable=not retrying,
+            # A failed step is reported by chant's own output; no worker traceback.
+            category=ApplicationErrorCategory.BENIGN,
+        )
+
+
+def make_activity(registry: Registry) -> Any:
+    """The dynamic activity serving every name in ``registry``."""
+
+    @activity.defn(dynamic=True)
+    async def chant_step(raw: Sequence[RawValue]) -> dict[str, Any]:
+        return await _Attempt(registry, raw).run()
 
     return chant_step
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """Temporal's sandbox, with chant's own (pure) modules passed through to it."""
+PASSTHROUGH = (
+    "chant._version",
+    "chant.argcheck",
+    "chant.builders",
+    "chant.cron",
+    "chant.dsl",
+    "chant.errors",
+    "chant.events",
+    "chant.ir",
+    "chant.irschema",
+    "chant.jsontypes",
+    "chant.names",
+    "chant.plan",
+    "chant.planned",
+    "chant.profiles",
+    "chant.resolver",
+    "chant.secrets",
+)
+"""The chant modules the sandbox shares with the worker instead of importing them again
+for each workflow run: plain data types (the IR, the plan, events, errors) and the pure
+functions that check and resolve an Op, all costly to import (dataclasses, enums). Each
+one's chant imports are in the list too, so that no class exists twice. The modules
+that hold the workflow's own code (``chant.temporal.workflow``, its walker, the walk,
+step outcomes) and the ``chant`` package are imported inside the sandbox for each run,
+so the sandbox checks them (no I/O, clock or randomness); ``tests/temporal/
+test_sandbox.py`` replays recorded runs with nothing passed through, checking these too."""
+
+
+def workflow_runner(passthrough: tuple[str, ...] = PASSTHROUGH) -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, passing through only ``passthrough`` of chant's modules."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("chant")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*passthrough)
     )
 
 

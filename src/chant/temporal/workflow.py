@@ -30,13 +30,11 @@ from temporalio.exceptions import (
     ApplicationError,
 )
 
-with workflow.unsafe.imports_passed_through():
-    from chant.errors import ErrorType, IRError
-    from chant.events import Event
-    from chant.ir import Op
-    from chant.plan import check_ir
-    from chant.planned import Plan
-
+from chant.errors import ErrorType, IRError
+from chant.events import Event
+from chant.ir import Op
+from chant.plan import check_ir
+from chant.planned import Plan
 from chant.temporal.walker import Gates, TemporalWalker
 
 WORKFLOW_NAME = "ChantOp"

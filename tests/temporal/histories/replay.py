@@ -22,10 +22,14 @@ async def main(args: list[str]) -> None:
     from chant.temporal import walker, workflow
     from chant.temporal.worker import workflow_runner
 
+    runner = workflow_runner()
     if args and args[0] == "--rename":
         args = args[1:]
         walker.activity_id = lambda step_id: f"renamed-{step_id}"
-    replayer = Replayer(workflows=[workflow.ChantOpWorkflow], workflow_runner=workflow_runner())
+        # The sandbox imports the walker afresh unless it is passed through: pass chant
+        # through, so that the workflow runs the walker patched here.
+        runner = workflow_runner(("chant",))
+    replayer = Replayer(workflows=[workflow.ChantOpWorkflow], workflow_runner=runner)
     for name in args:
         path = Path(name)
         history = WorkflowHistory.from_json(f"chant-op-{path.stem}", path.read_text())
