@@ -38,7 +38,9 @@ def execute(args: argparse.Namespace) -> int:
     require_temporal(project.config, "worker")
     profile = pick_profile(project.config, args.profile)
     task_queue = args.task_queue or profile.task_queue
-    os.chdir(project.config.root)  # steps run from the project root, as locally
+    # Commands and the project's own activities run from the project root, as locally
+    # (relative paths); chant's activities find the project through their context.
+    os.chdir(project.config.root)
     route_sdk_logs(project.config.root, debug=getattr(args, "debug", False))
     return asyncio.run(_serve(project, profile, task_queue, args.max_concurrent))
 
