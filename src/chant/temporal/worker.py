@@ -287,6 +287,7 @@ PASSTHROUGH = (
     "chant.planned",
     "chant.profiles",
     "chant.resolver",
+    "chant.results",
     "chant.secrets",
 )
 """The chant modules the sandbox shares with the worker instead of importing them again
