@@ -18,8 +18,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from chant.errors import IRError
-from chant.ir import JSON, ActivityStep, Arg, GateStep, Op, Outcome, Phase, Profile, Retry, Step
-from chant.ir import _args_to_json as args_to_json
+from chant.ir import (
+    JSON,
+    ActivityStep,
+    Arg,
+    GateStep,
+    Op,
+    Outcome,
+    Phase,
+    Profile,
+    Retry,
+    Step,
+    args_to_json,
+)
 from chant.profiles import parse_duration
 from chant.secrets import secret_names
 
