@@ -232,40 +232,32 @@ def test_every_exception_class_in_chant_is_a_chant_error_or_named_as_an_exceptio
 
 # --- Temporal --------------------------------------------------------------------------
 
-LIVE = """
-from chant import Op, gate, phase, shell
-
-op = Op(
-    name="{name}",
-    phases=[
-        phase("Wait here", [shell("echo $$ > {tmp}/sleep.pid; exec sleep 30")]),
-        phase("Never", [shell("echo later >> {tmp}/later")]),
-    ],
-    on_failure=[phase("Undo", [shell("echo compensated >> {tmp}/undo")])],
-)
-quick = Op(name="{name}-quick", phases=[phase("Say", [shell("echo quick")])])
-gated = Op(
-    name="{name}-gated",
-    phases=[phase("Approve", [gate("go", timeout="60s")]), phase("Then", [shell("echo go")])],
-)
-"""
+TEMPORAL_OPS = {
+    "live": 'phases=[phase("Wait", [shell("echo $$ > {tmp}/sleep.pid; exec sleep 30")])], '
+    'on_failure=[phase("Undo", [shell("echo compensated >> {tmp}/undo")])]',
+    "quick": 'phases=[phase("Say", [shell("echo quick")])]',
+    "gated": 'phases=[phase("Approve", [gate("go", timeout="60s")])]',
+}
+"""The body of each Op of the Temporal tests' project, by the end of its name."""
 
 
 @pytest.fixture
 def temporal_project(
     make_project: MakeProject, temporal_server: TemporalServer, tmp_path: Path
 ) -> Iterator[tuple[Path, str]]:
+    """A project on the test server whose Ops are ``<name>-live``, ``<name>-quick`` and
+    ``<name>-gated``; nothing of them is left running after the test."""
     name = f"api-{uuid.uuid4().hex[:8]}"
-    root = make_project(
-        {
-            "chant.toml": temporal_server.toml(f"q-{name}"),
-            "ops/op.op.py": LIVE.format(name=name, tmp=tmp_path),
-        },
-        folder=name,
+    ops = "".join(
+        f'{kind} = Op(name="{name}-{kind}", {body.format(tmp=tmp_path)})\n'
+        for kind, body in TEMPORAL_OPS.items()
     )
+    text = "from chant import Op, gate, phase, shell\n" + ops
+    toml = temporal_server.toml(f"q-{name}")
+    root = make_project({"chant.toml": toml, "ops/op.op.py": text}, folder=name)
     yield root, name
-    for op in (name, f"{name}-quick", f"{name}-gated"):
-        chant_subprocess("cancel", op, "--force", cwd=root, timeout=30)
+    for kind in TEMPORAL_OPS:
+        chant_subprocess("cancel", f"{name}-{kind}", "--force", cwd=root, timeout=30)
 
 
 def _cli_json(root: Path, *args: str) -> Any:
@@ -307,15 +299,15 @@ def test_cancel_a_live_run_runs_its_compensation(
     temporal_project: tuple[Path, str], tmp_path: Path
 ) -> None:
     root, name = temporal_project
-    run = Chant("run", name, cwd=root, name="run")
+    live = f"{name}-live"
+    run = Chant("run", live, cwd=root, name="run")
     try:
         until(lambda: bool(lines(tmp_path / "sleep.pid")), 30, "the step's sleep", run)
-        done = chant.cancel(name, project=root)
-        assert (done["op"], done["state"]) == (name, "cancelling")
-        assert done["workflow_id"].endswith(f"-op-{name}")
+        done = chant.cancel(live, project=root)
+        assert (done["op"], done["state"]) == (live, "cancelling")
+        assert done["workflow_id"].endswith(f"-op-{live}")
         assert run.wait(30) == ExitCode.INTERRUPTED
         assert lines(tmp_path / "undo") == ["compensated"]
-        assert not (tmp_path / "later").exists()
     finally:
         run.stop()
         for pid in (int(p) for p in lines(tmp_path / "sleep.pid")):

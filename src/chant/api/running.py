@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from chant.errors import (
     ExitCode,
@@ -274,47 +274,32 @@ async def run_local(prepared: Prepared, *, sinks: list[Sink], say: Say) -> RunRe
         guard.disable()
 
 
+class RunOptions(TypedDict, total=False):
+    """The options of ``run`` and ``run_async`` besides ``op`` and ``on_event``: those
+    of ``prepare``, documented at ``run``."""
+
+    project: Project | PathLike | None
+    mode: str | None
+    no_retry: bool
+    env: Mapping[str, str] | None
+    profile: str | None
+    no_worker: bool
+    say: Say
+
+
 async def run_async(
-    op: Op | str,
-    *,
-    project: Project | PathLike | None = None,
-    mode: str | None = None,
-    no_retry: bool = False,
-    env: Mapping[str, str] | None = None,
-    on_event: Sink | None = None,
-    profile: str | None = None,
-    no_worker: bool = False,
-    say: Say = _log,
+    op: Op | str, *, on_event: Sink | None = None, **options: Unpack[RunOptions]
 ) -> RunResult:
     """``run``, for a caller already in an event loop."""
-    prepared = prepare(
-        op,
-        project=project,
-        mode=mode,
-        no_retry=no_retry,
-        env=env,
-        profile=profile,
-        no_worker=no_worker,
-        say=say,
-    )
+    prepared = prepare(op, **options)
+    say = options.get("say", _log)
     ended = await execute(prepared, sinks=[on_event] if on_event else [], say=say)
     if ended.result is None:
         raise _not_finished_error(prepared.op.name, ended)
     return ended.result
 
 
-def run(
-    op: Op | str,
-    *,
-    project: Project | PathLike | None = None,
-    mode: str | None = None,
-    no_retry: bool = False,
-    env: Mapping[str, str] | None = None,
-    on_event: Sink | None = None,
-    profile: str | None = None,
-    no_worker: bool = False,
-    say: Say = _log,
-) -> RunResult:
+def run(op: Op | str, *, on_event: Sink | None = None, **options: Unpack[RunOptions]) -> RunResult:
     """Run ``op`` (an Op, or the name of one in the project) to its end and return its
     record, as ``chant run NAME --json`` prints it.
 
@@ -324,22 +309,11 @@ def run(
     table). ``no_retry``: one attempt per step. ``env``: where ``secret("NAME")``
     values are read (default ``os.environ``). ``on_event``: called with each
     ``chant.events.Event`` as the run goes. ``profile``, ``no_worker``: as
-    ``--profile`` and ``--no-worker`` on Temporal.
+    ``--profile`` and ``--no-worker`` on Temporal. ``say``: where notices go (default:
+    the ``chant`` logger).
 
     A failed Op is a result with ``ok`` False (``exit_code(result)`` is 1); invalid
     input raises the ``ChantError`` the CLI reports (``OpNotFoundError``,
     ``ValidationError``, ``SecretNotSetError``, ``RuntimeUnavailableError``, …). Steps
     run from the project root; the caller's current directory is the same after."""
-    return asyncio.run(
-        run_async(
-            op,
-            project=project,
-            mode=mode,
-            no_retry=no_retry,
-            env=env,
-            on_event=on_event,
-            profile=profile,
-            no_worker=no_worker,
-            say=say,
-        )
-    )
+    return asyncio.run(run_async(op, on_event=on_event, **options))

@@ -101,12 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     _project_commands(sub)
     _run_command(sub)
     _temporal_commands(sub)
-    completion = sub.add_parser(
+    completion = _command(
+        sub,
         "completion",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="print the shell completion script for bash, zsh or fish",
-        description="Print the script that completes chant's commands, options and Op names "
+        "print the shell completion script for bash, zsh or fish",
+        "Print the script that completes chant's commands, options and Op names "
         'in SHELL. bash: eval "$(chant completion bash)" in ~/.bashrc; zsh: the same in '
         "~/.zshrc; fish: chant completion fish | source in ~/.config/fish/config.fish.",
     )
@@ -114,53 +113,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command(
+    sub: argparse._SubParsersAction[_Parser], name: str, help_: str, description: str
+) -> argparse.ArgumentParser:
+    """Add the command ``name``: ``help_`` in ``chant --help``, ``description`` in its own."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, allow_abbrev=False, formatter_class=_Formatter, help=help_, description=description
+    )
+    return parser
+
+
 def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """``init``, ``build``, ``list`` and ``activities``: the project, not its runs."""
-    init = sub.add_parser(
+    init = _command(
+        sub,
         "init",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="create chant.toml, ops/hello.op.py and .gitignore",
-        description="Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
+        "create chant.toml, ops/hello.op.py and .gitignore",
+        "Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
         "(default: here). Refuses to overwrite existing files.",
     )
     init.add_argument("directory", nargs="?", default=".", metavar="DIRECTORY")
 
-    sub.add_parser(
+    _command(
+        sub,
         "build",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="validate every Op and write dist/ops/<name>.op.json",
-        description="Validate every Op and write its IR to dist/ops/<name>.op.json.",
+        "validate every Op and write dist/ops/<name>.op.json",
+        "Validate every Op and write its IR to dist/ops/<name>.op.json.",
     )
 
-    listing = sub.add_parser(
+    listing = _command(
+        sub,
         "list",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="list Ops: name, phases, steps, overview",
-        description="List every Op of the project: name, phases, steps and overview.",
+        "list Ops: name, phases, steps, overview",
+        "List every Op of the project: name, phases, steps and overview.",
     )
     listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
-    acts = sub.add_parser(
+    acts = _command(
+        sub,
         "activities",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="list activities: name, default profile, source, signature",
-        description="List every registered activity: the built-ins, the project's "
+        "list activities: name, default profile, source, signature",
+        "List every registered activity: the built-ins, the project's "
         "@activity functions and those of installed packages (chant.activities entry points).",
     )
     acts.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
 
 def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
-    run = sub.add_parser(
+    run = _command(
+        sub,
         "run",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="run an Op",
-        description="Run the Op called NAME. No build is needed: it is loaded from its "
+        "run an Op",
+        "Run the Op called NAME. No build is needed: it is loaded from its "
         "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "
         "a [temporal] table, otherwise locally.",
     )
@@ -207,14 +211,7 @@ def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """The commands that need Temporal: an Op's runs, Schedules, the dev server, workers."""
 
     def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        parser = sub.add_parser(
-            name,
-            allow_abbrev=False,
-            formatter_class=_Formatter,
-            help=help_,
-            description=description + " Needs Temporal.",
-        )
-        return parser
+        return _command(sub, name, help_, description + " Needs Temporal.")
 
     _run_commands(command)
     _schedule_command(command)
