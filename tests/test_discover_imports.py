@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chant.activities.registry import collecting
+from chant.activities.sources import collecting
 from chant.project import load_project
 
 MakeProject = Callable[..., Path]

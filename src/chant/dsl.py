@@ -98,7 +98,7 @@ class ActivityCall(ActivityStep):
 
 
 def _register(fn: Any, name: str | None, profile: str | None, origin: str | None) -> None:
-    from chant.activities.registry import declare
+    from chant.activities.sources import declare
 
     fn.__chant_activity__ = {
         k: v for k, v in (("name", name), ("default_profile", profile)) if v is not None
