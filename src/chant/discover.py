@@ -9,23 +9,21 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chant.config import CONFIG_NAME, Config
-from chant.errors import ChantError, Problem
+from chant.errors import Problem
 from chant.imports import IMPORT_TIMEOUT_ENV as IMPORT_TIMEOUT_ENV
 from chant.imports import ImportEscape as ImportEscape
-from chant.imports import guarded_import, project_imports
+from chant.imports import guarded_import, import_problem, project_imports
 from chant.imports import import_timeout as import_timeout
+from chant.imports import shown_path as shown_path
 from chant.ir import Op
 
 if TYPE_CHECKING:
     from chant.activities.registry import ActivityDef
-
-_CHANT_DIR = str(Path(__file__).parent)
 
 # Virtualenvs are recognised by their pyvenv.cfg, whatever their folder is called.
 SKIP_DIRS = frozenset({"dist", "build", "node_modules", "__pycache__", "site-packages", "venv"})
@@ -88,17 +86,6 @@ class Search:
         return lines
 
 
-def shown_path(path: Path | str) -> str:
-    """``path`` relative to the current directory when it lies beneath it. A link is
-    shown as itself, not as its target: that is the name chant found it by."""
-    p = Path(path).absolute()
-    p = p.parent.resolve() / p.name if p.name not in ("", ".", "..") else p.resolve()
-    try:
-        return str(p.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _shown_link(path: Path) -> str:
     """A link's own path (not its target's), relative to the current directory when it
     lies beneath it."""
@@ -122,104 +109,14 @@ def search(config: Config) -> Search:
     ``SKIP_DIRS``, virtualenvs, or a folder with its own ``chant.toml`` (another
     project), and never takes a file whose real path is outside the root (a symlink out).
     Files are sorted for a stable order."""
-    root = config.root.resolve()
-    found: set[Path] = set()
-    skipped: list[tuple[str, str]] = []
-    problems: list[Problem] = []
-
-    def take(path: Path) -> None:
-        real = path.resolve()
-        if not real.is_file():  # a dangling link, a FIFO: nothing to import
-            return
-        if _inside(real, root):
-            found.add(path)
-        else:
-            skipped.append((_shown_link(path), f"a link to {real}, outside the project"))
-
-    def walk(base: Path) -> None:
-        for dirpath, dirnames, filenames in os.walk(base):
-            kept = []
-            for d in sorted(dirnames):
-                sub = os.path.join(dirpath, d)
-                if d.startswith(".") or d in SKIP_DIRS or os.path.exists(f"{sub}/pyvenv.cfg"):
-                    continue
-                if os.path.lexists(os.path.join(sub, CONFIG_NAME)):
-                    skipped.append(
-                        (shown_path(sub) + "/", f"another project (it has a {CONFIG_NAME})")
-                    )
-                    continue
-                kept.append(d)
-            dirnames[:] = kept
-            for f in filenames:
-                if f.endswith(".op.py"):
-                    take(Path(dirpath, f))
-
+    finder = _Finder(config.root.resolve())
     if config.file is None:
-        for f in sorted(os.listdir(root)) if root.is_dir() else ():
-            if f.endswith(".op.py") and (root / f).is_file():
-                take(root / f)
-        ops = root / LOOSE_OPS
-        if ops.is_dir():
-            real = ops.resolve()
-            if not _inside(real, root):
-                skipped.append((f"{LOOSE_OPS}/", f"a link to {real}, outside the project"))
-            elif os.path.lexists(ops / CONFIG_NAME):
-                skipped.append((f"{LOOSE_OPS}/", f"another project (it has a {CONFIG_NAME})"))
-            else:
-                walk(real)
-        return Search(
-            root,
-            ("*.op.py", f"{LOOSE_OPS}/**/*.op.py"),
-            tuple(sorted(found)),
-            tuple(sorted(skipped)),
-            has_config=False,
-        )
+        return finder.loose()
     shown_config = ops_line(config)
     for folder in config.ops:
         base = config.root / folder
-        real = base.resolve()
-        if not base.exists():
-            continue  # discover() reports it
-        if not _inside(real, root):
-            problems.append(
-                Problem(
-                    f'"{folder}" listed in [project] ops is outside the project ({real})',
-                    shown_config,
-                    hint="chant only imports files inside the project root; move it in, or "
-                    "make it a project of its own",
-                )
-            )
-        elif real.is_file():
-            if real.name.endswith(".op.py"):
-                found.add(base.parent.resolve() / base.name)
-            else:
-                problems.append(
-                    Problem(
-                        f'"{folder}" listed in [project] ops is a file but not an *.op.py',
-                        shown_config,
-                        hint="list a folder (searched for *.op.py below it) or one *.op.py "
-                        "file; chant imports nothing else from [project] ops",
-                    )
-                )
-        elif not real.is_dir():
-            problems.append(
-                Problem(
-                    f'"{folder}" listed in [project] ops is neither a folder nor a file',
-                    shown_config,
-                    hint="list a folder or one *.op.py file",
-                )
-            )
-        elif real != root and os.path.lexists(real / CONFIG_NAME):
-            problems.append(
-                Problem(
-                    f'folder "{folder}" listed in [project] ops is another project (it has a '
-                    f"{CONFIG_NAME})",
-                    shown_config,
-                    hint=f"run chant in {folder}/ for its Ops, or remove it from the list",
-                )
-            )
-        else:
-            walk(real)
+        if base.exists():  # else discover() reports it
+            finder.listed(folder, base, shown_config)
     patterns = tuple(
         "**/*.op.py"
         if f in (".", "./")
@@ -228,7 +125,104 @@ def search(config: Config) -> Search:
         else f"{f.rstrip('/')}/**/*.op.py"
         for f in config.ops
     )
-    return Search(root, patterns, tuple(sorted(found)), tuple(sorted(skipped)), tuple(problems))
+    return finder.result(patterns)
+
+
+class _Finder:
+    """The op files found under ``root`` so far, what was skipped and why, and the
+    problems of ``[project] ops`` entries."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.found: set[Path] = set()
+        self.skipped: list[tuple[str, str]] = []
+        self.problems: list[Problem] = []
+
+    def result(self, patterns: tuple[str, ...], has_config: bool = True) -> Search:
+        return Search(
+            self.root,
+            patterns,
+            tuple(sorted(self.found)),
+            tuple(sorted(self.skipped)),
+            tuple(self.problems),
+            has_config=has_config,
+        )
+
+    def take(self, path: Path) -> None:
+        real = path.resolve()
+        if not real.is_file():  # a dangling link, a FIFO: nothing to import
+            return
+        if _inside(real, self.root):
+            self.found.add(path)
+        else:
+            self.skipped.append((_shown_link(path), f"a link to {real}, outside the project"))
+
+    def walk(self, base: Path) -> None:
+        for dirpath, dirnames, filenames in os.walk(base):
+            kept = []
+            for d in sorted(dirnames):
+                sub = os.path.join(dirpath, d)
+                if d.startswith(".") or d in SKIP_DIRS or os.path.exists(f"{sub}/pyvenv.cfg"):
+                    continue
+                if os.path.lexists(os.path.join(sub, CONFIG_NAME)):
+                    self.skipped.append(
+                        (shown_path(sub) + "/", f"another project (it has a {CONFIG_NAME})")
+                    )
+                    continue
+                kept.append(d)
+            dirnames[:] = kept
+            for f in filenames:
+                if f.endswith(".op.py"):
+                    self.take(Path(dirpath, f))
+
+    def loose(self) -> Search:
+        """Without a chant.toml: ``./*.op.py`` and ``./ops/**/*.op.py``."""
+        root = self.root
+        for f in sorted(os.listdir(root)) if root.is_dir() else ():
+            if f.endswith(".op.py") and (root / f).is_file():
+                self.take(root / f)
+        ops = root / LOOSE_OPS
+        if ops.is_dir():
+            real = ops.resolve()
+            if not _inside(real, root):
+                self.skipped.append((f"{LOOSE_OPS}/", f"a link to {real}, outside the project"))
+            elif os.path.lexists(ops / CONFIG_NAME):
+                self.skipped.append((f"{LOOSE_OPS}/", f"another project (it has a {CONFIG_NAME})"))
+            else:
+                self.walk(real)
+        return self.result(("*.op.py", f"{LOOSE_OPS}/**/*.op.py"), has_config=False)
+
+    def listed(self, folder: str, base: Path, where: str | None) -> None:
+        """Search one ``[project] ops`` entry (it exists), or note why it cannot be."""
+        real = base.resolve()
+        if not _inside(real, self.root):
+            why = f'"{folder}" listed in [project] ops is outside the project ({real})'
+            hint = (
+                "chant only imports files inside the project root; move it in, or make it a "
+                "project of its own"
+            )
+        elif real.is_file():
+            if real.name.endswith(".op.py"):
+                self.found.add(base.parent.resolve() / base.name)
+                return
+            why = f'"{folder}" listed in [project] ops is a file but not an *.op.py'
+            hint = (
+                "list a folder (searched for *.op.py below it) or one *.op.py file; chant "
+                "imports nothing else from [project] ops"
+            )
+        elif not real.is_dir():
+            why = f'"{folder}" listed in [project] ops is neither a folder nor a file'
+            hint = "list a folder or one *.op.py file"
+        elif real != self.root and os.path.lexists(real / CONFIG_NAME):
+            why = (
+                f'folder "{folder}" listed in [project] ops is another project (it has a '
+                f"{CONFIG_NAME})"
+            )
+            hint = f"run chant in {folder}/ for its Ops, or remove it from the list"
+        else:
+            self.walk(real)
+            return
+        self.problems.append(Problem(why, where, hint=hint))
 
 
 def ops_line(config: Config) -> str | None:
@@ -293,12 +287,12 @@ def load_op_file(path: Path, timeout: float | None = None) -> tuple[list[Op], Pr
     except (Exception, SystemExit, GeneratorExit, ImportEscape) as exc:
         # An *.op.py may raise anything: report it. (A real Ctrl-C passes.)
         sys.modules.pop(module_name, None)
-        return [], _import_problem(exc, path, "every *.op.py", "to find its Ops")
+        return [], import_problem(exc, path, "every *.op.py", "to find its Ops")
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         sys.modules.pop(module_name, None)
-        return [], _import_problem(exc, path, "every *.op.py", "to find its Ops")
+        return [], import_problem(exc, path, "every *.op.py", "to find its Ops")
     ops = [v for v in vars(module).values() if isinstance(v, Op)]
     return ops, None
 
@@ -317,72 +311,12 @@ def load_activity_module(name: str, timeout: float | None = None) -> Problem | N
                 "chant.toml",
                 hint=f"create {name.replace('.', '/')}.py in the project root, or fix the name",
             )
-        return _import_problem(exc, None, "this module", "to find its activities")
+        return import_problem(exc, None, "this module", "to find its activities")
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return _import_problem(exc, None, "this module", "to find its activities")
+        return import_problem(exc, None, "this module", "to find its activities")
     return None
-
-
-def _import_problem(exc: BaseException, path: Path | None, what: str, why: str) -> Problem:
-    """Where and why importing ``path`` (or a module) failed; the line is the last one of
-    ``path`` on the traceback, or of the failing module when ``path`` is None."""
-    if isinstance(exc, SyntaxError):
-        file = shown_path(exc.filename) if exc.filename else None
-        where = f"{file}:{exc.lineno}" if file and exc.lineno else file
-        return Problem(
-            f"SyntaxError: {exc.msg}", where, hint=f"fix the syntax; chant imports {what}"
-        )
-    frames = [
-        f
-        for f in traceback.extract_tb(exc.__traceback__)
-        if (
-            Path(f.filename) == path
-            if path is not None
-            else "importlib" not in f.filename and not f.filename.startswith(_CHANT_DIR)
-        )
-    ]
-    where = f"{shown_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
-    where = where or (shown_path(path) if path is not None else None)
-    if isinstance(exc, ImportEscape):
-        timeout = "took longer" in str(exc)
-        return Problem(
-            str(exc),
-            where,
-            hint=f"make the import finish sooner, or raise {IMPORT_TIMEOUT_ENV} (seconds)"
-            if timeout
-            else f"chant imports {what} {why}; a file only declares, so do this in a step",
-        )
-    if isinstance(exc, SystemExit):
-        return Problem(
-            f"it called sys.exit({_safe_repr(exc.code)}) while being imported",
-            where,
-            hint=f"chant imports {what} {why}; a file only declares, so remove the exit",
-        )
-    detail = exc.message if isinstance(exc, ChantError) else _safe_str(exc)
-    return Problem(
-        f"{type(exc).__name__} while importing: {detail}",
-        where,
-        hint=f"fix the error above; chant imports {what} {why}",
-    )
-
-
-def _safe_str(exc: BaseException) -> str:
-    """``str(exc)``, even for an exception whose ``__str__`` fails; cut to 500 characters."""
-    try:
-        text = str(exc)
-    except Exception:
-        text = f"(its message cannot be shown: {type(exc).__name__}.__str__ failed)"
-    return text if len(text) <= 500 else text[:500] + "…"
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = "?"
-    return "" if value is None else text[:80]
 
 
 def discover(config: Config) -> Discovered:

@@ -10,12 +10,15 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
-from chant.errors import UsageError
+from chant.errors import ChantError, Problem, UsageError
+
+_CHANT_DIR = str(Path(__file__).parent)
 
 IMPORT_TIMEOUT_ENV = "CHANT_IMPORT_TIMEOUT"
 DEFAULT_IMPORT_TIMEOUT = 30.0
@@ -86,6 +89,15 @@ def guarded_import(shown: str, seconds: float) -> Iterator[None]:
     bound (0: none; see ``import_timeout``); ``shown`` names the
     file (or module) for the last resort: a file that swallows the timeout three more
     times ends chant with exit 2 and a message naming it."""
+    exit_now, stderr = os._exit, sys.stderr
+    bounded = _bounded(shown, seconds, exit_now, stderr)
+    with _cwd_kept(), _stdout_to_stderr_kept(), _escapes_refused(), bounded:
+        yield
+
+
+@contextmanager
+def _escapes_refused() -> Iterator[None]:
+    """Calls that would end, fork or replace chant, or signal it, raise ``ImportEscape``."""
     saved_os = {name: getattr(os, name) for name in _REFUSED if hasattr(os, name)}
     saved_kill = (os.kill, os.killpg, signal.raise_signal)
     me = os.getpid()
@@ -106,32 +118,66 @@ def guarded_import(shown: str, seconds: float) -> Iterator[None]:
     for name in saved_os:
         setattr(os, name, _refuse(name))
     os.kill, os.killpg, signal.raise_signal = kill, killpg, raise_signal
-    stdout, stderr, cwd = sys.stdout, sys.stderr, _cwd()
+    try:
+        yield
+    finally:
+        for name, fn in saved_os.items():
+            setattr(os, name, fn)
+        os.kill, os.killpg, signal.raise_signal = saved_kill
+
+
+@contextmanager
+def _stdout_to_stderr_kept() -> Iterator[None]:
+    """``sys.stdout`` and fd 1 point at stderr meanwhile, so that ``chant list --json``
+    keeps stdout its own."""
+    stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = _ToStderr(sys.stderr)
     fd = _stdout_to_stderr()
+    try:
+        yield
+    finally:
+        _restore_stdout(fd)
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+@contextmanager
+def _cwd_kept() -> Iterator[None]:
+    cwd = _cwd()
+    try:
+        yield
+    finally:
+        if cwd is not None and _cwd() != cwd:
+            os.chdir(cwd)
+
+
+@contextmanager
+def _bounded(
+    shown: str, seconds: float, exit_now: Callable[[int], Any], stderr: TextIO
+) -> Iterator[None]:
+    """In the main thread: a SIGALRM after ``seconds`` (0: none) raises ``ImportEscape``,
+    and a real Ctrl-C is told apart from a ``KeyboardInterrupt`` the file raises, which
+    becomes an ``ImportEscape`` (in any thread)."""
     main = threading.current_thread() is threading.main_thread()
     real_interrupt = [False]
-    old_int: Any = None
+    fired = [0]
+
+    def interrupt(signum: int, frame: Any) -> None:
+        real_interrupt[0] = True
+        raise KeyboardInterrupt
+
+    def too_long(signum: int, frame: Any) -> None:
+        fired[0] += 1
+        if fired[0] > 3:  # it catches BaseException in a loop: nothing else stops it
+            stderr.write(
+                f"chant: error: {shown}: importing it took longer than {seconds:g}s, "
+                "and it ignored being stopped\n  hint: make the import finish sooner, "
+                f"or raise {IMPORT_TIMEOUT_ENV} (seconds)\n"
+            )
+            stderr.flush()
+            exit_now(2)
+        raise ImportEscape(f"importing it took longer than {seconds:g}s")
+
     if main:
-
-        def interrupt(signum: int, frame: Any) -> None:
-            real_interrupt[0] = True
-            raise KeyboardInterrupt
-
-        fired = [0]
-
-        def too_long(signum: int, frame: Any) -> None:
-            fired[0] += 1
-            if fired[0] > 3:  # it catches BaseException in a loop: nothing else stops it
-                stderr.write(
-                    f"chant: error: {shown}: importing it took longer than {seconds:g}s, "
-                    "and it ignored being stopped\n  hint: make the import finish sooner, "
-                    f"or raise {IMPORT_TIMEOUT_ENV} (seconds)\n"
-                )
-                stderr.flush()
-                saved_os["_exit"](2)
-            raise ImportEscape(f"importing it took longer than {seconds:g}s")
-
         old_int = signal.signal(signal.SIGINT, interrupt)
         old_alarm = signal.signal(signal.SIGALRM, too_long) if seconds else None
         # Fires again each second, in case the file swallows the first one.
@@ -153,13 +199,6 @@ def guarded_import(shown: str, seconds: float) -> Iterator[None]:
                     left = max(previous[0] - (time.monotonic() - started), 0.001)
                     signal.setitimer(signal.ITIMER_REAL, left, previous[1])
             signal.signal(signal.SIGINT, old_int)
-        for name, fn in saved_os.items():
-            setattr(os, name, fn)
-        os.kill, os.killpg, signal.raise_signal = saved_kill
-        _restore_stdout(fd)
-        sys.stdout, sys.stderr = stdout, stderr
-        if cwd is not None and _cwd() != cwd:
-            os.chdir(cwd)
 
 
 def _cwd() -> str | None:
@@ -241,3 +280,74 @@ def _stale_modules(root: str) -> list[str]:
         if places and not any(str(p).startswith(elsewhere) for p in places):
             stale.append(name)
     return stale
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` relative to the current directory when it lies beneath it. A link is
+    shown as itself, not as its target: that is the name chant found it by."""
+    p = Path(path).absolute()
+    p = p.parent.resolve() / p.name if p.name not in ("", ".", "..") else p.resolve()
+    try:
+        return str(p.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def import_problem(exc: BaseException, path: Path | None, what: str, why: str) -> Problem:
+    """Where and why importing ``path`` (or a module) failed; the line is the last one of
+    ``path`` on the traceback, or of the failing module when ``path`` is None."""
+    if isinstance(exc, SyntaxError):
+        file = shown_path(exc.filename) if exc.filename else None
+        where = f"{file}:{exc.lineno}" if file and exc.lineno else file
+        return Problem(
+            f"SyntaxError: {exc.msg}", where, hint=f"fix the syntax; chant imports {what}"
+        )
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if (
+            Path(f.filename) == path
+            if path is not None
+            else "importlib" not in f.filename and not f.filename.startswith(_CHANT_DIR)
+        )
+    ]
+    where = f"{shown_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
+    where = where or (shown_path(path) if path is not None else None)
+    if isinstance(exc, ImportEscape):
+        timeout = "took longer" in str(exc)
+        return Problem(
+            str(exc),
+            where,
+            hint=f"make the import finish sooner, or raise {IMPORT_TIMEOUT_ENV} (seconds)"
+            if timeout
+            else f"chant imports {what} {why}; a file only declares, so do this in a step",
+        )
+    if isinstance(exc, SystemExit):
+        return Problem(
+            f"it called sys.exit({_safe_repr(exc.code)}) while being imported",
+            where,
+            hint=f"chant imports {what} {why}; a file only declares, so remove the exit",
+        )
+    detail = exc.message if isinstance(exc, ChantError) else _safe_str(exc)
+    return Problem(
+        f"{type(exc).__name__} while importing: {detail}",
+        where,
+        hint=f"fix the error above; chant imports {what} {why}",
+    )
+
+
+def _safe_str(exc: BaseException) -> str:
+    """``str(exc)``, even for an exception whose ``__str__`` fails; cut to 500 characters."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"(its message cannot be shown: {type(exc).__name__}.__str__ failed)"
+    return text if len(text) <= 500 else text[:500] + "…"
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = "?"
+    return "" if value is None else text[:80]
