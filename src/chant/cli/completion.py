@@ -76,7 +76,8 @@ def execute(args: argparse.Namespace) -> int:
     """Print the completion script for ``args.shell``."""
     from argcomplete.shell_integration import shellcode
 
+    from chant.errors import ExitCode
     from chant.render import LineWriter
 
     LineWriter(sys.stdout)(shellcode(["chant"], shell=args.shell).rstrip("\n"))
-    return 0
+    return ExitCode.OK
