@@ -9,50 +9,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chant.clusters import TemporalConfig as TemporalConfig
+from chant.clusters import TemporalProfile as TemporalProfile
+from chant.clusters import TemporalReader
 from chant.errors import ConfigError, ConfigErrors
 from chant.ir import Profile, Retry
-from chant.profiles import parse_duration, profile_problems
+from chant.profiles import profile_problems
+from chant.tomlfile import cut as _cut
+from chant.tomlfile import read_text
 
 CONFIG_NAME = "chant.toml"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 PROJECT_NAME = re.compile(r"(?=.{1,60}$)[a-z0-9]+(?:-[a-z0-9]+)*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-
-
-def _cut(value: Any) -> str:
-    """``repr(value)``, cut to 60 characters for a message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
-@dataclass(frozen=True, kw_only=True)
-class TemporalProfile:
-    """How to reach one Temporal cluster."""
-
-    name: str
-    address: str = "127.0.0.1:7233"
-    namespace: str = "default"
-    task_queue: str = ""
-    """The task queue runs go to. Empty in ``chant.toml``'s absence of the key: the
-    project's own, ``chant-<project id>`` (filled in by ``load_config``)."""
-    auto_start: bool = False
-    tls: bool = False
-    api_key_env: str | None = None
-    builtin: bool = False
-    """True for the profile ``--temporal`` uses when chant.toml has no [temporal] table."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TemporalConfig:
-    default_profile: str
-    profiles: Mapping[str, TemporalProfile]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +93,7 @@ def load_config(start: Path) -> Config:
     if file is None:
         return Config(root=root)
     shown = _shown(file)
-    text = _read(file, shown)
+    text = read_text(file, shown)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -153,44 +127,6 @@ MAX_ENV_NAME = 200
 """The longest environment name in UTF-8 bytes: a folder name must fit in 255."""
 
 
-def _read(file: Path, shown: str) -> str:
-    """The text of ``file``, or a ``ConfigError`` saying why it cannot be read."""
-    try:
-        mode = file.stat().st_mode
-    except FileNotFoundError:
-        raise ConfigError(
-            f"is a broken symbolic link (to {os.readlink(file)})",
-            file=shown,
-            hint="point chant.toml at an existing file, or remove it",
-        ) from None
-    except OSError:
-        mode = stat.S_IFREG  # read_bytes below says why
-    if not stat.S_ISREG(mode):
-        raise ConfigError(
-            "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file",
-            file=shown,
-            hint=f"remove or rename {shown}; chant reads its settings from a regular file",
-        )
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot be read: {exc.strerror or exc}",
-            file=shown,
-            hint="make chant.toml a readable file",
-        ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"is not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start})",
-            file=shown,
-            line=line,
-            hint="save chant.toml as UTF-8",
-        ) from None
-
-
 def _shown(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
@@ -198,89 +134,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-class _Reader:
+class _Reader(TemporalReader):
     """Validates the parsed TOML, collecting every problem with its line where known."""
-
-    def __init__(self, file: str, text: str) -> None:
-        self.file = file
-        self.lines = text.splitlines()
-        self.errors: list[ConfigError] = []
-
-    def line_of(self, table: str, key: str | None = None) -> int | None:
-        """The line of ``key`` in ``[table]`` (``table`` "" for top-level keys), else the
-        table's header line."""
-        header = re.compile(r"^\s*\[+\s*" + re.escape(table) + r"\s*\]+")
-        start = (
-            next((i for i, ln in enumerate(self.lines) if header.match(ln)), None) if table else -1
-        )
-        if key is None:
-            return None if start is None or start < 0 else start + 1
-        pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-        for i in range(0 if start is None else start + 1, len(self.lines)):
-            if i > (start or 0) and self.lines[i].lstrip().startswith("[") and start is not None:
-                break
-            if pattern.match(self.lines[i]):
-                return i + 1
-        return None if start is None or start < 0 else start + 1
-
-    def fail(
-        self, message: str, table: str, key: str | None = None, hint: str | None = None
-    ) -> None:
-        line = self.line_of(table, key)
-        self.errors.append(ConfigError(message, file=self.file, line=line, hint=hint))
-
-    def table(
-        self,
-        data: Any,
-        name: str,
-        allowed: tuple[str, ...],
-        *,
-        at: tuple[str, str | None] | None = None,
-    ) -> dict[str, Any]:
-        """``data`` as a dict, reporting keys outside ``allowed``. ``at`` locates an inline
-        table: (the table holding it, its key)."""
-        table, key = at or (name, None)
-        if not isinstance(data, Mapping):
-            self.fail(f"{name} must be a table", table, key)
-            return {}
-        for k in data:
-            if k not in allowed:
-                self.fail(
-                    f'unknown key "{k}" in {name}',
-                    table,
-                    key or k,
-                    hint=f"allowed keys: {', '.join(allowed)}",
-                )
-        return {k: v for k, v in data.items() if k in allowed}
-
-    def typed(self, value: Any, kind: Any, what: str, name: str, table: str, key: str) -> Any:
-        """``value`` if it is a ``kind`` (a bool is not a number here), else report it."""
-        if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-            return value
-        self.fail(f"{name} must be {what}, got {_cut(value)}", table, key)
-        return None
-
-    def strings(self, value: Any, name: str, table: str, key: str) -> tuple[str, ...]:
-        if isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v for v in value):
-            return tuple(value)
-        self.fail(f"{name} must be a list of strings, got {_cut(value)}", table, key)
-        return ()
-
-    def text(self, value: Any, name: str, table: str, key: str) -> str | None:
-        """``value`` if it is a non-empty string without control characters, else report it."""
-        if isinstance(value, str) and value.strip() and not _CONTROL.search(value):
-            return value
-        self.fail(f"{name} must be a non-empty string, got {_cut(value)}", table, key)
-        return None
-
-    def duration(self, value: Any, name: str, table: str, key: str, default: str) -> str:
-        """``value`` if it is a duration, else report it and return ``default``."""
-        try:
-            parse_duration(value)
-        except ValueError as exc:
-            self.fail(f"{name}: {exc}", table, key)
-            return default
-        return str(value)
 
     def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
         top = ("project", "profiles", "temporal", "environments")
@@ -304,27 +159,8 @@ class _Reader:
             project.get("activities", []), "project.activities", "project", "activities"
         )
         environments = self.environments(data.get("environments", {}))
-        for module in activities:
-            if not _MODULE.fullmatch(module):
-                self.fail(
-                    f'project.activities: "{module}" is not a module name',
-                    "project",
-                    "activities",
-                    hint='write dotted Python module names, e.g. ["deploy_activities"]',
-                )
-        ops = project.get("ops", ["."])
-        if not isinstance(ops, list) or not all(
-            isinstance(o, str) and o and "\x00" not in o for o in ops
-        ):
-            self.fail("project.ops must be a list of folder names", "project", "ops")
-            ops = ["."]
-        elif not ops:
-            self.fail(
-                "project.ops lists no folder, so no Op could be found",
-                "project",
-                "ops",
-                hint='write ops = ["ops"], or leave it out to search the project root',
-            )
+        self.modules(activities)
+        ops = self.ops(project.get("ops", ["."]))
         raw_profiles = data.get("profiles", {})
         if not isinstance(raw_profiles, Mapping):
             self.fail("[profiles] must hold tables: [profiles.<name>]", "profiles")
@@ -336,7 +172,7 @@ class _Reader:
         config = Config(
             root=root,
             file=file,
-            ops=tuple(ops),
+            ops=ops,
             profiles=profiles,
             activities=activities,
             environments=environments,
@@ -350,6 +186,31 @@ class _Reader:
             for k, p in temporal.profiles.items()
         }
         return replace(config, temporal=replace(temporal, profiles=filled))
+
+    def modules(self, activities: tuple[str, ...]) -> None:
+        for module in activities:
+            if not _MODULE.fullmatch(module):
+                self.fail(
+                    f'project.activities: "{module}" is not a module name',
+                    "project",
+                    "activities",
+                    hint='write dotted Python module names, e.g. ["deploy_activities"]',
+                )
+
+    def ops(self, ops: Any) -> tuple[str, ...]:
+        if not isinstance(ops, list) or not all(
+            isinstance(o, str) and o and "\x00" not in o for o in ops
+        ):
+            self.fail("project.ops must be a list of folder names", "project", "ops")
+            return (".",)
+        if not ops:
+            self.fail(
+                "project.ops lists no folder, so no Op could be found",
+                "project",
+                "ops",
+                hint='write ops = ["ops"], or leave it out to search the project root',
+            )
+        return tuple(ops)
 
     def project_name(self, value: Any) -> str | None:
         if value is None:
@@ -399,13 +260,9 @@ class _Reader:
             found[name] = Environment(name=name, observe=observe)
         return found
 
-    def profile(self, name: str, spec: Any) -> Profile:
-        table = f"profiles.{name}"
-        spec = self.table(
-            spec, f"[{table}]", ("timeout", "heartbeat_timeout", "retry"), at=(table, None)
-        )
+    def retry(self, table: str, spec: Any) -> Retry:
         retry_spec = self.table(
-            spec.get("retry", {}),
+            spec,
             f"[{table}].retry",
             (
                 "max_attempts",
@@ -441,6 +298,14 @@ class _Reader:
                 nonretryable, f"{table}.retry.non_retryable_error_types", table, "retry"
             ),
         )
+        return retry
+
+    def profile(self, name: str, spec: Any) -> Profile:
+        table = f"profiles.{name}"
+        spec = self.table(
+            spec, f"[{table}]", ("timeout", "heartbeat_timeout", "retry"), at=(table, None)
+        )
+        retry = self.retry(table, spec.get("retry", {}))
         profile = Profile(
             name=name,
             timeout=self.duration(
@@ -469,49 +334,6 @@ class _Reader:
                 hint="docs/ops.md lists each profile field and its bounds",
             )
         return profile
-
-    def temporal(self, spec: Any) -> TemporalConfig:
-        spec = self.table(
-            spec, "[temporal]", ("default_profile", "profiles"), at=("temporal", None)
-        )
-        raw_profiles = spec.get("profiles", {})
-        if not isinstance(raw_profiles, Mapping):
-            self.fail("[temporal.profiles] must hold tables", "temporal")
-            raw_profiles = {}
-        allowed = ("address", "namespace", "task_queue", "auto_start", "tls", "api_key_env")
-        kinds = {"auto_start": (bool, "true or false"), "tls": (bool, "true or false")}
-        profiles = {}
-        for name, p in raw_profiles.items():
-            table = f"temporal.profiles.{name}"
-            values = self.table(p, f"[{table}]", allowed, at=(table, None))
-            for key, value in list(values.items()):
-                kind, what = kinds.get(key, (str, "a string"))
-                if kind is str:
-                    checked = self.text(value, f"{table}.{key}", table, key)
-                else:
-                    checked = self.typed(value, kind, what, f"{table}.{key}", table, key)
-                if checked is None:
-                    del values[key]
-            profiles[name] = TemporalProfile(name=name, **values)
-        if not profiles:
-            profiles = {"dev": TemporalProfile(name="dev", auto_start=True)}
-        default = spec.get("default_profile", next(iter(profiles)))
-        if not isinstance(default, str):
-            self.fail(
-                f"temporal.default_profile must be a profile name, got {_cut(default)}",
-                "temporal",
-                "default_profile",
-                hint="pick one of: " + ", ".join(profiles),
-            )
-            default = next(iter(profiles))
-        if default not in profiles:
-            self.fail(
-                f'temporal.default_profile "{default}" is not defined',
-                "temporal",
-                "default_profile",
-                hint=f"define [temporal.profiles.{default}] or pick one of: " + ", ".join(profiles),
-            )
-        return TemporalConfig(default_profile=default, profiles=profiles)
 
 
 def check_mode_flags(*, local: bool, temporal: bool) -> None:
