@@ -7,20 +7,18 @@ import inspect
 import pytest
 
 from chant import Op, Profile, Retry, activity, gate, phase, secret, shell
+from chant.cron import parse_schedule
 from chant.errors import GateNotSupportedError, Problem, SecretNotSetError
 from chant.ir import ActivityStep, Step
+from chant.names import slug, suggest, where
 from chant.plan import (
     check_local,
     check_project,
     gates,
-    parse_schedule,
     resolve_op,
-    secret_values,
-    slug,
-    suggest,
-    where,
 )
 from chant.profiles import BUILTIN_PROFILES, DURATION_HELP
+from chant.secrets import secret_values
 
 ACTIVITIES = {"shell": "fast_idempotent", "http_check": "k8s_wait"}
 

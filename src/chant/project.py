@@ -11,7 +11,7 @@ from chant.config import Config, load_config
 from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
 from chant.ir import Op, Profile
-from chant.names import MAX_NAME, suggest, where
+from chant.names import MAX_NAME, did_you_mean, where
 from chant.plan import OP_NAME, check_project, resolve_op
 
 
@@ -82,7 +82,7 @@ class Project:
         if name in self.ops:
             return self.ops[name]
         names = [n for n in self.ops if _named(n)]
-        close = suggest(name, names)
+        close = did_you_mean(name, names)
         if self.unnamed:
             places = ", ".join(place for place, _ in self.unnamed)
             body = "\n".join(str(p) for _, problems in self.unnamed for p in problems)
@@ -91,8 +91,7 @@ class Project:
                 f'no Op named "{name}"{available}; it may be defined at {places}, where chant '
                 f"could not load an Op:\n{body}",
                 hint=close
-                if close.startswith("did you mean")
-                else "fix the problems above and run again (`chant build` lists every problem)",
+                or "fix the problems above and run again (`chant build` lists every problem)",
             )
         where = self.looked()
         if not names:
@@ -102,7 +101,7 @@ class Project:
             )
         raise OpNotFoundError(
             f'no Op named "{name}"; available: {", ".join(names)}{where}',
-            hint=close if close.startswith("did you mean") else "chant list shows every Op",
+            hint=close or "chant list shows every Op",
         )
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from chant.errors import ExitCode, ValidationError
-from chant.plan import where
+from chant.names import where
 from chant.project import load_project
 
 

@@ -34,12 +34,10 @@ class _Parser(argparse.ArgumentParser):
     def _check_value(self, action: argparse.Action, value: object) -> None:
         choices = action.choices
         if choices is not None and value not in choices:
-            from chant.names import suggest
+            from chant.names import did_you_mean
 
             names = [str(c) for c in choices]
-            hint = suggest(str(value), names)
-            if not hint.startswith("did you mean"):
-                hint = f"choose from {', '.join(names)}"
+            hint = did_you_mean(str(value), names) or f"choose from {', '.join(names)}"
             if isinstance(action, argparse._SubParsersAction):
                 what = "command" if action.dest == "command" else str(action.dest)
                 raise argparse.ArgumentError(None, f'unknown {what} "{value}"; {hint}')

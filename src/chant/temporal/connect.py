@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chant.config import Config, TemporalProfile, default_task_queue
 from chant.errors import RuntimeUnavailableError, UsageError
-from chant.plan import suggest
+from chant.names import did_you_mean
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -76,11 +76,10 @@ def pick_profile(config: Config, name: str | None) -> TemporalProfile:
     profiles = config.temporal.profiles
     chosen = name or config.temporal.default_profile
     if chosen not in profiles:
-        hint = suggest(chosen, list(profiles))
         raise UsageError(
             f"--profile {chosen}: no [temporal.profiles.{chosen}] in chant.toml; "
             f"profiles: {', '.join(profiles)}",
-            hint=hint if hint.startswith("did you mean") else None,
+            hint=did_you_mean(chosen, list(profiles)),
         )
     return profiles[chosen]
 

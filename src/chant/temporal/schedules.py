@@ -44,9 +44,10 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from chant.config import TemporalProfile
+from chant.cron import parse_schedule
 from chant.errors import UsageError
 from chant.ir import Op
-from chant.plan import parse_schedule, suggest
+from chant.names import did_you_mean
 from chant.temporal.rpc import not_found
 from chant.temporal.runner import execution_timeout, search_attributes, workflow_id
 from chant.temporal.workflow import WORKFLOW_NAME
@@ -236,8 +237,7 @@ async def delete(client: Client, project: str, op_name: str) -> str:
             f'no Schedule for Op "{op_name}" ({sid}); this project has no Schedules',
             hint="`chant schedule apply` creates them for the Ops with a schedule",
         )
-    hint = suggest(op_name, names)
     raise UsageError(
         f'no Schedule for Op "{op_name}" ({sid}); Schedules: {", ".join(names)}',
-        hint=hint if hint.startswith("did you mean") else None,
+        hint=did_you_mean(op_name, names),
     )
