@@ -164,7 +164,7 @@ BUILTIN_ARGS: dict[str, dict[str, Arg]] = {
 }
 
 
-def builtin_arg_problems(fn: str, args: Mapping[str, JSON]) -> list[str]:
+def builtin_arg_problems(fn: str, args: Mapping[str, object]) -> list[str]:
     """Why each argument of a call to built-in activity ``fn`` has the wrong type."""
     declared = BUILTIN_ARGS.get(fn, {})
     found = []

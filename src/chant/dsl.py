@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from chant.ir import JSON, ActivityStep, GateStep, Outcome, Phase, Profile, Secret, Step, _origin
+from chant.ir import (
+    JSON,
+    ActivityStep,
+    Arg,
+    GateStep,
+    Outcome,
+    Phase,
+    Profile,
+    Secret,
+    Step,
+    _origin,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +69,7 @@ def shell(
     non-zero exit fails the attempt with ``CommandFailedError``. Default profile:
     ``fast_idempotent``.
     """
-    args: dict[str, JSON] = {"cmd": cmd}
+    args: dict[str, Arg] = {"cmd": cmd}
     if env:
         args["env"] = dict(env) if isinstance(env, Mapping) else env
     if cwd is not None:
