@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from chant.errors import ErrorType
 from chant.events import Event, RunResult, Sink, StepResult
 from chant.fakes import (
     SHELL_OK,
@@ -281,7 +282,7 @@ class _Executor(LocalExecutor):
         if script.timed_out:
             self.fake_clock.now += gate.timeout
             message = f'gate "{step_id}" got no "{signal}" signal within {gate.timeout_text}'
-            error = {"type": "GateTimeoutError", "message": message}
+            error = {"type": ErrorType.GATE_TIMEOUT, "message": message}
             return StepOutcome(StepStatus.FAILED, 1, error=error)
         note = f": {script.note}" if script.note else ""
         self._log(step_id, f'"{signal}" approved by {script.approver or "(unnamed)"}{note}')

@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chant.errors import ErrorType
 from chant.events import (
     Emitter,
     EventType,
@@ -130,7 +131,9 @@ class Walker:
         error = (
             failed.error
             if failed
-            else ({"type": "Interrupted", "message": "interrupted"} if interrupted else None)
+            else (
+                {"type": ErrorType.INTERRUPTED, "message": "interrupted"} if interrupted else None
+            )
         )
         failed_step = failed.step.id if failed else None
         self._emit(
@@ -299,7 +302,7 @@ class Walker:
                 raise
             task.uncancel()
             rec.status = StepStatus.CANCELLED
-            rec.error = {"type": "Cancelled", "message": why}
+            rec.error = {"type": ErrorType.CANCELLED, "message": why}
         finally:
             rec.duration_ms = round((self.clock() - started) * 1000)
             if rec.status == StepStatus.RUNNING:  # an unexpected cancellation from outside
