@@ -1,11 +1,13 @@
 """How a step ended: the ``StepOutcome`` an executor returns, the ``Record`` the walk
-keeps, and the mapping of a result and an error into them that both executors share."""
+keeps, and the mapping of a result and an error into them that both executors share.
+
+(Named tuples and a slotted class rather than dataclasses: every ``chant run`` defines
+them, and a dataclass costs about a millisecond to define.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chant.errors import ActivityError, OutcomeError
 from chant.events import StepStatus
@@ -13,8 +15,7 @@ from chant.ir import JSON
 from chant.planned import PlannedStep
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutcome:
+class StepOutcome(NamedTuple):
     """How one step ended, as an executor reports it to the walk."""
 
     status: StepStatus
@@ -26,16 +27,34 @@ class StepOutcome:
     error: dict[str, str] | None = None
 
 
-@dataclass
 class Record:
-    step: PlannedStep
-    compensation: bool
-    status: StepStatus = StepStatus.SKIPPED
-    attempts: int = 0
-    duration_ms: int = 0
-    outcome: dict[str, JSON] | None = None
-    result: JSON = None
-    error: dict[str, str] | None = None
+    """What the walk knows of one step, filled in as it runs."""
+
+    __slots__ = (
+        "attempts",
+        "compensation",
+        "duration_ms",
+        "error",
+        "outcome",
+        "result",
+        "status",
+        "step",
+    )
+
+    def __init__(
+        self,
+        step: PlannedStep,
+        compensation: bool,
+        status: StepStatus = StepStatus.SKIPPED,
+    ) -> None:
+        self.step = step
+        self.compensation = compensation
+        self.status = status
+        self.attempts = 0
+        self.duration_ms = 0
+        self.outcome: dict[str, JSON] | None = None
+        self.result: JSON = None
+        self.error: dict[str, str] | None = None
 
     @property
     def phase(self) -> str:

@@ -8,14 +8,15 @@ guaranteed, and nothing re-parses a duration string.
 
 The IR that ``chant build`` writes and a Temporal workflow receives stays the declared
 form (``Op.to_dict``); a Plan is always derived from it, in the workflow too, so it is
-pure: no clock, no file, no environment.
+pure: no clock, no file, no environment. (Named tuples rather than dataclasses: every
+``chant run`` defines these classes, and a frozen dataclass costs about a millisecond.)
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from chant.errors import IRError
 from chant.ir import (
@@ -35,8 +36,7 @@ from chant.profiles import parse_duration
 from chant.secrets import secret_names
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPlan:
+class RetryPlan(NamedTuple):
     """A retry policy in numbers: Temporal's ``RetryPolicy`` fields, in seconds."""
 
     max_attempts: int
@@ -81,8 +81,7 @@ class RetryPlan:
         return self.max_attempts == 0 or attempt < self.max_attempts
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
+class Timing(NamedTuple):
     """A resolved profile in numbers; ``declared`` is the profile as the IR has it."""
 
     timeout: float
@@ -102,8 +101,7 @@ class Timing:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class GatePlan:
+class GatePlan(NamedTuple):
     signal: str
     timeout: float
     """Seconds to wait for the signal."""
@@ -112,8 +110,7 @@ class GatePlan:
     description: str
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedStep:
+class PlannedStep(NamedTuple):
     """One step as the executors see it. Exactly one of ``timing`` (an activity step)
     and ``gate`` (a gate) is set."""
 
@@ -140,8 +137,7 @@ class PlannedStep:
         return self.timing.declared
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedPhase:
+class PlannedPhase(NamedTuple):
     name: str
     parallel: bool
     fail_fast: bool
@@ -150,8 +146,7 @@ class PlannedPhase:
     steps: tuple[PlannedStep, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """A resolved Op, ready to run: its phases, its on_failure phases and its secrets."""
 
     op: Op
@@ -192,13 +187,13 @@ class Plan:
         def once(step: PlannedStep) -> PlannedStep:
             if step.timing is None:
                 return step
-            retry = replace(step.timing.retry, max_attempts=1)
-            return replace(step, timing=replace(step.timing, retry=retry))
+            retry = step.timing.retry._replace(max_attempts=1)
+            return step._replace(timing=step.timing._replace(retry=retry))
 
         def group(phases: tuple[PlannedPhase, ...]) -> tuple[PlannedPhase, ...]:
-            return tuple(replace(p, steps=tuple(once(s) for s in p.steps)) for p in phases)
+            return tuple(p._replace(steps=tuple(once(s) for s in p.steps)) for p in phases)
 
-        return replace(self, phases=group(self.phases), on_failure=group(self.on_failure))
+        return self._replace(phases=group(self.phases), on_failure=group(self.on_failure))
 
 
 def _phase(phase: Phase, *, compensation: bool) -> PlannedPhase:
