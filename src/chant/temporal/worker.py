@@ -41,7 +41,7 @@ from chant.events import Masker
 from chant.ir import Profile, _args_from_json, iter_secrets
 from chant.jsontypes import JSONObject
 from chant.outcomes import error_of
-from chant.profiles import may_retry, parse_duration, retry_delay
+from chant.planned import Timing
 from chant.secrets import resolve_secrets
 from chant.temporal.walker import KILL_GRACE
 from chant.temporal.workflow import ChantOpWorkflow
@@ -120,7 +120,7 @@ class _Attempt:
         self.info = info = activity.info()
         data = activity.payload_converter().from_payload(raw[0].payload, dict)
         self.step_id = str(data["step"])
-        self.profile = Profile.from_dict(data["profile"])
+        self.timing = Timing.of(Profile.from_dict(data["profile"]))
         self.defn = self._lookup(registry, info.activity_type)
         self.args = _args_from_json(data.get("args", {}))
         self.secrets = self._read_secrets()
@@ -132,12 +132,12 @@ class _Attempt:
             str(info.workflow_id), run_id=info.workflow_run_id
         )
         self.lock = asyncio.Lock()
-        beat = self.profile.heartbeat_timeout
+        beat = self.timing.heartbeat_timeout
         self.ctx = _Context(
             step_id=self.step_id,
             attempt=info.attempt,
             output=self.lines.add,
-            heartbeat_interval=parse_duration(beat) / 2 if beat else None,
+            heartbeat_interval=beat / 2 if beat else None,
             kill_grace=KILL_GRACE,
             masker=self.masker,
             project=registry.project,
@@ -180,7 +180,9 @@ class _Attempt:
         try:
             args = resolve_secrets(self.args, self.secrets) if self.secrets else self.args
             # The IR reader made args an object: a step's args are keyword arguments.
-            result = await run_attempt(self.defn, cast(JSONObject, args), self.ctx, self.profile)
+            result = await run_attempt(
+                self.defn, cast(JSONObject, args), self.ctx, self.timing.declared
+            )
         except asyncio.CancelledError:
             await self._stopped(ticker)
             raise
@@ -219,19 +221,19 @@ class _Attempt:
 
     def _retrying(self, error: dict[str, str]) -> dict[str, Any]:
         """What the ``chant_retrying`` signal says of a failed attempt."""
-        retry = self.profile.retry
+        retry = self.timing.retry
         return {
             "attempt": self.info.attempt,
             "max_attempts": retry.max_attempts,
             "error": error,
-            "delay_ms": round(retry_delay(retry, self.info.attempt) * 1000),
+            "delay_ms": round(retry.delay(self.info.attempt) * 1000),
         }
 
     async def _stopped(self, ticker: asyncio.Future[None]) -> None:
         """A stopping worker cancels its steps (their groups are killed by now); Temporal
         retries them elsewhere while attempts are left, so say so, as for a failure."""
-        if not activity.is_worker_shutdown() or not may_retry(
-            self.profile.retry, self.info.attempt, "WorkerStopped", False
+        if not activity.is_worker_shutdown() or not self.timing.retry.allows(
+            self.info.attempt, "WorkerStopped", False
         ):
             return
         async with self.lock:
@@ -245,7 +247,7 @@ class _Attempt:
         ``chant_retrying`` signal first when chant will try again."""
         error = self.masker.fields(error_of(exc))
         non_retryable = isinstance(exc, ActivityError) and exc.non_retryable
-        retrying = may_retry(self.profile.retry, self.info.attempt, error["type"], non_retryable)
+        retrying = self.timing.retry.allows(self.info.attempt, error["type"], non_retryable)
         async with self.lock:
             ticker.cancel()
         if retrying:
