@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
@@ -39,7 +39,7 @@ from chant.activities.registry import ActivityContext, ActivityDef, Registry, ru
 from chant.errors import ActivityError
 from chant.events import Masker
 from chant.ir import Profile, _args_from_json, iter_secrets
-from chant.jsontypes import JSONObject
+from chant.jsontypes import JSON, JSONObject
 from chant.outcomes import error_of
 from chant.planned import Timing
 from chant.secrets import resolve_secrets
@@ -62,7 +62,7 @@ TICK = 1.0
 class _Context(ActivityContext):
     """An ``ActivityContext`` whose heartbeats (masked) also reach the Temporal server."""
 
-    def heartbeat(self, details: Any = None) -> None:
+    def heartbeat(self, details: JSON = None) -> None:
         super().heartbeat(None if details is None else self.masker(details))
         with contextlib.suppress(Exception):
             activity.heartbeat(self.heartbeat_details)
@@ -100,7 +100,7 @@ class _Lines:
         return lines
 
 
-def _bounded(result: Any) -> Any:
+def _bounded(result: JSON) -> JSON:
     text = json.dumps(result, default=str)
     if len(text) <= MAX_RESULT:
         return result
@@ -263,7 +263,7 @@ class _Attempt:
         )
 
 
-def make_activity(registry: Registry) -> Any:
+def make_activity(registry: Registry) -> Callable[[Sequence[RawValue]], Awaitable[object]]:
     """The dynamic activity serving every name in ``registry``."""
 
     @activity.defn(dynamic=True)
