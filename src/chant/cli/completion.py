@@ -31,6 +31,7 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
     from chant.config import load_config
     from chant.discover import find_op_files, import_timeout, load_op_file
     from chant.errors import ChantError
+    from chant.imports import project_imports
     from chant.project import _named
 
     try:
@@ -39,19 +40,18 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
         per_file = min(import_timeout(), FILE_SECONDS)
     except (ChantError, OSError):
         return []
-    if str(config.root) not in sys.path:
-        sys.path.insert(0, str(config.root))  # as discovery does: op files import helpers
     names: list[str] = []
     deadline = time.monotonic() + TOTAL_SECONDS
-    for path in files:
-        if time.monotonic() > deadline:
-            break
-        try:
-            ops, _problem = load_op_file(path, per_file)
-        except Exception:  # a completion must never fail loudly
-            continue
-        # Only names `chant run` could be asked for ("Bad Name" is an error, not an Op).
-        names += [o.name for o in ops if _named(o.name) and o.name not in names]
+    with project_imports(config.root):  # as discovery does: op files import helpers
+        for path in files:
+            if time.monotonic() > deadline:
+                break
+            try:
+                ops, _problem = load_op_file(path, per_file)
+            except Exception:  # a completion must never fail loudly
+                continue
+            # Only names `chant run` could be asked for ("Bad Name" is an error, not an Op).
+            names += [o.name for o in ops if _named(o.name) and o.name not in names]
     return [n for n in names if n.startswith(prefix)]
 
 
