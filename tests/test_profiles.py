@@ -7,14 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chant.ir import Profile, Retry
+from chant.planned import RetryPlan
 from chant.profiles import (
     BUILTIN_PROFILES,
     DEFAULT_PROFILE,
     MAX_DURATION,
-    may_retry,
     parse_duration,
     profile_problems,
-    retry_delay,
 )
 
 HELP = "write a number with a unit, e.g. 100ms, 30s, 5m, 1h30m or 2d"
@@ -58,29 +57,29 @@ def test_parse_duration_rejects_a_bare_number_that_is_not_text() -> None:
 
 
 def test_the_first_retry_waits_the_initial_interval() -> None:
-    assert retry_delay(Retry(initial_interval="2s", backoff_coefficient=3.0), 1) == 2.0
+    assert RetryPlan.of(Retry(initial_interval="2s", backoff_coefficient=3.0)).delay(1) == 2.0
 
 
 def test_each_further_retry_waits_coefficient_times_longer() -> None:
     retry = Retry(initial_interval="1s", backoff_coefficient=2.0)
-    assert [retry_delay(retry, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+    assert [RetryPlan.of(retry).delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
 
 
 def test_a_fractional_coefficient_is_honoured() -> None:
     retry = Retry(initial_interval="100ms", backoff_coefficient=1.5)
-    assert retry_delay(retry, 3) == pytest.approx(0.1 * 1.5**2)
+    assert RetryPlan.of(retry).delay(3) == pytest.approx(0.1 * 1.5**2)
 
 
 def test_the_wait_is_capped_at_maximum_interval() -> None:
     retry = Retry(initial_interval="1s", backoff_coefficient=2.0, maximum_interval="3s")
-    assert [retry_delay(retry, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
+    assert [RetryPlan.of(retry).delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
 
 
 def test_maximum_interval_defaults_to_100_times_the_initial_interval() -> None:
     retry = Retry(initial_interval="1s", backoff_coefficient=2.0)
-    assert retry_delay(retry, 7) == 64.0
-    assert retry_delay(retry, 8) == 100.0
-    assert retry_delay(retry, 30) == 100.0
+    assert RetryPlan.of(retry).delay(7) == 64.0
+    assert RetryPlan.of(retry).delay(8) == 100.0
+    assert RetryPlan.of(retry).delay(30) == 100.0
 
 
 @given(
@@ -89,7 +88,7 @@ def test_maximum_interval_defaults_to_100_times_the_initial_interval() -> None:
     maximum_ms=st.none() | st.integers(1, 10_000_000),
     attempt=st.integers(1, 40),
 )
-def test_retry_delay_follows_temporals_formula(
+def test_the_retry_delay_follows_temporals_formula(
     initial_ms: int, coefficient: float, maximum_ms: int | None, attempt: int
 ) -> None:
     retry = Retry(
@@ -100,35 +99,35 @@ def test_retry_delay_follows_temporals_formula(
     initial = initial_ms / 1000
     ceiling = 100 * initial if maximum_ms is None else maximum_ms / 1000
     expected = min(initial * coefficient ** (attempt - 1), ceiling)
-    assert retry_delay(retry, attempt) == pytest.approx(expected)
+    assert RetryPlan.of(retry).delay(attempt) == pytest.approx(expected)
 
 
 def test_a_step_is_retried_until_max_attempts_is_reached() -> None:
     retry = Retry(max_attempts=3)
-    assert [may_retry(retry, n, "Boom", False) for n in (1, 2, 3)] == [True, True, False]
+    assert [RetryPlan.of(retry).allows(n, "Boom", False) for n in (1, 2, 3)] == [True, True, False]
 
 
 def test_max_attempts_one_never_retries() -> None:
-    assert may_retry(Retry(max_attempts=1), 1, "Boom", False) is False
+    assert RetryPlan.of(Retry(max_attempts=1)).allows(1, "Boom", False) is False
 
 
 def test_max_attempts_zero_retries_without_limit() -> None:
     retry = Retry(max_attempts=0)
-    assert all(may_retry(retry, n, "Boom", False) for n in (1, 2, 100, 10_000))
+    assert all(RetryPlan.of(retry).allows(n, "Boom", False) for n in (1, 2, 100, 10_000))
 
 
 def test_an_error_type_listed_as_non_retryable_fails_at_once() -> None:
     retry = Retry(max_attempts=5, non_retryable_error_types=["ReadinessFailedError"])
-    assert may_retry(retry, 1, "ReadinessFailedError", False) is False
+    assert RetryPlan.of(retry).allows(1, "ReadinessFailedError", False) is False
 
 
 def test_an_error_type_not_listed_is_still_retried() -> None:
     retry = Retry(max_attempts=5, non_retryable_error_types=["ReadinessFailedError"])
-    assert may_retry(retry, 1, "CommandFailedError", False) is True
+    assert RetryPlan.of(retry).allows(1, "CommandFailedError", False) is True
 
 
 def test_an_error_marked_non_retryable_fails_at_once_even_when_unlimited() -> None:
-    assert may_retry(Retry(max_attempts=0), 1, "UnknownActivityError", True) is False
+    assert RetryPlan.of(Retry(max_attempts=0)).allows(1, "UnknownActivityError", True) is False
 
 
 # --- built-in profiles -------------------------------------------------------------
@@ -242,6 +241,6 @@ def test_profile_problems_name_each_field_and_its_bound() -> None:
 
 def test_the_retry_wait_never_overflows_however_many_attempts() -> None:
     retry = Retry(max_attempts=0, initial_interval="1s", backoff_coefficient=100.0)
-    assert retry_delay(retry, 2**31 - 1) == 100.0
+    assert RetryPlan.of(retry).delay(2**31 - 1) == 100.0
     capped = Retry(initial_interval="1s", backoff_coefficient=100.0, maximum_interval="36500d")
-    assert retry_delay(capped, 10_000) == MAX_DURATION
+    assert RetryPlan.of(capped).delay(10_000) == MAX_DURATION

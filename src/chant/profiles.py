@@ -5,7 +5,6 @@ Pure functions over IR data: no I/O, so Temporal's workflow sandbox can import i
 
 from __future__ import annotations
 
-import math
 import re
 
 from chant.ir import Profile, Retry
@@ -189,25 +188,3 @@ BUILTIN_PROFILES: dict[str, Profile] = {
     "policy_check": Profile(name="policy_check", timeout="5m", retry=Retry(max_attempts=1)),
 }
 DEFAULT_PROFILE = "fast_idempotent"
-
-
-def retry_delay(retry: Retry, attempt: int) -> float:
-    """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one.
-
-    Temporal's formula: ``min(initial * coefficient ** (attempt - 1), maximum_interval)``,
-    where ``maximum_interval`` defaults to 100 × ``initial_interval``.
-    """
-    initial = parse_duration(retry.initial_interval)
-    ceiling = parse_duration(retry.maximum_interval) if retry.maximum_interval else 100 * initial
-    try:
-        wait = initial * retry.backoff_coefficient ** (attempt - 1)
-    except OverflowError:  # e.g. 100 ** 2_000_000_000: far past any ceiling
-        return float(ceiling)
-    return float(min(wait, ceiling)) if not math.isnan(wait) else float(ceiling)
-
-
-def may_retry(retry: Retry, attempt: int, error_type: str, non_retryable: bool) -> bool:
-    """Whether a step whose attempt ``attempt`` failed with ``error_type`` gets another."""
-    if non_retryable or error_type in retry.non_retryable_error_types:
-        return False
-    return retry.max_attempts == 0 or attempt < retry.max_attempts

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from chant.activities.calling import base_error, exit_error, in_daemon_thread, os_exit_raises
 from chant.errors import ActivityError, ChantError
 from chant.events import Masker
-from chant.ir import JSON, Profile
+from chant.ir import JSON
 from chant.profiles import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from chant.config import Config
+    from chant.planned import Timing
 
 
 @dataclass(frozen=True)
@@ -194,18 +195,17 @@ class ActivityDef:
 
 
 async def run_attempt(
-    defn: ActivityDef, args: Mapping[str, JSON], ctx: ActivityContext, profile: Profile
+    defn: ActivityDef, args: Mapping[str, JSON], ctx: ActivityContext, timing: Timing
 ) -> JSON:
-    """One attempt of ``defn``, bounded by ``profile``'s start-to-close timeout and, when it
+    """One attempt of ``defn``, bounded by ``timing``'s start-to-close timeout and, when it
     has one, its heartbeat timeout. Both executors call this, so an attempt that runs out
     of time is stopped the same way locally and on a Temporal worker: ``ctx.cancelled``
     is set and the activity's task cancelled (a command's process group is killed), then
     ``ActivityTimeoutError`` or ``HeartbeatTimeoutError`` is raised."""
     from chant.errors import ActivityTimeoutError, HeartbeatTimeoutError
-    from chant.profiles import parse_duration
 
-    timeout = parse_duration(profile.timeout)
-    beat = parse_duration(profile.heartbeat_timeout) if profile.heartbeat_timeout else None
+    profile = timing.declared
+    timeout, beat = timing.timeout, timing.heartbeat_timeout
     task = asyncio.ensure_future(defn.invoke(args, ctx))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -108,5 +108,6 @@ class LocalExecutor(Walker):
             heartbeat_interval=beat / 2 if beat else None,
             kill_grace=self.kill_grace,
             masker=self.masker,
+            project=self.registry.project,
         )
-        return await run_attempt(defn, args, ctx, timing.declared)
+        return await run_attempt(defn, args, ctx, timing)

@@ -12,10 +12,8 @@ Workflow code: deterministic, no I/O (Temporal's sandbox checks it).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -32,6 +30,7 @@ from temporalio.workflow import ActivityCancellationType
 
 from chant.errors import ErrorType
 from chant.events import EventType, Sink, StepStatus
+from chant.ir import JSON
 from chant.outcomes import StepOutcome, succeeded
 from chant.planned import GatePlan, Plan, PlannedStep, RetryPlan, Timing
 from chant.walk import Walker
@@ -71,8 +70,13 @@ def activity_id(step_id: str) -> str:
     return step_id
 
 
-def iso(now: Any) -> str:
-    return str(now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+def iso(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _int(value: JSON, default: int) -> int:
+    """A count from a worker's signal or result (JSON): ``default`` when absent."""
+    return int(value) if isinstance(value, int | float) else default
 
 
 class Gates:
@@ -80,10 +84,10 @@ class Gates:
     (``chant signal``). The walker waits here; ``chant status`` reads it."""
 
     def __init__(self) -> None:
-        self.approvals: dict[str, dict[str, Any]] = {}
-        self.waiting: dict[str, dict[str, Any]] = {}
+        self.approvals: dict[str, dict[str, JSON]] = {}
+        self.waiting: dict[str, dict[str, JSON]] = {}
 
-    def approve(self, data: dict[str, Any]) -> None:
+    def approve(self, data: Mapping[str, JSON]) -> None:
         name = str(data.get("signal", ""))
         self.approvals[name] = {
             "signal": name,
@@ -92,7 +96,7 @@ class Gates:
             "at": iso(workflow.now()),
         }
 
-    async def wait(self, step_id: str, gate: GatePlan) -> dict[str, Any] | None:
+    async def wait(self, step_id: str, gate: GatePlan) -> dict[str, JSON] | None:
         """The approval of ``gate``'s signal, or None when none came in time."""
         self.waiting[gate.signal] = {
             "step": step_id,
@@ -145,7 +149,7 @@ class TemporalWalker(Walker):
         *,
         sink: Sink,
         gates: Gates,
-        on_outcome: Callable[[str, Any], None],
+        on_outcome: Callable[[str, JSON], None],
     ) -> None:
         super().__init__(
             run_id=workflow.info().run_id,
@@ -164,7 +168,7 @@ class TemporalWalker(Walker):
             return await self._gate(step, step.gate)
         timing = step.timing
         assert timing is not None, "a planned step is a gate or has a timing"
-        payload: dict[str, Any] = {
+        payload: dict[str, JSON] = {
             "op": self.plan.name,
             "step": step.id,
             "args": dict(step.shown_args),
@@ -176,7 +180,7 @@ class TemporalWalker(Walker):
             payload["secrets"] = list(self.plan.secrets)
         self.attempting(step.id, 1)  # as locally: the attempt under way counts
         try:
-            done: dict[str, Any] = await workflow.execute_activity(
+            done: dict[str, JSON] = await workflow.execute_activity(
                 step.fn,
                 payload,
                 activity_id=activity_id(step.id),
@@ -195,9 +199,9 @@ class TemporalWalker(Walker):
             attempts, error = activity_error(exc, timing, self.attempts.get(step.id, 0) + 1)
             return StepOutcome(StepStatus.FAILED, attempts, error=error)
         self.output(step.id, done.get("output", []))
-        outcome = succeeded(step, done.get("result"), int(done.get("attempt", 1)))
+        outcome = succeeded(step, done.get("result"), _int(done.get("attempt"), 1))
         if outcome.status == StepStatus.FAILED:  # the record keeps what the step returned
-            return replace(outcome, result=done.get("result"))
+            return outcome._replace(result=done.get("result"))
         if outcome.outcome is not None:
             self.on_outcome(str(outcome.outcome["name"]), outcome.outcome["value"])
         return outcome
@@ -232,19 +236,19 @@ class TemporalWalker(Walker):
         )
         return StepOutcome(StepStatus.OK, 1, result=approval)
 
-    def output(self, step_id: str, lines: list[Any]) -> None:
-        for item in lines:
+    def output(self, step_id: str, lines: JSON) -> None:
+        for item in lines if isinstance(lines, list) else ():
             if isinstance(item, list) and len(item) == 2:
                 self._emit(
                     EventType.STEP_OUTPUT, step=step_id, stream=str(item[0]), line=str(item[1])
                 )
 
-    def retrying(self, data: dict[str, Any]) -> None:
+    def retrying(self, data: Mapping[str, JSON]) -> None:
         step_id = str(data.get("step"))
         if not self.running(step_id):
             return
         self.output(step_id, data.get("output", []))
-        attempt = int(data.get("attempt", 0))
+        attempt = _int(data.get("attempt"), 0)
         self.attempts[step_id] = max(self.attempts.get(step_id, 0), attempt)
         self.attempting(step_id, attempt + 1)
         self._emit(
@@ -256,7 +260,7 @@ class TemporalWalker(Walker):
             delay_ms=data.get("delay_ms"),
         )
 
-    def live_output(self, data: dict[str, Any]) -> None:
+    def live_output(self, data: Mapping[str, JSON]) -> None:
         step_id = str(data.get("step"))
         if self.running(step_id):
             self.output(step_id, data.get("output", []))

@@ -180,9 +180,7 @@ class _Attempt:
         try:
             args = resolve_secrets(self.args, self.secrets) if self.secrets else self.args
             # The IR reader made args an object: a step's args are keyword arguments.
-            result = await run_attempt(
-                self.defn, cast(JSONObject, args), self.ctx, self.timing.declared
-            )
+            result = await run_attempt(self.defn, cast(JSONObject, args), self.ctx, self.timing)
         except asyncio.CancelledError:
             await self._stopped(ticker)
             raise

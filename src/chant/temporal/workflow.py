@@ -31,7 +31,7 @@ from temporalio.exceptions import (
 )
 
 from chant.errors import ErrorType, IRError
-from chant.events import Event
+from chant.events import Event, EventType, StepStatus
 from chant.ir import Op
 from chant.plan import check_ir
 from chant.planned import Plan
@@ -221,19 +221,19 @@ class ChantOpWorkflow:
         steps: dict[str, dict[str, Any]] = {}
         for e in self.events:
             kind = e["type"]
-            if kind == "phase_started" and not e.get("skipped"):
+            if kind == EventType.PHASE_STARTED and not e.get("skipped"):
                 phase = e["phase"]
-            elif kind == "step_started":
+            elif kind == EventType.STEP_STARTED:
                 steps[e["step"]] = {
                     "step": e["step"],
                     "fn": e["fn"],
-                    "status": "running",
+                    "status": StepStatus.RUNNING,
                     "attempts": 1,
                     "phase": e["phase"],
                 }
-            elif kind == "step_retrying" and e["step"] in steps:
+            elif kind == EventType.STEP_RETRYING and e["step"] in steps:
                 steps[e["step"]]["attempts"] = e["attempt"] + 1
-            elif kind == "step_finished":
+            elif kind == EventType.STEP_FINISHED:
                 steps[e["step"]] = {
                     "step": e["step"],
                     "fn": e["fn"],
