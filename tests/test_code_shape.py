@@ -53,7 +53,18 @@ LAYERS = {
 
 
 _PROJECT = frozenset(
-    "config tomlfile clusters discover imports project files testing fakes api".split()
+    [
+        "config",
+        "tomlfile",
+        "clusters",
+        "discover",
+        "imports",
+        "project",
+        "files",
+        "testing",
+        "fakes",
+        "api",
+    ]
 )
 
 
