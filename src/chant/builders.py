@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, _origin
+from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, caller_origin
 from chant.profiles import parse_duration
 
 ProfileArg = str | Profile | None
@@ -195,7 +195,7 @@ def _step(fn: str, given: Mapping[str, Any]) -> ActivityStep:
         id=given["id"],
         profile=given["profile"],
         outcome=Outcome(outcome) if isinstance(outcome, str) else outcome,
-        origin=_origin(2),
+        origin=caller_origin(2),
     )
 
 

@@ -20,7 +20,7 @@ from chant.ir import (
     Profile,
     Secret,
     Step,
-    _origin,
+    caller_origin,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +49,7 @@ def phase(
         parallel=parallel,
         fail_fast=fail_fast,
         max_concurrency=max_concurrency,
-        origin=_origin(1),
+        origin=caller_origin(1),
     )
 
 
@@ -80,7 +80,7 @@ def shell(
         id=id,
         profile=profile,
         outcome=_outcome(outcome),
-        origin=_origin(1),
+        origin=caller_origin(1),
     )
 
 
@@ -152,7 +152,7 @@ def activity(
     ``def`` runs in a thread.
     """
     if callable(name):
-        _register(name, None, None, _origin(1))
+        _register(name, None, None, caller_origin(1))
         return name
     # With no name this can only decorate (``@activity(profile=...)``): the function's
     # own name is used then.
@@ -162,7 +162,7 @@ def activity(
         id=id,
         profile=profile,
         outcome=_outcome(outcome),
-        origin=_origin(1),
+        origin=caller_origin(1),
     )
 
 
@@ -175,7 +175,7 @@ def gate(
 ) -> GateStep:
     """Wait for human approval: signal ``signal`` within ``timeout`` (Temporal only)."""
     return GateStep(
-        signal=signal, timeout=timeout, description=description, id=id, origin=_origin(1)
+        signal=signal, timeout=timeout, description=description, id=id, origin=caller_origin(1)
     )
 
 

@@ -44,12 +44,12 @@ An ``ActivityError``'s ``type`` is its class name unless given; that string is w
 name chant records in a step's or run's error is an ``ErrorType``.
 
 Not in the tree, on purpose, as they never reach a user (internal control flow; a test
-holds this list to the code): ``discover.ImportEscape`` (a ``BaseException`` that
+holds this list to the code): ``imports.ImportEscape`` (a ``BaseException`` that
 unwinds an op file calling ``sys.exit``/``os.fork`` while imported; it never leaves
 discovery), ``activities.calling._OsExit`` (a ``SystemExit`` standing in for an
 activity's ``os._exit``, reported as ``ActivityExitError``), ``jsontypes.NotJSONError``
 (a ``TypeError`` ``to_json`` raises for its callers, which report it as
-``ResultNotJSONError``) and ``resolver._TooDeep`` (unwinds a too-deep value inside the
+``ResultNotJSONError``) and ``argcheck.TooDeep`` (unwinds a too-deep value inside the
 planner).
 """
 

@@ -20,7 +20,7 @@ from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
 SCHEMA_VERSION = 1
 
 
-def _origin(depth: int) -> str | None:
+def caller_origin(depth: int) -> str | None:
     """``file:line`` of the frame ``depth`` levels above the caller."""
     try:
         frame = sys._getframe(depth + 1)
@@ -113,7 +113,7 @@ class Profile:
 
     def __post_init__(self) -> None:
         if self.origin is None:
-            object.__setattr__(self, "origin", _origin(2))
+            object.__setattr__(self, "origin", caller_origin(2))
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -231,7 +231,7 @@ class Phase:
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _tuple(self.steps))
         if self.origin is None:
-            object.__setattr__(self, "origin", _origin(2))
+            object.__setattr__(self, "origin", caller_origin(2))
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -275,7 +275,7 @@ class Op:
         object.__setattr__(self, "on_failure", _tuple(self.on_failure))
         object.__setattr__(self, "depends", _tuple(self.depends))
         if self.origin is None:
-            object.__setattr__(self, "origin", _origin(2))
+            object.__setattr__(self, "origin", caller_origin(2))
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -337,8 +337,6 @@ def args_from_json(value: JSON, path: str = "args") -> Arg:
     return value
 
 
-_args_to_json = args_to_json  # the old private names, until every caller has switched
-_args_from_json = args_from_json
 
 
 def iter_secrets(value: Arg) -> list[str]:

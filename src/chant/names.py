@@ -81,6 +81,9 @@ def label(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) and not CONTROL.search(value) else shown(value)
 
 
+OP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+"""What an Op's name may be: lowercase words of letters and digits joined by ``-``."""
+
 MAX_NAME = 200
 """The longest name or id chant accepts: a workflow id, a file name under dist/ops and
 Temporal's ids must all hold it."""
@@ -143,3 +146,8 @@ def search_attribute_problem(key: str, value: str) -> str | None:
     if size > SEARCH_ATTRIBUTE_LIMIT:
         return f"has a value of {size} bytes, over Temporal's limit of {SEARCH_ATTRIBUTE_LIMIT}"
     return None
+
+
+def is_op_name(name: object) -> bool:
+    """Whether ``name`` is a valid Op name, one ``chant run NAME`` could be asked for."""
+    return isinstance(name, str) and len(name) <= MAX_NAME and bool(OP_NAME.fullmatch(name))

@@ -15,7 +15,6 @@ from chant.errors import Problem
 from chant.ir import ActivityStep, GateStep, Op, Phase, Profile, Step
 from chant.names import suggest, where
 from chant.planned import Plan
-from chant.resolver import OP_NAME as OP_NAME
 from chant.resolver import ArgsCheck, Resolver
 
 

@@ -11,8 +11,8 @@ from chant.config import Config, load_config
 from chant.discover import Discovered, discover
 from chant.errors import OpNotFoundError, Problem, ValidationError
 from chant.ir import Op, Profile
-from chant.names import MAX_NAME, did_you_mean, where
-from chant.plan import OP_NAME, check_project, resolve_op
+from chant.names import did_you_mean, is_op_name, where
+from chant.plan import check_project, resolve_op
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Project:
             raise ValidationError(list(self.broken[name]))
         if name in self.ops:
             return self.ops[name]
-        names = [n for n in self.ops if _named(n)]
+        names = [n for n in self.ops if is_op_name(n)]
         close = did_you_mean(name, names)
         if self.unnamed:
             places = ", ".join(place for place, _ in self.unnamed)
@@ -127,7 +127,7 @@ def load_project(start: Path | None = None, *, strict: bool = True) -> Project:
             op, profiles=config.profiles, registry=registry, activities=defaults
         )
         problems += own
-        if not _named(op.name):
+        if not is_op_name(op.name):
             unnamed.append((where(op.origin) or file, tuple(own)))
         if isinstance(op.name, str):  # any other name is a problem reported already
             ops.setdefault(op.name, resolved)
@@ -177,8 +177,3 @@ def resolve(
         op, profiles=profiles, activities=known, problems=problems, check_args=check_args
     )
     return resolved, problems
-
-
-def _named(name: object) -> bool:
-    """Whether ``name`` is a valid Op name, one ``chant run NAME`` could be asked for."""
-    return isinstance(name, str) and len(name) <= MAX_NAME and bool(OP_NAME.fullmatch(name))

@@ -4,7 +4,6 @@ replaced by full profiles. Every problem is appended, none raised."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -27,6 +26,7 @@ from chant.ir import (
 from chant.names import (
     CONTROL,
     MAX_NAME,
+    OP_NAME,
     label,
     name_problem,
     search_attribute_problem,
@@ -39,7 +39,6 @@ from chant.names import (
 from chant.profiles import BUILTIN_PROFILES, duration_problem, parse_duration, profile_problems
 
 ArgsCheck = Callable[[str, Mapping[str, Arg]], "str | None"]
-OP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class Resolver:

@@ -32,7 +32,7 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
     from chant.discover import find_op_files, import_timeout, load_op_file
     from chant.errors import ChantError
     from chant.imports import project_imports
-    from chant.project import _named
+    from chant.names import is_op_name
 
     try:
         config = load_config(Path.cwd())
@@ -51,7 +51,7 @@ def op_names(prefix: str = "", **_: Any) -> list[str]:
             except Exception:  # a completion must never fail loudly
                 continue
             # Only names `chant run` could be asked for ("Bad Name" is an error, not an Op).
-            names += [o.name for o in ops if _named(o.name) and o.name not in names]
+            names += [o.name for o in ops if is_op_name(o.name) and o.name not in names]
     return [n for n in names if n.startswith(prefix)]
 
 

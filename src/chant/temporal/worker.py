@@ -38,7 +38,7 @@ from chant.activities import guard
 from chant.activities.registry import ActivityContext, ActivityDef, Registry, run_attempt
 from chant.errors import ActivityError
 from chant.events import Masker
-from chant.ir import Profile, _args_from_json, iter_secrets
+from chant.ir import Profile, args_from_json, iter_secrets
 from chant.jsontypes import JSON, JSONObject
 from chant.outcomes import error_of
 from chant.planned import Timing
@@ -122,7 +122,7 @@ class _Attempt:
         self.step_id = str(data["step"])
         self.timing = Timing.of(Profile.from_dict(data["profile"]))
         self.defn = self._lookup(registry, info.activity_type)
-        self.args = _args_from_json(data.get("args", {}))
+        self.args = args_from_json(data.get("args", {}))
         self.secrets = self._read_secrets()
         # Runs started before the workflow passed the Op's secret names have none here.
         others = (os.environ.get(str(n), "") for n in data.get("secrets", ()))
