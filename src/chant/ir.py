@@ -337,8 +337,6 @@ def args_from_json(value: JSON, path: str = "args") -> Arg:
     return value
 
 
-
-
 def iter_secrets(value: Arg) -> list[str]:
     """Names of every ``Secret`` inside ``value``, in order of appearance."""
     if isinstance(value, Secret):

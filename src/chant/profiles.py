@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from chant.errors import ErrorType
 from chant.ir import Profile, Retry
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -176,7 +177,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
             max_attempts=3,
             initial_interval="10s",
             backoff_coefficient=2.0,
-            non_retryable_error_types=("ReadinessFailedError",),
+            non_retryable_error_types=(ErrorType.READINESS_FAILED,),
         ),
     ),
     "human_gate": Profile(

@@ -15,7 +15,7 @@ from typing import Any
 
 from chant.activities.calling import in_daemon_thread
 from chant.activities.registry import ActivityContext
-from chant.errors import ActivityError
+from chant.errors import ActivityError, ErrorType
 from chant.profiles import format_seconds, parse_duration
 
 MAX_REQUEST_SECONDS = 30.0
@@ -158,7 +158,7 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
             raise ActivityError(
                 f"{where} did not answer {check.want} within {check.within} ({tries}); "
                 f"the last attempt got {seen}",
-                type="HttpCheckFailedError",
+                type=ErrorType.HTTP_CHECK_FAILED,
             )
         # The last attempt comes when ``within`` runs out, not one interval before it.
         if check.pause < left:
@@ -169,7 +169,7 @@ async def _poll(ctx: ActivityContext, check: _Check) -> dict[str, object]:
 
 
 def _invalid(message: str) -> ActivityError:
-    return ActivityError(message, type="InvalidArgumentError", non_retryable=True)
+    return ActivityError(message, type=ErrorType.INVALID_ARGUMENT, non_retryable=True)
 
 
 def _duration(name: str, text: str) -> float:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from chant.activities.process import CommandResult, require_tool, run_command
 from chant.activities.registry import ActivityContext
-from chant.errors import ActivityError, CommandFailedError, ToolNotFoundError
+from chant.errors import ActivityError, CommandFailedError, ErrorType, ToolNotFoundError
 
 STDERR_LINES_IN_ERROR = 5
 TEARDOWN_CHAIN_ENV = "CHANT_TEARDOWN_FOLDERS"
@@ -157,13 +157,13 @@ def _folder(action: str, path: str, ctx: ActivityContext) -> str:
     if not os.path.exists(folder):
         raise ActivityError(
             f"cannot {verb} {path}: the folder {folder} does not exist",
-            type="FolderNotFoundError",
+            type=ErrorType.FOLDER_NOT_FOUND,
             non_retryable=True,
         )
     if not os.path.isdir(folder):
         raise ActivityError(
             f"cannot {verb} {path}: {folder} is a file, not a folder",
-            type="FolderNotFoundError",
+            type=ErrorType.FOLDER_NOT_FOUND,
             non_retryable=True,
         )
     return folder
@@ -173,7 +173,7 @@ def _explicit(command: Sequence[str] | str) -> tuple[list[str], str]:
     if isinstance(command, str):
         if not command.strip():
             raise ActivityError(
-                "command= is empty", type="InvalidArgumentError", non_retryable=True
+                "command= is empty", type=ErrorType.INVALID_ARGUMENT, non_retryable=True
             )
         return ["/bin/sh", "-c", command], command
     import shlex
@@ -181,7 +181,7 @@ def _explicit(command: Sequence[str] | str) -> tuple[list[str], str]:
     argv = [str(part) for part in command]
     if not argv or not argv[0]:
         raise ActivityError(
-            "command= is an empty list", type="InvalidArgumentError", non_retryable=True
+            "command= is an empty list", type=ErrorType.INVALID_ARGUMENT, non_retryable=True
         )
     if "/" not in argv[0]:
         require_tool(argv[0], "install it, or fix command=")
@@ -198,10 +198,10 @@ def _detect(action: str, folder: str) -> tuple[_Rule, str]:
     looked_for = ", ".join(names[:-1]) + " or " + names[-1]
     if action == "build":
         message = f"nothing to build in {folder}: it has no {looked_for}"
-        kind, how = "NothingToBuildError", "build it"
+        kind, how = ErrorType.NOTHING_TO_BUILD, "build it"
     else:
         message = f"nothing to tear down in {folder}: it has no {looked_for}"
-        kind, how = "NothingToTearDownError", "tear it down"
+        kind, how = ErrorType.NOTHING_TO_TEAR_DOWN, "tear it down"
     raise ActivityError(
         f"{message}; pass command= to say how to {how}", type=kind, non_retryable=True
     )
@@ -234,7 +234,7 @@ def _teardown_chain(folder: str) -> dict[str, str]:
             f"teardown of {folder} is already running chant run teardown there: the teardown "
             "Op calls teardown() on its own project, which would start itself again forever; "
             "pass command= to say how to tear it down",
-            type="TeardownLoopError",
+            type=ErrorType.TEARDOWN_LOOP,
             non_retryable=True,
         )
     return {TEARDOWN_CHAIN_ENV: os.pathsep.join([*chain, real])}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chant.activities.calling import base_error, exit_error, in_daemon_thread, os_exit_raises
-from chant.errors import ActivityError, ChantError
+from chant.errors import ActivityError, ChantError, ErrorType
 from chant.events import Masker
 from chant.ir import JSON
 from chant.profiles import DEFAULT_PROFILE
@@ -111,7 +111,7 @@ class ActivityDef:
             raise ActivityError(
                 f'activity "{self.name}" cannot be imported: {self.source} failed with '
                 f"{self.broken}; fix or reinstall that package, or uninstall it",
-                type="ActivityImportError",
+                type=ErrorType.ACTIVITY_IMPORT,
                 non_retryable=True,
             )
         if self.fn is not None:

@@ -26,7 +26,7 @@ from chant.activities.snapshots import STATE_DIR as STATE_DIR
 from chant.activities.snapshots import compare, digest, read_snapshot, resources, write_snapshot
 from chant.activities.snapshots import fail as _fail
 from chant.activities.snapshots import snapshots as snapshots
-from chant.errors import ChantError, CommandFailedError
+from chant.errors import ChantError, CommandFailedError, ErrorType
 from chant.files import project_file_error
 from chant.ir import JSON
 
@@ -47,7 +47,7 @@ def _environment(ctx: ActivityContext, env: str) -> tuple[Path, tuple[str, ...]]
     from chant.config import CONFIG_NAME, load_config
 
     if not isinstance(env, str) or not env or env in (".", "..") or "/" in env or "\\" in env:
-        raise _fail("InvalidArgumentError", f"env must be an environment's name, got {env!r}")
+        raise _fail(ErrorType.INVALID_ARGUMENT, f"env must be an environment's name, got {env!r}")
     if ctx.project is not None:
         config, here = ctx.project.config, ctx.project.root
     else:
@@ -55,13 +55,13 @@ def _environment(ctx: ActivityContext, env: str) -> tuple[Path, tuple[str, ...]]
         try:
             config = load_config(here)
         except ChantError as exc:
-            raise _fail("ConfigError", str(exc)) from None
+            raise _fail(ErrorType.CONFIG, str(exc)) from None
     environment = config.environments.get(env)
     if environment is None:
         defined = ", ".join(sorted(config.environments)) or "none"
         where = _shown(config.file, here) if config.file else f"{CONFIG_NAME} (none found)"
         raise _fail(
-            "UnknownEnvironmentError",
+            ErrorType.UNKNOWN_ENVIRONMENT,
             f'no environment "{env}" in {where} (defined: {defined}); to add it, write '
             f'[environments.{env}] with observe = ["command", "arg", ...] there: a command '
             "printing the environment's state as JSON",
@@ -210,7 +210,7 @@ async def state_diff(ctx: ActivityContext, env: str, against: str = "previous") 
     """
     if against not in AGAINST:
         raise _fail(
-            "InvalidArgumentError",
+            ErrorType.INVALID_ARGUMENT,
             f'state_diff: against must be "previous" or "live", got {against!r}',
         )
     root, argv = _environment(ctx, env)

@@ -36,7 +36,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from chant.activities import guard
 from chant.activities.registry import ActivityContext, ActivityDef, Registry, run_attempt
-from chant.errors import ActivityError
+from chant.errors import ActivityError, ErrorType
 from chant.events import Masker
 from chant.ir import Profile, args_from_json, iter_secrets
 from chant.jsontypes import JSON, JSONObject
@@ -159,7 +159,7 @@ class _Attempt:
             message = f'no activity named "{name}" is registered on this worker'
             raise self._refuse(
                 f"{message} ({os.uname().nodename}, pid {os.getpid()})",
-                {"type": "UnknownActivityError", "message": message},
+                {"type": ErrorType.UNKNOWN_ACTIVITY, "message": message},
             )
         return defn
 
@@ -171,7 +171,7 @@ class _Attempt:
                 f"secret(s) {', '.join(missing)} not set in the environment of the worker on "
                 f"{os.uname().nodename} (pid {os.getpid()})"
             )
-            raise self._refuse(message, {"type": "SecretNotSetError", "message": message})
+            raise self._refuse(message, {"type": ErrorType.SECRET_NOT_SET, "message": message})
         return {n: os.environ[n] for n in names}
 
     async def run(self) -> dict[str, Any]:
@@ -231,12 +231,12 @@ class _Attempt:
         """A stopping worker cancels its steps (their groups are killed by now); Temporal
         retries them elsewhere while attempts are left, so say so, as for a failure."""
         if not activity.is_worker_shutdown() or not self.timing.retry.allows(
-            self.info.attempt, "WorkerStopped", False
+            self.info.attempt, ErrorType.WORKER_STOPPED, False
         ):
             return
         async with self.lock:
             ticker.cancel()
-        error = {"type": "WorkerStopped", "message": "the worker running it stopped"}
+        error = {"type": ErrorType.WORKER_STOPPED, "message": "the worker running it stopped"}
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(self._flush("chant_retrying", self._retrying(error)), 2.0)
 
