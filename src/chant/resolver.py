@@ -12,17 +12,7 @@ from chant.argcheck import TooDeep, check_args
 from chant.builders import builtin_arg_problems
 from chant.cron import SCHEDULE_HELP, parse_schedule
 from chant.errors import ChantError, Problem
-from chant.ir import (
-    SCHEMA_VERSION,
-    ActivityStep,
-    Arg,
-    GateStep,
-    Op,
-    Outcome,
-    Phase,
-    Profile,
-    Step,
-)
+from chant.ir import SCHEMA_VERSION, ActivityStep, Arg, GateStep, Op, Outcome, Phase, Profile, Step
 from chant.names import (
     CONTROL,
     MAX_NAME,
