@@ -19,23 +19,29 @@ import sys
 import time
 
 
-def tagged(mark: bytes, pipes: set[str]) -> list[int]:
-    """Processes whose environment holds ``mark``, or which hold one of ``pipes``."""
-    found: list[int] = []
+def proc_pids() -> list[int]:
+    """Every process id listed in ``/proc`` (none where there is no ``/proc``).
+    ``chant.activities.reap`` uses it too; this module stays standard-library only."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return found
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == os.getpid():
+        return []
+    return [int(entry) for entry in entries if entry.isdigit()]
+
+
+def tagged(mark: bytes, pipes: set[str]) -> list[int]:
+    """Processes whose environment holds ``mark``, or which hold one of ``pipes``."""
+    found: list[int] = []
+    for pid in proc_pids():
+        if pid == os.getpid():
             continue
         with contextlib.suppress(OSError):
-            with open(f"/proc/{entry}/environ", "rb") as f:
+            with open(f"/proc/{pid}/environ", "rb") as f:
                 if mark in b"\0" + f.read():
-                    found.append(int(entry))
+                    found.append(pid)
                     continue
-            if pipes and _holds(entry, pipes):
-                found.append(int(entry))
+            if pipes and _holds(str(pid), pipes):
+                found.append(pid)
     return found
 
 

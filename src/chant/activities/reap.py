@@ -35,6 +35,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chant.activities._watchdog import proc_pids
+
 TOKEN = "CHANT_STEP_TOKEN"
 """The environment variable marking every process an attempt's command starts."""
 _NONCE = os.urandom(6).hex()
@@ -131,15 +133,10 @@ def children(pid: int, *, all_threads: bool = True) -> list[int]:
 
 def _children_by_scan(pid: int) -> list[int]:
     found: list[int] = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for entry in entries:
-        if entry.isdigit():
-            data = _read(f"/proc/{entry}/stat")
-            if data and int(data[data.rfind(b")") + 2 :].split()[1]) == pid:
-                found.append(int(entry))
+    for entry in proc_pids():
+        data = _read(f"/proc/{entry}/stat")
+        if data and int(data[data.rfind(b")") + 2 :].split()[1]) == pid:
+            found.append(entry)
     return found
 
 
