@@ -20,6 +20,7 @@ from chant.clusters import TemporalProfile as TemporalProfile
 from chant.clusters import TemporalReader
 from chant.errors import ConfigError, ConfigErrors
 from chant.ir import Profile, Retry
+from chant.names import relative
 from chant.profiles import profile_problems
 from chant.tomlfile import cut as _cut
 from chant.tomlfile import read_text
@@ -92,7 +93,7 @@ def load_config(start: Path) -> Config:
     root, file = find_root(start)
     if file is None:
         return Config(root=root)
-    shown = _shown(file)
+    shown = relative(file)
     text = read_text(file, shown)
     try:
         data = tomllib.loads(text)
@@ -125,13 +126,6 @@ def _env_name_problem(name: str) -> str | None:
 
 MAX_ENV_NAME = 200
 """The longest environment name in UTF-8 bytes: a folder name must fit in 255."""
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 class _Reader(TemporalReader):

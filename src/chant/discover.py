@@ -21,6 +21,7 @@ from chant.imports import guarded_import, import_problem, project_imports
 from chant.imports import import_timeout as import_timeout
 from chant.imports import shown_path as shown_path
 from chant.ir import Op
+from chant.names import relative
 
 if TYPE_CHECKING:
     from chant.activities.registry import ActivityDef
@@ -86,15 +87,6 @@ class Search:
         return lines
 
 
-def _shown_link(path: Path) -> str:
-    """A link's own path (not its target's), relative to the current directory when it
-    lies beneath it."""
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
@@ -155,7 +147,7 @@ class _Finder:
         if _inside(real, self.root):
             self.found.add(path)
         else:
-            self.skipped.append((_shown_link(path), f"a link to {real}, outside the project"))
+            self.skipped.append((relative(path), f"a link to {real}, outside the project"))
 
     def walk(self, base: Path) -> None:
         for dirpath, dirnames, filenames in os.walk(base):

@@ -9,6 +9,16 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
+
+
+def relative(path: Path, base: Path | None = None) -> str:
+    """``path`` relative to ``base`` (default: the current directory) when it lies
+    beneath it, else as given: how chant shows a path in a message."""
+    try:
+        return str(path.relative_to(Path.cwd() if base is None else base))
+    except ValueError:
+        return str(path)
 
 
 def where(origin: str | None) -> str | None:

@@ -29,6 +29,7 @@ from chant.activities.snapshots import snapshots as snapshots
 from chant.errors import ChantError, CommandFailedError, ErrorType
 from chant.files import project_file_error
 from chant.ir import JSON
+from chant.names import relative
 
 EXCERPT_CHARS = 60
 """How much of invalid observe output an ObserveOutputError quotes."""
@@ -59,7 +60,7 @@ def _environment(ctx: ActivityContext, env: str) -> tuple[Path, tuple[str, ...]]
     environment = config.environments.get(env)
     if environment is None:
         defined = ", ".join(sorted(config.environments)) or "none"
-        where = _shown(config.file, here) if config.file else f"{CONFIG_NAME} (none found)"
+        where = relative(config.file, here) if config.file else f"{CONFIG_NAME} (none found)"
         raise _fail(
             ErrorType.UNKNOWN_ENVIRONMENT,
             f'no environment "{env}" in {where} (defined: {defined}); to add it, write '
@@ -134,13 +135,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
 # --- the activities -------------------------------------------------------------------
 
 
@@ -175,7 +169,7 @@ async def state_snapshot(ctx: ActivityContext, env: str) -> dict[str, Any]:
         raise _fail("SnapshotWriteError", f"{error.message}; {error.hint}") from None
     result = {
         "env": env,
-        "path": _shown(path, root),
+        "path": relative(path, root),
         "digest": digest(data),
         "resources": len(resources(data)),
     }
@@ -223,7 +217,7 @@ async def state_diff(ctx: ActivityContext, env: str, against: str = "previous") 
         raise _fail(
             "SnapshotMissingError",
             f'state_diff(against="{against}") needs {wanted} of "{env}" but '
-            f'{_shown(folder, root)} has {have}; run state_snapshot("{env}") first',
+            f'{relative(folder, root)} has {have}; run state_snapshot("{env}") first',
         )
     latest = read_snapshot(stored[-1])
     if against == "previous":
