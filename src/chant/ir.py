@@ -29,6 +29,13 @@ def caller_origin(depth: int) -> str | None:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def _default_origin(declared: Profile | Phase | Op) -> None:
+    """From ``__post_init__``: unless given, ``declared.origin`` is where the user
+    called the constructor."""
+    if declared.origin is None:
+        object.__setattr__(declared, "origin", caller_origin(3))
+
+
 def _origin_field() -> Any:
     return field(default=None, compare=False, repr=False)
 
@@ -112,8 +119,7 @@ class Profile:
     origin: str | None = _origin_field()
 
     def __post_init__(self) -> None:
-        if self.origin is None:
-            object.__setattr__(self, "origin", caller_origin(2))
+        _default_origin(self)
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -230,8 +236,7 @@ class Phase:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _tuple(self.steps))
-        if self.origin is None:
-            object.__setattr__(self, "origin", caller_origin(2))
+        _default_origin(self)
 
     def to_dict(self) -> dict[str, JSON]:
         return {
@@ -274,8 +279,7 @@ class Op:
         object.__setattr__(self, "phases", _tuple(self.phases))
         object.__setattr__(self, "on_failure", _tuple(self.on_failure))
         object.__setattr__(self, "depends", _tuple(self.depends))
-        if self.origin is None:
-            object.__setattr__(self, "origin", caller_origin(2))
+        _default_origin(self)
 
     def to_dict(self) -> dict[str, JSON]:
         return {
