@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from temporalio import workflow
@@ -32,7 +33,7 @@ from temporalio.exceptions import (
 
 from chant.errors import ErrorType, IRError
 from chant.events import Event, EventType, StepStatus
-from chant.ir import Op
+from chant.ir import JSON, Op
 from chant.plan import check_ir
 from chant.planned import Plan
 from chant.temporal.walker import Gates, TemporalWalker
@@ -70,7 +71,7 @@ def _bounded_record(record: dict[str, Any]) -> dict[str, Any]:
     if fits(record):
         return record
 
-    def cut(error: Any) -> Any:
+    def cut(error: JSON) -> JSON:
         if not isinstance(error, dict) or len(str(error.get("message", ""))) <= ERROR_CUT:
             return error
         return {**error, "message": str(error["message"])[:ERROR_CUT] + "… [cut]"}
@@ -88,7 +89,7 @@ escaped): the server's ``limit.searchAttributesSizeOfValue`` default. Over it, t
 server terminates the run."""
 
 
-def outcome_entries(outcomes: dict[str, Any]) -> list[str]:
+def outcome_entries(outcomes: Mapping[str, JSON]) -> list[str]:
     """The ``Name=value`` entries of ``ChantOutcomes``: strings as they are, anything
     else as JSON (``true``, ``3``, ``["a"]``). While they take more than
     ``OUTCOMES_LIMIT``, the longest value is cut to half its length and ends in ``…``;
@@ -122,14 +123,14 @@ class ChantOpWorkflow:
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self.gates = Gates()
-        self.outcomes: dict[str, Any] = {}
+        self.outcomes: dict[str, JSON] = {}
         self.result: dict[str, Any] | None = None
         self.walker: TemporalWalker | None = None
 
     def record(self, event: Event) -> None:
         self.events.append(event.to_dict())
 
-    def outcome(self, name: str, value: Any) -> None:
+    def outcome(self, name: str, value: JSON) -> None:
         self.outcomes[name] = value
         workflow.upsert_search_attributes([OUTCOMES_KEY.value_set(outcome_entries(self.outcomes))])
 
