@@ -64,12 +64,66 @@ def _set_value(value: object) -> str:
     return str(value)
 
 
-def _target_flags(namespace: str | None, context: str | None) -> list[str]:
-    """``--namespace NS`` and ``--context CTX``, each when given, in that order."""
-    return [
-        *(["--namespace", namespace] if namespace else []),
-        *(["--context", context] if context else []),
-    ]
+def kubectl_apply_argv(
+    manifest: str,
+    namespace: str | None = None,
+    context: str | None = None,
+    server_side: bool = False,
+    wait: bool = False,
+    prune_selector: str | None = None,
+) -> list[str]:
+    """The command line ``kubectl_apply`` runs for these arguments."""
+    argv = ["kubectl", "apply", "-f", manifest]
+    if namespace:
+        argv += ["--namespace", namespace]
+    if context:
+        argv += ["--context", context]
+    if server_side:
+        argv.append("--server-side")
+    if wait:
+        argv.append("--wait")
+    if prune_selector:
+        argv += ["--prune", "-l", prune_selector]
+    return argv
+
+
+def helm_install_argv(
+    release: str,
+    chart: str,
+    namespace: str | None = None,
+    values: Sequence[str] = (),
+    set: Mapping[str, object] | None = None,
+    version: str | None = None,
+    wait: bool = True,
+    create_namespace: bool = False,
+) -> list[str]:
+    """The command line ``helm_install`` runs for these arguments."""
+    argv = ["helm", "upgrade", "--install", release, chart]
+    if namespace:
+        argv += ["--namespace", namespace]
+    if create_namespace:
+        argv.append("--create-namespace")
+    for path in [values] if isinstance(values, str) else values:
+        argv += ["-f", path]
+    for key in sorted(set or {}):
+        argv += ["--set", f"{key}={_set_value((set or {})[key])}"]
+    if version:
+        argv += ["--version", version]
+    if wait:
+        argv.append("--wait")
+    return argv
+
+
+def wait_for_rollout_argv(
+    kind: str, name: str, namespace: str | None = None, context: str | None = None
+) -> list[str]:
+    """The command line ``wait_for_rollout`` runs for these arguments."""
+    argv = ["kubectl", "rollout", "status", f"{kind}/{name}"]
+    if namespace:
+        argv += ["--namespace", namespace]
+    if context:
+        argv += ["--context", context]
+    return argv
 
 
 async def kubectl_apply(
@@ -96,13 +150,7 @@ async def kubectl_apply(
     not on PATH; ``CommandFailedError`` when kubectl exits non-zero.
     """
     _require_file(manifest, "manifest")
-    argv = ["kubectl", "apply", "-f", manifest, *_target_flags(namespace, context)]
-    if server_side:
-        argv.append("--server-side")
-    if wait:
-        argv.append("--wait")
-    if prune_selector:
-        argv += ["--prune", "-l", prune_selector]
+    argv = kubectl_apply_argv(manifest, namespace, context, server_side, wait, prune_selector)
     result = await run_tool(ctx, argv, install=KUBECTL_INSTALL, stderr_lines=STDERR_LINES_IN_ERROR)
     objects = [line.strip() for line in result.stdout.splitlines() if _RESOURCE_LINE.match(line)]
     return {
@@ -139,22 +187,11 @@ async def helm_install(
     exist, checked first; ``ToolNotFoundError`` (non-retryable) when helm is not on PATH;
     ``CommandFailedError`` when helm exits non-zero.
     """
-    files = [values] if isinstance(values, str) else list(values)
-    for path in files:
+    for path in [values] if isinstance(values, str) else values:
         _require_file(path, "values file")
-    argv = ["helm", "upgrade", "--install", release, chart]
-    if namespace:
-        argv += ["--namespace", namespace]
-    if create_namespace:
-        argv.append("--create-namespace")
-    for path in files:
-        argv += ["-f", path]
-    for key in sorted(set or {}):
-        argv += ["--set", f"{key}={_set_value((set or {})[key])}"]
-    if version:
-        argv += ["--version", version]
-    if wait:
-        argv.append("--wait")
+    argv = helm_install_argv(
+        release, chart, namespace, values, set, version, wait, create_namespace
+    )
     result = await run_tool(ctx, argv, install=HELM_INSTALL, stderr_lines=STDERR_LINES_IN_ERROR)
     return {"release": release, "chart": chart, "namespace": namespace, "stdout": result.stdout}
 
@@ -177,7 +214,7 @@ async def wait_for_rollout(
     (its progress deadline was exceeded); ``ToolNotFoundError`` (non-retryable) when
     kubectl is not on PATH; ``CommandFailedError`` for any other non-zero exit.
     """
-    argv = ["kubectl", "rollout", "status", f"{kind}/{name}", *_target_flags(namespace, context)]
+    argv = wait_for_rollout_argv(kind, name, namespace, context)
     require_tool(argv[0], KUBECTL_INSTALL)
     result = await run_command(ctx, argv)
     if result.exit_code != 0:
