@@ -13,17 +13,29 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chant.clusters import TemporalConfig as TemporalConfig
-from chant.clusters import TemporalProfile as TemporalProfile
-from chant.clusters import TemporalReader
 from chant.errors import ConfigError, ConfigErrors
 from chant.ir import Profile, Retry
 from chant.names import relative
 from chant.profiles import profile_problems
+from chant.tomlfile import TomlChecker, read_text
 from chant.tomlfile import cut as _cut
-from chant.tomlfile import read_text
+
+if TYPE_CHECKING:
+    from chant.clusters import TemporalConfig as TemporalConfig
+    from chant.clusters import TemporalProfile as TemporalProfile
+
+
+def __getattr__(name: str) -> object:
+    # TemporalConfig and TemporalProfile live in chant.clusters, loaded on first use: a
+    # chant.toml without [temporal] (every local run) never pays for their definitions.
+    if name in ("TemporalConfig", "TemporalProfile"):
+        from chant import clusters
+
+        return getattr(clusters, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CONFIG_NAME = "chant.toml"
 PROJECT_NAME = re.compile(r"(?=.{1,60}$)[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -128,7 +140,7 @@ MAX_ENV_NAME = 200
 """The longest environment name in UTF-8 bytes: a folder name must fit in 255."""
 
 
-class _Reader(TemporalReader):
+class _Reader(TomlChecker):
     """Validates the parsed TOML, collecting every problem with its line where known."""
 
     def config(self, root: Path, file: Path, data: Mapping[str, Any]) -> Config:
@@ -160,7 +172,11 @@ class _Reader(TemporalReader):
             self.fail("[profiles] must hold tables: [profiles.<name>]", "profiles")
             raw_profiles = {}
         profiles = {name: self.profile(name, spec) for name, spec in raw_profiles.items()}
-        temporal = self.temporal(data["temporal"]) if "temporal" in data else None
+        temporal = None
+        if "temporal" in data:
+            from chant.clusters import read_temporal
+
+            temporal = read_temporal(self, data["temporal"])
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ConfigErrors(self.errors)
         config = Config(
