@@ -10,8 +10,7 @@ step runs, so ``import chant`` stays light.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, caller_origin
 from chant.profiles import parse_duration
@@ -82,11 +81,11 @@ def _duration(value: object) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """A type of built-in argument: ``wanted`` says it in words for the build error,
     ``fits`` checks a value (strings may also be ``secret(...)``), ``shape`` is how a
-    builder passes a value on (a tuple as a list, an empty table as nothing)."""
+    builder passes a value on (a tuple as a list, an empty table as nothing). A named
+    tuple, not a dataclass: ``import chant`` defines it on every start."""
 
     wanted: str
     fits: Callable[[object], bool]
@@ -108,8 +107,7 @@ REQUIRED: Any = object()
 """The default of an argument a call must give."""
 
 
-@dataclass(frozen=True)
-class Arg:
+class Arg(NamedTuple):
     """One argument of a built-in activity: its ``kind`` and its ``default`` (``REQUIRED``
     when it has none). An argument whose default is None may also be given as None."""
 

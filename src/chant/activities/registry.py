@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chant.activities.calling import base_error, exit_error, in_daemon_thread, os_exit_raises
 from chant.errors import ActivityError, ChantError, ErrorType
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from chant.planned import Timing
 
 
-@dataclass(frozen=True)
-class ProjectContext:
+class ProjectContext(NamedTuple):
     """The project a step runs for: what an activity needs of it, handed over by the
     executor instead of read from the current directory (a long-lived worker serves
-    its project whatever its working directory)."""
+    its project whatever its working directory). A named tuple: cheaper to define at
+    start-up than a frozen dataclass."""
 
     config: Config
     """The project's ``chant.toml`` as loaded with the project (environments, profiles)."""
