@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chant.config import CONFIG_NAME, Config
 from chant.errors import Problem
@@ -34,8 +33,7 @@ SHOWN_FILES = 8
 """How many of the files considered an error names before it says "and N more"."""
 
 
-@dataclass(frozen=True)
-class Discovered:
+class Discovered(NamedTuple):
     """The Ops found (with the file each came from) and the files that failed to load."""
 
     ops: tuple[tuple[Op, str], ...]
@@ -50,8 +48,7 @@ class Discovered:
     imported, in order."""
 
 
-@dataclass(frozen=True)
-class Search:
+class Search(NamedTuple):
     """Where chant looked for op files, what it found and what it left alone (and why)."""
 
     root: Path
@@ -318,7 +315,7 @@ def discover(config: Config) -> Discovered:
 
     with project_imports(config.root), collecting() as declared:
         found = _discover(config)
-    return replace(found, activities=tuple(declared))
+    return found._replace(activities=tuple(declared))
 
 
 def _discover(config: Config) -> Discovered:

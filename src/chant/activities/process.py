@@ -32,7 +32,7 @@ import sys
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chant.activities import guard, reap
 from chant.activities.registry import ActivityContext
@@ -46,8 +46,7 @@ FDS_PER_COMMAND = 4
 _RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM)
 
 
-@dataclass(frozen=True)
-class CommandResult:
+class CommandResult(NamedTuple):
     exit_code: int
     stdout: str
     stderr: str
