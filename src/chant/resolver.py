@@ -10,7 +10,6 @@ from typing import Any
 
 from chant.argcheck import TooDeep, check_args
 from chant.builders import builtin_arg_problems
-from chant.cron import SCHEDULE_HELP, parse_schedule
 from chant.errors import ChantError, Problem
 from chant.ir import SCHEMA_VERSION, ActivityStep, Arg, GateStep, Op, Outcome, Phase, Profile, Step
 from chant.names import (
@@ -129,6 +128,8 @@ class Resolver:
                 if why:
                     self.problem(f'search attribute "{key}" {why}', op.origin)
         if op.schedule is not None:
+            from chant.cron import SCHEDULE_HELP, parse_schedule  # only Ops with a schedule
+
             try:
                 parse_schedule(op.schedule)
             except ValueError as exc:

@@ -14,6 +14,8 @@ Notices the CLI prints on stderr (the mode chosen, problems elsewhere in the pro
 what Ctrl-C does) go to ``say`` when given, else to the ``chant`` logger.
 """
 
+from typing import TYPE_CHECKING
+
 from chant.api.running import (
     Ended,
     Prepared,
@@ -27,7 +29,22 @@ from chant.api.running import (
     run_async,
     warn,
 )
-from chant.api.runs import cancel, history, on_runs, signal, status, temporal_target
+
+if TYPE_CHECKING:
+    from chant.api.runs import cancel, history, on_runs, signal, status, temporal_target
+
+_RUNS = ("cancel", "history", "on_runs", "signal", "status", "temporal_target")
+
+
+def __getattr__(name: str) -> object:
+    # The functions on Temporal runs are imported on first use: `chant run` in local
+    # mode never needs them.
+    if name in _RUNS:
+        from chant.api import runs
+
+        return getattr(runs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Ended",
