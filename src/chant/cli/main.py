@@ -40,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        parser = build_parser()
+        # Only the command given is built, unless a shell asks for completions.
+        parser = build_parser(None if "_ARGCOMPLETE" in os.environ else args)
         if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (argcomplete)
             from chant.cli.completion import complete
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from chant._version import __version__
 
@@ -83,9 +84,61 @@ def _unrecognized(chain: list[argparse.ArgumentParser], extras: list[str]) -> st
     return message
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command and option (each command's module is imported only
-    when it runs)."""
+class _Skipped(_Parser):
+    """Stands for a command that is not on the line: what its builder adds is dropped."""
+
+    def __init__(self) -> None:  # no argparse set-up: nothing is ever parsed with it
+        pass
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> Any:
+        return None
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        return self
+
+    def add_parser(self, *args: Any, **kwargs: Any) -> _Skipped:
+        return self
+
+
+if TYPE_CHECKING:
+    _Subs = argparse._SubParsersAction[_Parser]
+else:  # not subscriptable at run time
+    _Subs = argparse._SubParsersAction
+
+
+class _Commands(_Subs):
+    """The commands. With ``only`` set, the other commands are not built: their
+    arguments cost ``chant run`` more instructions than anything else at start-up."""
+
+    only: str | None = None
+    built = False
+
+    def add_parser(self, name: str, **kwargs: Any) -> _Parser:
+        if self.only is not None and name != self.only:
+            return _Skipped()
+        self.built = True
+        return super().add_parser(name, **kwargs)
+
+
+def _command_on(args: Sequence[str]) -> str | None:
+    """The command ``args`` name: the first argument after any ``--debug``; None (build
+    every command) when it is an option (``--help``, ``--version``) or there is none."""
+    rest = list(args)
+    while rest and rest[0] == "--debug":
+        del rest[0]
+    return rest[0] if rest and not rest[0].startswith("-") else None
+
+
+def build_parser(args: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command and option, or, given the command line ``args``,
+    of its command alone: the same parse, usage and errors, for less. An unknown
+    command gets every command's parser, for its "did you mean"."""
+    only = None if args is None else _command_on(args)
+    parser, commands = _parser(only)
+    return _parser(None)[0] if only is not None and not commands.built else parser
+
+
+def _parser(only: str | None) -> tuple[_Parser, _Commands]:
     parser = _Parser(
         prog="chant",
         description="chant: named, phased Ops that run locally or on Temporal.",
@@ -95,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"chant {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     # Not required: a bare `chant` prints the help (exit 0), as kubectl, cargo and gh do.
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Commands)
+    assert isinstance(sub, _Commands)
+    sub.only = only
     _project_commands(sub)
     _run_command(sub)
     _temporal_commands(sub)
@@ -108,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "~/.zshrc; fish: chant completion fish | source in ~/.config/fish/config.fish.",
     )
     completion.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL")
-    return parser
+    return parser, sub
 
 
 def _command(
