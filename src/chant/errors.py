@@ -55,9 +55,8 @@ planner).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from chant.config import Config
@@ -186,9 +185,9 @@ class ConfigErrors(ConfigError):
         self.line = None
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an Op definition, located as precisely as chant knows."""
+class Problem(NamedTuple):
+    """One thing wrong with an Op definition, located as precisely as chant knows. (A
+    named tuple: ``import chant`` defines it, and a frozen dataclass costs more.)"""
 
     message: str
     where: str | None = None
