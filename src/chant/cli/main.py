@@ -14,7 +14,6 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from chant.cli.parser import build_parser
 from chant.errors import ChantError, ExitCode
 from chant.render import LineWriter
 
@@ -39,6 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if _asks_version(args):  # answered before any parser is built: it is asked often
+        from chant._version import __version__
+
+        sys.stdout.write(f"chant {__version__}\n")
+        return ExitCode.OK
+    from chant.cli.parser import build_parser
+
     try:
         # Only the command given is built, unless a shell asks for completions.
         parser = build_parser(None if "_ARGCOMPLETE" in os.environ else args)
@@ -81,6 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         human = sys.modules.get("chant.render.human")
         if human is not None:
             human.close_all()  # no live line outlives the command
+
+
+def _asks_version(args: list[str]) -> bool:
+    """Whether argparse would answer ``args`` with the version: ``-V`` or ``--version``
+    before any command, after any ``--debug``."""
+    return next((a for a in args if a != "--debug"), "") in ("-V", "--version")
 
 
 def entrypoint() -> None:
