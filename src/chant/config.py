@@ -206,7 +206,7 @@ class _Reader(TomlChecker):
                     hint='write dotted Python module names, e.g. ["deploy_activities"]',
                 )
 
-    def ops(self, ops: Any) -> tuple[str, ...]:
+    def ops(self, ops: object) -> tuple[str, ...]:
         if not isinstance(ops, list) or not all(
             isinstance(o, str) and o and "\x00" not in o for o in ops
         ):
@@ -221,7 +221,7 @@ class _Reader(TomlChecker):
             )
         return tuple(ops)
 
-    def project_name(self, value: Any) -> str | None:
+    def project_name(self, value: object) -> str | None:
         if value is None:
             return None
         if isinstance(value, str) and PROJECT_NAME.fullmatch(value):
@@ -235,7 +235,7 @@ class _Reader(TomlChecker):
         )
         return None
 
-    def environments(self, raw: Any) -> dict[str, Environment]:
+    def environments(self, raw: object) -> dict[str, Environment]:
         if not isinstance(raw, Mapping):
             self.fail("[environments] must hold tables: [environments.<name>]", "environments")
             return {}
@@ -269,7 +269,7 @@ class _Reader(TomlChecker):
             found[name] = Environment(name=name, observe=observe)
         return found
 
-    def retry(self, table: str, spec: Any) -> Retry:
+    def retry(self, table: str, spec: object) -> Retry:
         retry_spec = self.table(
             spec,
             f"[{table}].retry",
@@ -309,7 +309,7 @@ class _Reader(TomlChecker):
         )
         return retry
 
-    def profile(self, name: str, spec: Any) -> Profile:
+    def profile(self, name: str, spec: object) -> Profile:
         table = f"profiles.{name}"
         spec = self.table(
             spec, f"[{table}]", ("timeout", "heartbeat_timeout", "retry"), at=(table, None)

@@ -23,7 +23,7 @@ MAX_BACKOFF = 100.0
 """The largest ``backoff_coefficient``; Temporal needs at least 1."""
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: object) -> float:
     """Return the duration ``text`` (``100ms``, ``30s``, ``5m``, ``1h30m``, ``2d``) in seconds.
 
     Raises ``ValueError`` naming the text and the accepted form, or the limit when it

@@ -56,7 +56,7 @@ class Resolver:
 
     def duration(self, value: object, what: str, origin: str | None) -> None:
         try:
-            parse_duration(value)  # type: ignore[arg-type]
+            parse_duration(value)
         except ValueError as exc:
             self.problem(f"{what}: {exc}", origin)
 

@@ -17,7 +17,7 @@ from chant.profiles import parse_duration
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def cut(value: Any) -> str:
+def cut(value: object) -> str:
     """``repr(value)``, cut to 60 characters for a message."""
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "…"
@@ -95,7 +95,7 @@ class TomlChecker:
 
     def table(
         self,
-        data: Any,
+        data: object,
         name: str,
         allowed: tuple[str, ...],
         *,
@@ -117,27 +117,27 @@ class TomlChecker:
                 )
         return {k: v for k, v in data.items() if k in allowed}
 
-    def typed(self, value: Any, kind: Any, what: str, name: str, table: str, key: str) -> Any:
+    def typed(self, value: object, kind: Any, what: str, name: str, table: str, key: str) -> Any:
         """``value`` if it is a ``kind`` (a bool is not a number here), else report it."""
         if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
             return value
         self.fail(f"{name} must be {what}, got {cut(value)}", table, key)
         return None
 
-    def strings(self, value: Any, name: str, table: str, key: str) -> tuple[str, ...]:
+    def strings(self, value: object, name: str, table: str, key: str) -> tuple[str, ...]:
         if isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v for v in value):
             return tuple(value)
         self.fail(f"{name} must be a list of strings, got {cut(value)}", table, key)
         return ()
 
-    def text(self, value: Any, name: str, table: str, key: str) -> str | None:
+    def text(self, value: object, name: str, table: str, key: str) -> str | None:
         """``value`` if it is a non-empty string without control characters, else report it."""
         if isinstance(value, str) and value.strip() and not _CONTROL.search(value):
             return value
         self.fail(f"{name} must be a non-empty string, got {cut(value)}", table, key)
         return None
 
-    def duration(self, value: Any, name: str, table: str, key: str, default: str) -> str:
+    def duration(self, value: object, name: str, table: str, key: str, default: str) -> str:
         """``value`` if it is a duration, else report it and return ``default``."""
         try:
             parse_duration(value)

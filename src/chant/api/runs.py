@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from chant.api.running import PathLike
     from chant.config import Config, TemporalProfile
     from chant.project import Project
     from chant.temporal.inspect import Runs
+
+
+T = TypeVar("T")
 
 
 def temporal_target(
@@ -40,10 +43,10 @@ def on_runs(
     command: str,
     project: Project | PathLike | None,
     profile: str | None,
-    act: Callable[[Runs], Any],
+    act: Callable[[Runs], Awaitable[T]],
     *,
     debug: bool | None = None,
-) -> Any:
+) -> T:
     """Open the runs of ``project`` on ``profile``'s cluster and return what ``act``
     does with them; a failing cluster is ``RuntimeUnavailableError``. With ``debug``
     given, temporalio's log lines go to the project's ``.chant/logs/temporal.log``
@@ -57,7 +60,7 @@ def on_runs(
 
         route_sdk_logs(config.root, debug=debug)
 
-    async def go() -> Any:
+    async def go() -> T:
         return await act(await Runs.open(config, picked, profile))
 
     with translated(picked):
@@ -70,8 +73,7 @@ def status(
     """The latest run of Op ``name`` on Temporal: ``chant status --json``'s document
     (state, phase, steps, waiting gates, approvals, outcomes). ``NotRunningError`` when
     it never ran."""
-    doc: dict[str, Any] = on_runs("status", project, profile, lambda runs: runs.status(name))
-    return doc
+    return on_runs("status", project, profile, lambda runs: runs.status(name))
 
 
 def history(
@@ -82,10 +84,7 @@ def history(
     profile: str | None = None,
 ) -> list[dict[str, Any]]:
     """The recent runs of Op ``name``, newest first: ``chant history --json``'s rows."""
-    rows: list[dict[str, Any]] = on_runs(
-        "history", project, profile, lambda runs: runs.history(name, limit)
-    )
-    return rows
+    return on_runs("history", project, profile, lambda runs: runs.history(name, limit))
 
 
 def cancel(
@@ -99,10 +98,7 @@ def cancel(
     Returns ``{"op", "workflow_id", "state", "task_queue", "worker"}``, ``state`` being
     ``cancelling``, ``requested`` (no worker polls its task queue yet: ``worker`` is the
     command that starts one) or ``terminated``. ``NotRunningError`` when none is open."""
-    done: dict[str, Any] = on_runs(
-        "cancel", project, profile, lambda runs: runs.cancel(name, force=force)
-    )
-    return done
+    return on_runs("cancel", project, profile, lambda runs: runs.cancel(name, force=force))
 
 
 def signal(
@@ -117,10 +113,9 @@ def signal(
     """Send ``signal`` to the gate the open run of Op ``name`` waits at. Returns
     ``{"op", "workflow_id", "signal", "approver", "note"}``; ``UsageError`` when the
     run waits for no such signal, ``NotRunningError`` when none is open."""
-    sent: dict[str, Any] = on_runs(
+    return on_runs(
         "signal",
         project,
         profile,
         lambda runs: runs.signal(name, signal, approver=approver, note=note),
     )
-    return sent
