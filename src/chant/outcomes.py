@@ -32,7 +32,6 @@ class Record:
 
     __slots__ = (
         "attempts",
-        "compensation",
         "duration_ms",
         "error",
         "outcome",
@@ -44,21 +43,15 @@ class Record:
     def __init__(
         self,
         step: PlannedStep,
-        compensation: bool,
         status: StepStatus = StepStatus.SKIPPED,
     ) -> None:
         self.step = step
-        self.compensation = compensation
         self.status = status
         self.attempts = 0
         self.duration_ms = 0
         self.outcome: dict[str, JSON] | None = None
         self.result: JSON = None
         self.error: dict[str, str] | None = None
-
-    @property
-    def phase(self) -> str:
-        return self.step.phase
 
     def shown(self) -> dict[str, Any]:
         """What a ``step_finished`` event and a ``StepResult`` both show, in that order."""

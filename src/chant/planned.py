@@ -126,15 +126,6 @@ class PlannedStep(NamedTuple):
     timing: Timing | None
     gate: GatePlan | None
     outcome: Outcome | None
-    source: Step
-    """The resolved IR step this was planned from."""
-
-    @property
-    def profile(self) -> Profile:
-        """The declared profile (an activity step's)."""
-        if self.timing is None:
-            raise IRError(f'step "{self.id}" is a gate: it has no profile')
-        return self.timing.declared
 
 
 class PlannedPhase(NamedTuple):
@@ -180,21 +171,6 @@ class Plan(NamedTuple):
             secrets=tuple(secret_names(op)),
         )
 
-    def single_attempt(self) -> Plan:
-        """This plan with every activity step limited to one attempt (``--no-retry``);
-        timeouts are kept."""
-
-        def once(step: PlannedStep) -> PlannedStep:
-            if step.timing is None:
-                return step
-            retry = step.timing.retry._replace(max_attempts=1)
-            return step._replace(timing=step.timing._replace(retry=retry))
-
-        def group(phases: tuple[PlannedPhase, ...]) -> tuple[PlannedPhase, ...]:
-            return tuple(p._replace(steps=tuple(once(s) for s in p.steps)) for p in phases)
-
-        return self._replace(phases=group(self.phases), on_failure=group(self.on_failure))
-
 
 def _phase(phase: Phase, *, compensation: bool) -> PlannedPhase:
     return PlannedPhase(
@@ -228,7 +204,6 @@ def _step(step: Step, phase: str, compensation: bool) -> PlannedStep:
             timing=None,
             gate=gate,
             outcome=None,
-            source=step,
         )
     if not isinstance(step, ActivityStep) or not isinstance(step.profile, Profile):
         raise IRError(f'step "{step.id}" has no resolved profile: resolve the Op first')
@@ -243,5 +218,4 @@ def _step(step: Step, phase: str, compensation: bool) -> PlannedStep:
         timing=Timing.of(step.profile),
         gate=None,
         outcome=step.outcome,
-        source=step,
     )

@@ -367,11 +367,12 @@ async def _walk(
 ) -> RunResult:
     """Walk ``plan`` with the fakes through the local executor."""
     from chant.activities.registry import Registry
+    from chant.plan import single_attempt
     from chant.secrets import secret_values
 
     _check_targets(plan, harness.scripts, gates)
     if no_retry:
-        plan = plan.single_attempt()
+        plan = Plan.of(single_attempt(plan.op))
     values = secret_values(plan.op, secrets)
     names = {s.fn for s in plan.steps if s.gate is None}
     executor = _Executor(

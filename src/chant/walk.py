@@ -163,7 +163,9 @@ class Walker:
             "outcome": mask.fields(r.outcome) if r.outcome else None,
             "error": mask.fields(r.error) if r.error else None,
         }
-        return StepResult(id=r.step.id, result=mask(r.result), compensation=r.compensation, **shown)
+        return StepResult(
+            id=r.step.id, result=mask(r.result), compensation=r.step.compensation, **shown
+        )
 
     def _halted(self, compensation: bool) -> bool:
         return self._stop_comp if compensation else self._stop_main
@@ -186,7 +188,7 @@ class Walker:
         )
 
     def _skip(self, step: PlannedStep) -> Record:
-        rec = Record(step, step.compensation)
+        rec = Record(step)
         self._records[step.id] = rec
         self._finished(rec)
         return rec
@@ -285,7 +287,7 @@ class Walker:
                 self._why.pop(task, None)
 
     async def _run_step(self, step: PlannedStep) -> Record:
-        rec = Record(step, step.compensation, status=StepStatus.RUNNING)
+        rec = Record(step, status=StepStatus.RUNNING)
         self._records[step.id] = rec
         self._emit(
             EventType.STEP_STARTED, step=step.id, phase=step.phase, fn=step.fn, args=step.shown_args
