@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import pytest
 
 from chant import Op, Profile, Retry, phase, shell
-from chant.activities.process import run_command
+from chant.activities import process
+from chant.activities.process import CommandResult, run_command
 from chant.activities.registry import ActivityContext
 from chant.activities.shell import shell as shell_activity
 from chant.activities.streams import LINE_LIMIT
@@ -345,4 +347,73 @@ def test_nothing_is_left_running_or_unreaped_after_many_escaping_steps() -> None
     result, _ = run_op(Op(name="many", phases=[phase("Many", steps, parallel=True)]))
     assert {s.status for s in result.steps} == {"ok"}
     assert _tagged_sleepers() == []
+    assert _zombie_children() - zombies == set()
+
+
+@pytest.fixture(params=[True, False], ids=["pidfd", "asyncio"])
+def pidfd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Commands waited for through pidfds, or through asyncio's child watcher."""
+    _run("true")  # process._prepare has found out whether pidfds work here
+    if request.param and not process._pidfd:
+        pytest.skip("no pidfd_open here")
+    monkeypatch.setattr(process, "_pidfd", request.param)
+    return bool(request.param)
+
+
+def _many(cmds: list[str], seconds: float, grace: float = 2.0) -> tuple[list[CommandResult], int]:
+    """Run ``cmds`` all at once through ``run_command`` within ``seconds``; their results,
+    and the most threads this process had meanwhile."""
+    most = threading.active_count()
+
+    async def count() -> None:
+        nonlocal most
+        while True:
+            most = max(most, threading.active_count())
+            await asyncio.sleep(0.01)
+
+    async def go() -> list[CommandResult]:
+        counter = asyncio.ensure_future(count())
+        try:
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(
+                        run_command(
+                            ActivityContext(
+                                step_id=f"s.{i}", attempt=1, output=Lines(), kill_grace=grace
+                            ),
+                            ["/bin/sh", "-c", cmd],
+                        )
+                        for i, cmd in enumerate(cmds)
+                    )
+                ),
+                seconds,
+            )
+        finally:
+            counter.cancel()
+
+    return asyncio.run(go()), most
+
+
+def test_a_wide_parallel_phase_is_reaped_with_each_commands_own_exit_code(pidfd: bool) -> None:
+    zombies, threads = _zombie_children(), threading.active_count()
+    cmds = [f"sleep 0.3; echo {i}; exit {i % 4}" for i in range(300)] + ["kill -KILL $$"] * 3
+    results, most = _many(cmds, 60)
+    assert [r.exit_code for r in results] == [i % 4 for i in range(300)] + [-9] * 3
+    assert [r.stdout for r in results[:300]] == [str(i) for i in range(300)]
+    assert _zombie_children() - zombies == set()
+    if pidfd:  # and no watcher thread per command, as asyncio's default on 3.11 starts
+        assert most < threads + 10, f"{most} threads while 300 commands ran"
+
+
+def test_a_cancelled_wide_parallel_phase_leaves_nothing_running_or_unreaped(
+    pidfd: bool, tmp_path: Path
+) -> None:
+    zombies = _zombie_children()
+    # Each ignores SIGTERM (so does its sleep): stopped by SIGKILL after the grace.
+    cmd = f"trap '' TERM; echo $$ >> {tmp_path}/pids; sleep 30; echo never"
+    with pytest.raises(TimeoutError):
+        _many([cmd] * 100, 3, grace=0.3)
+    pids = [int(p) for p in (tmp_path / "pids").read_text().split()]
+    assert len(pids) == 100
+    assert [p for p in pids if alive(p)] == []
     assert _zombie_children() - zombies == set()

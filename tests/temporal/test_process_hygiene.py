@@ -132,6 +132,44 @@ def test_a_sigkilled_worker_leaves_no_escaped_step_process(
                 os.kill(pid, signal.SIGKILL)
 
 
+WIDE_OP = """
+from chant import Op, phase, shell
+
+op = Op(
+    name="{name}",
+    phases=[phase("Wide", [shell("sleep 0.3; exit 0") for _ in range(150)], parallel=True)],
+)
+"""
+
+
+def _zombie_children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[1]) == pid and fields[0] == "Z":
+                found.append(int(entry))
+    return found
+
+
+def test_a_wide_parallel_phase_on_a_worker_leaves_no_zombie(op_project: MakeOp) -> None:
+    root, name = op_project("wide", WIDE_OP)
+    worker = Chant("worker", cwd=root, name="worker")
+    try:
+        worker.wait_stderr("polling task queue")
+        ran = chant_subprocess("run", name, "--no-worker", "--json", cwd=root, timeout=90)
+        assert ran.code == 0, ran.err
+        assert [s["status"] for s in json.loads(ran.out)["steps"]] == ["ok"] * 150
+        # Every command was the worker's child, reaped when its step ended.
+        assert _zombie_children(worker.pid) == []
+    finally:
+        worker.stop()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
 def test_chant_worker_stops_on_sighup_and_sigquit(op_project: MakeOp, sig: signal.Signals) -> None:
     root, _ = op_project("hup", BACKGROUND_OP.replace("CMD", "true"))

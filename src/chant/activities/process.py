@@ -19,6 +19,11 @@ falls inside a secret.
 Children in flight are bounded by the open-file budget, after raising the soft limit
 of open files towards the hard one once: a step waits for a slot, or retries its
 spawn, instead of failing for ``EMFILE``.
+
+On Linux (5.3 and later) the event loop waits for a command through its pidfd, whatever
+loop and thread it runs in (a local run's, a Temporal worker's): no watcher thread per
+child, as asyncio's default watcher starts on Python 3.11, and no process-wide watcher
+installed. Elsewhere ``asyncio.create_subprocess_exec`` starts and waits for it.
 """
 
 from __future__ import annotations
@@ -27,9 +32,8 @@ import asyncio
 import contextlib
 import errno
 import os
-import signal
+import subprocess
 import sys
-import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -42,7 +46,8 @@ from chant.errors import CommandFailedError, ToolNotFoundError
 FD_LIMIT_CAP = 65536
 """The soft limit of open files is raised towards the hard limit, up to this."""
 FDS_PER_COMMAND = 4
-"""Open files a running command costs this process (its two pipes, and room to spawn)."""
+"""Open files a running command costs this process (its two pipes and its pidfd, and room
+to spawn)."""
 _RESOURCE_ERRORS = (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM)
 
 
@@ -58,51 +63,19 @@ async def _heartbeat_loop(ctx: ActivityContext, interval: float) -> None:
         ctx.heartbeat()
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process remains in process group ``pgid``."""
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    if not sys.platform.startswith("linux"):
-        return True
-    # killpg also succeeds for zombies nobody has reaped yet; look closer.
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
-async def stop_group(pgid: int, grace: float) -> None:
-    """SIGTERM every process in group ``pgid``; SIGKILL whatever remains after ``grace``."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + grace
-    delay = 0.01
-    while time.monotonic() < deadline:
-        await asyncio.sleep(delay)
-        if not _group_alive(pgid):
-            return
-        delay = min(delay * 2, 0.2)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-async def _stop_leftovers(pid: int, token: str, grace: float, pipes: tuple[int, int]) -> None:
-    """Stop what the command ``pid`` left: its group, then what escaped it (``pipes``:
-    the inodes of its output pipes)."""
-    if _group_alive(pid):
-        await stop_group(pid, grace)
+async def _stop_leftovers(
+    proc: asyncio.subprocess.Process | _Child, token: str, grace: float, pipes: tuple[int, int]
+) -> None:
+    """Stop what the command ``proc`` left (all of it, itself too if it still runs): its
+    group, then what escaped it (``pipes``: the inodes of its output pipes)."""
+    pid = proc.pid
+    if reap.group_alive(pid):
+        await reap.stop_group(pid, grace)
+    if proc.returncode is None:
+        # Reaped first (not by a loop that may be closing): what it started and that
+        # outlived it is then this process's child, which the sweep reaps.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 1.0)
     await reap.sweep(token, grace, group=pid, pipes=pipes)
 
 
@@ -112,13 +85,18 @@ _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] 
 )
 
 
+_pidfd = False
+"""Whether commands are waited for through a pidfd (set by ``_prepare``)."""
+
+
 def _prepare() -> None:
-    """Once per process: become a subreaper, raise the open-file limit, and size the
-    number of commands that may run at once to it."""
-    global _slots
+    """Once per process: become a subreaper, raise the open-file limit, size the number
+    of commands that may run at once to it, and see whether pidfds work."""
+    global _slots, _pidfd
     if _slots:
         return
     reap.prepare()
+    _pidfd = _pidfd_works()
     soft = raise_fd_limit()
     try:
         in_use = len(os.listdir("/proc/self/fd"))
@@ -145,6 +123,93 @@ def raise_fd_limit() -> int:
     return soft
 
 
+def _pidfd_works() -> bool:
+    if not (sys.platform.startswith("linux") and hasattr(os, "pidfd_open")):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # a kernel before 5.3, or a seccomp filter refusing it
+        return False
+    return True
+
+
+class _Child:
+    """A command the running event loop waits for through its pidfd (``fd``); with no
+    pidfd (-1), ``wait`` polls."""
+
+    __slots__ = ("_exit", "_fd", "_loop", "_popen", "pid")
+
+    def __init__(self, popen: subprocess.Popen[bytes], fd: int) -> None:
+        self.pid = popen.pid
+        self._popen = popen
+        self._loop = asyncio.get_running_loop()
+        self._exit: asyncio.Future[int] = self._loop.create_future()
+        self._fd = fd
+        if fd >= 0:
+            try:
+                self._loop.add_reader(fd, self._reap)
+            except NotImplementedError:  # a loop without add_reader
+                os.close(fd)
+                self._fd = -1
+
+    def _reap(self) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by someone else: asyncio says 255 then
+            code = 255
+        else:
+            if pid == 0:
+                return
+            code = os.waitstatus_to_exitcode(status)
+        self._popen.returncode = code
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        if not self._exit.done():
+            self._exit.set_result(code)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.returncode
+
+    async def wait(self) -> int:
+        """The command's exit code, once it has exited and been reaped."""
+        delay = 0.002
+        while self._fd < 0 and not self._exit.done():
+            self._reap()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+        return await asyncio.shield(self._exit)
+
+    def close(self) -> None:
+        """Reap the command if it has exited; if not, the loop still will when it does."""
+        if self._popen.returncode is None and not self._loop.is_closed():
+            self._reap()
+
+
+def _start(
+    argv: Sequence[str], env: Mapping[bytes, bytes], cwd: str | None, fds: list[int]
+) -> _Child:
+    """Start ``argv`` on the pipes in ``fds`` and ``/dev/null`` (its last entry, whose
+    slot the pidfd then takes)."""
+    popen = subprocess.Popen(
+        argv,
+        stdin=fds[4],
+        stdout=fds[1],
+        stderr=fds[3],
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    os.close(fds.pop())
+    try:
+        fd = os.pidfd_open(popen.pid)
+    except OSError:
+        fd = -1
+    return _Child(popen, fd)
+
+
 def _gate() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     gate = _gates.get(loop)
@@ -155,37 +220,22 @@ def _gate() -> asyncio.Semaphore:
 
 async def _spawn(
     ctx: ActivityContext, argv: Sequence[str], env: Mapping[bytes, bytes], cwd: str | None
-) -> tuple[asyncio.subprocess.Process, int, int]:
+) -> tuple[asyncio.subprocess.Process | _Child, int, int]:
     """Start ``argv`` with both output streams on pipes of ours; return it and the read
     ends. Out of descriptors or processes, wait and try again (the attempt's timeout
     bounds the wait); never fail the step for that."""
     delay = 0.01
     while True:
         fds: list[int] = []
+        proc: asyncio.subprocess.Process | _Child
         try:
             fds += os.pipe()
             fds += os.pipe()
-            spawn = asyncio.ensure_future(
-                asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=fds[1],
-                    stderr=fds[3],
-                    env=env,
-                    cwd=cwd,
-                    start_new_session=True,
-                )
-            )
-            try:
-                proc = await asyncio.shield(spawn)
-            except asyncio.CancelledError:
-                # The command may already be running (and have started children); let
-                # the spawn finish, then stop the whole group.
-                with contextlib.suppress(OSError):
-                    proc = await spawn
-                    await stop_group(proc.pid, ctx.kill_grace)
-                    _close(proc)
-                raise
+            if _pidfd:
+                fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+                proc = _start(argv, env, cwd, fds)
+            else:
+                proc = await _create(ctx, argv, env, cwd, fds)
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
@@ -201,6 +251,37 @@ async def _spawn(
         os.close(fds[1])
         os.close(fds[3])
         return proc, fds[0], fds[2]
+
+
+async def _create(
+    ctx: ActivityContext,
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    cwd: str | None,
+    fds: list[int],
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` through asyncio, on the pipes in ``fds``."""
+    spawn = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=fds[1],
+            stderr=fds[3],
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    )
+    try:
+        return await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        # The command may already be running (and have started children); let the
+        # spawn finish, then stop the whole group.
+        with contextlib.suppress(OSError):
+            proc = await spawn
+            await reap.stop_group(proc.pid, ctx.kill_grace)
+            _close(proc)
+        raise
 
 
 async def run_command(
@@ -238,10 +319,10 @@ async def run_command(
         )
         try:
             code = await proc.wait()
-            await _stop_leftovers(proc.pid, token, ctx.kill_grace, pipes)
+            await _stop_leftovers(proc, token, ctx.kill_grace, pipes)
         except BaseException:
             ctx.cancelled.set()
-            await asyncio.shield(_stop_leftovers(proc.pid, token, ctx.kill_grace, pipes))
+            await asyncio.shield(_stop_leftovers(proc, token, ctx.kill_grace, pipes))
             raise
         finally:
             if beat is not None:
@@ -268,9 +349,12 @@ def _encoded(env: Mapping[str, str] | None) -> dict[bytes, bytes]:
     return {os.fsencode(k): os.fsencode(v) for k, v in env.items()} if env else {}
 
 
-def _close(proc: asyncio.subprocess.Process) -> None:
+def _close(proc: asyncio.subprocess.Process | _Child) -> None:
     """Close the transport now rather than when it is garbage-collected, which may be
     after the event loop has closed."""
+    if isinstance(proc, _Child):
+        proc.close()
+        return
     transport = getattr(proc, "_transport", None)
     if transport is not None:
         transport.close()

@@ -19,7 +19,7 @@ attempt's token (or a token of another attempt already over) are stopped with ev
 descendant, SIGTERM then SIGKILL after the grace, and reaped. What carries no token is
 left alone: the Temporal dev server chant may have started, and anything an
 ``@activity`` function started itself. On macOS (no ``/proc``, no subreaper) nothing
-here applies and only the process group is stopped.
+here applies and only the process group is stopped (``stop_group``).
 """
 
 from __future__ import annotations
@@ -102,6 +102,46 @@ def ended(token: str, pid: int | None) -> None:
     if pid is not None:
         _running.discard(pid)
         _ended_groups.append(pid)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process remains in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    if not _LINUX:
+        return True
+    # killpg also succeeds for zombies nobody has reaped yet; look closer.
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
+
+
+async def stop_group(pgid: int, grace: float) -> None:
+    """SIGTERM every process in group ``pgid``; SIGKILL whatever remains after ``grace``."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    delay = 0.01
+    while time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        if not group_alive(pgid):
+            return
+        delay = min(delay * 2, 0.2)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _read(path: str) -> bytes | None:
