@@ -22,7 +22,7 @@ and are re-exported here.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeGuard, TypeVar
@@ -38,6 +38,7 @@ __all__ = [
     "EventType",
     "Masker",
     "NotJSONError",
+    "OutputLines",
     "PhaseStatus",
     "RunResult",
     "RunStatus",
@@ -250,10 +251,48 @@ class Masker:
 Sink = Callable[[Event], None]
 
 
+class OutputLines:
+    """The ``step_output`` events of one chunk of a step's output, in one piece: lines
+    of one step and stream, numbered from ``seq`` on, all stamped ``ts``, masked. A
+    sink with an ``output_lines`` method gets this instead of one ``Event`` per line
+    (see ``Emitter.output_lines``); ``events()`` are the events it stands for."""
+
+    __slots__ = ("lines", "op", "run_id", "seq", "step", "stream", "ts")
+
+    def __init__(
+        self,
+        *,
+        seq: int,
+        ts: str,
+        run_id: str,
+        op: str,
+        step: JSON,
+        stream: str,
+        lines: Sequence[JSON],
+    ) -> None:
+        self.seq, self.ts, self.run_id, self.op = seq, ts, run_id, op
+        self.step, self.stream, self.lines = step, stream, lines
+
+    def events(self) -> Iterator[Event]:
+        kind, step, stream = EventType.STEP_OUTPUT, self.step, self.stream
+        for seq, line in enumerate(self.lines, self.seq):
+            data: JSONObject = {"step": step, "stream": stream, "line": line}
+            yield Event(kind, seq, self.ts, self.run_id, self.op, data)
+
+
+_stamp: list[Any] = [None, ""]
+"""The last timestamp made: its millisecond and its text."""
+
+
 def _now_iso() -> str:
-    # time.strftime rather than datetime: one less import on the start-up path.
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    # time.strftime rather than datetime: one less import on the start-up path. The text
+    # is made once per millisecond (a step's output can be many lines a millisecond).
+    ms = int(time.time() * 1000)
+    if ms != _stamp[0]:
+        seconds, frac = divmod(ms, 1000)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:03d}Z"
+        _stamp[:] = ms, text
+    return str(_stamp[1])
 
 
 class Emitter:
@@ -274,20 +313,55 @@ class Emitter:
         self.mask = masker
         self.now = now or _now_iso
         self.seq = 0
+        self.batch_sinks: tuple[tuple[Sink, Callable[[OutputLines], None] | None], ...] = tuple(
+            (sink, getattr(sink, "output_lines", None)) for sink in self.sinks
+        )
 
     def __call__(self, type_: EventType | str, **data: JSON) -> Event:
         """Make the next event of ``type_`` with ``data`` and hand it to every sink; a
         ``ValueError`` naming ``type_`` if it is no ``EventType`` (no number is used)."""
-        kind = type_ if isinstance(type_, EventType) else event_type(type_)
-        self.seq += 1
+        # Event checks the type (and turns a string into an EventType) itself.
         event = Event(
-            type=kind,
-            seq=self.seq,
-            ts=self.now(),
-            run_id=self.run_id,
-            op=self.op,
-            data=self.mask.fields(data) if self.mask else data,
+            type_,  # type: ignore[arg-type]
+            self.seq + 1,
+            self.now(),
+            self.run_id,
+            self.op,
+            self.mask.fields(data) if self.mask else data,
         )
+        self.seq += 1
         for sink in self.sinks:
             sink(event)
         return event
+
+    def output_lines(self, step: str, stream: str, lines: Sequence[JSON]) -> None:
+        """One ``step_output`` event per line of ``lines`` (of ``step``'s ``stream``),
+        numbered in order and stamped with one time, masked as ``__call__`` masks each:
+        a sink with an ``output_lines`` method gets them in one ``OutputLines``, any
+        other sink one ``Event`` per line."""
+        if not lines:
+            return
+        mask, shown = self.mask, step
+        if mask:  # exactly as Masker.fields masks {"step", "stream", "line"}
+            text, fields = mask.text, mask.fields
+            shown = fields({"step": step})["step"]
+            lines = [
+                text(line) if type(line) is str else fields({"line": line})["line"]
+                for line in lines
+            ]
+        batch = OutputLines(
+            seq=self.seq + 1,
+            ts=self.now(),
+            run_id=self.run_id,
+            op=self.op,
+            step=shown,
+            stream=stream,
+            lines=lines,
+        )
+        self.seq += len(lines)
+        for sink, output_lines in self.batch_sinks:
+            if output_lines is not None:
+                output_lines(batch)
+            else:
+                for event in batch.events():
+                    sink(event)

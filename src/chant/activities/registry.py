@@ -53,6 +53,7 @@ class ActivityContext:
         step_id: str,
         attempt: int,
         output: Callable[[str, str], None],
+        output_lines: Callable[[list[str], str], None] | None = None,
         heartbeat_interval: float | None = None,
         kill_grace: float = 2.0,
         masker: Masker | None = None,
@@ -75,6 +76,7 @@ class ActivityContext:
         self.last_heartbeat = time.monotonic()
         self.heartbeat_details: JSON = None
         self._output = output
+        self._output_lines = output_lines
 
     def heartbeat(self, details: JSON = None) -> None:
         """Tell the executor this attempt is alive (optionally with progress ``details``)."""
@@ -85,6 +87,14 @@ class ActivityContext:
     def output(self, line: str, stream: str = "stdout") -> None:
         """Emit one line of the step's output as a ``step_output`` event."""
         self._output(line, stream)
+
+    def output_lines(self, lines: list[str], stream: str = "stdout") -> None:
+        """Emit each of ``lines`` as ``output`` does, together (e.g. one read's lines)."""
+        if self._output_lines is not None:
+            self._output_lines(lines, stream)
+            return
+        for line in lines:
+            self._output(line, stream)
 
     def log(self, line: str) -> None:
         """Emit a log line of the activity's own as a ``step_output`` event."""

@@ -8,7 +8,10 @@ import asyncio
 import codecs
 import contextlib
 import os
+from bisect import bisect_left
 from collections import deque
+from itertools import accumulate, repeat
+from operator import add
 
 from chant.activities.registry import ActivityContext
 
@@ -20,18 +23,38 @@ READ_CHUNK = 64 * 1024
 
 
 class Tail:
-    """The last ``limit`` characters of a stream (of its masked lines)."""
+    """The last ``limit`` characters of a stream (of its masked lines): the text of the
+    shortest run of last lines that is ``limit`` long (counting a line end per line),
+    or of every line if there are not that many, cut to ``limit`` from its end."""
 
     def __init__(self, limit: int = TAIL_CHARS) -> None:
-        self.lines: deque[str] = deque()
+        self.batches: deque[tuple[list[str], int]] = deque()
+        """Lines as they were added, with their size; no more than ``text`` needs."""
         self.size = 0
         self.limit = limit
 
     def add(self, line: str) -> None:
-        self.lines.append(line)
-        self.size += len(line) + 1
-        while self.size - len(self.lines[0]) - 1 >= self.limit:
-            self.size -= len(self.lines.popleft()) + 1
+        self.extend([line])
+
+    def extend(self, lines: list[str]) -> None:
+        """Add ``lines`` (of one read, say): kept whole, and a batch of older lines is
+        dropped once the newer ones hold the limit without it (no work per line)."""
+        if not lines:
+            return
+        size = sum(map(len, lines)) + len(lines)
+        self.batches.append((lines, size))
+        self.size += size
+        while self.size - self.batches[0][1] >= self.limit:
+            self.size -= self.batches.popleft()[1]
+
+    @property
+    def lines(self) -> list[str]:
+        """The last lines: the shortest run of them that is ``limit`` long, or all."""
+        kept = [line for batch, _ in self.batches for line in batch]
+        # What the last 1, 2, 3… lines take, counted at C speed.
+        sizes = list(accumulate(map(add, map(len, reversed(kept)), repeat(1))))
+        n = bisect_left(sizes, self.limit)
+        return kept[len(kept) - n - 1 :] if n < len(sizes) else kept
 
     def text(self) -> str:
         return "\n".join(self.lines).rstrip()[-self.limit :]
@@ -43,7 +66,8 @@ _UTF8 = codecs.getincrementaldecoder("utf-8")
 class Stream:
     """One pipe of a command, read without blocking as data arrives and split into
     masked lines (see the module docstring). ``raw`` keeps lines whole and ``\r`` as
-    it is (for output that is data, not progress)."""
+    it is (for output that is data, not progress). The lines of one read are emitted
+    together, through ``ActivityContext.output_lines``."""
 
     def __init__(self, fd: int, name: str, ctx: ActivityContext, *, raw: bool = False) -> None:
         self.fd, self.name, self.ctx, self.raw = fd, name, ctx, raw
@@ -52,6 +76,7 @@ class Stream:
         self.parts: list[str] = []
         self.size = 0
         self.cr = False  # the text so far ended with a "\r" that may start a "\r\n"
+        self.done: list[str] = []  # the lines of this read, not emitted yet
         self.loop = asyncio.get_running_loop()
         os.set_blocking(fd, False)
         self.loop.add_reader(fd, self._read, 1)
@@ -70,6 +95,7 @@ class Stream:
                 self.close()
                 return True
             self._feed(self.decoder.decode(data))
+            self._flush()
             self.ctx.heartbeat()
         return False
 
@@ -86,14 +112,20 @@ class Stream:
                 if not data:
                     break
                 self._feed(self.decoder.decode(data))
+                self._flush()
         with contextlib.suppress(OSError):
             os.close(self.fd)
         self._feed(self.decoder.decode(b"", final=True))
         if self.parts or self.cr:
             self._line()
+        self._flush()
 
     def _feed(self, text: str) -> None:
         if not text:
+            return
+        first = text.find("\n")
+        if first >= 0 and not self.raw and "\r" not in text:
+            self._feed_lines(text, first)
             return
         start, n = 0, len(text)
         while True:
@@ -104,6 +136,24 @@ class Stream:
                 return
             self._line()
             start = nl + 1
+
+    def _feed_lines(self, text: str, first: int) -> None:
+        """``_feed`` of text without ``\r`` holding a line end at ``first``: the lines
+        it holds whole are split at C speed (each as ``_add`` and ``_line`` would take
+        it), the first and the last piece go the general way."""
+        self._add(text, 0, first, True)
+        self._line()
+        last = text.rfind("\n")
+        if last > first:
+            mask = self.ctx.masker.text if self.ctx.masker else None
+            pieces = text[first + 1 : last].split("\n")
+            if max(map(len, pieces)) <= LINE_LIMIT:
+                self.done.extend(map(mask, pieces) if mask else pieces)
+            else:
+                for piece in pieces:
+                    self._add(piece, 0, len(piece), True)
+                    self._line()
+        self._add(text, last + 1, len(text), False)
 
     def _add(self, text: str, start: int, end: int, line_ends: bool) -> None:
         if self.raw:
@@ -166,5 +216,11 @@ class Stream:
         return "***", text[LINE_LIMIT:]  # secrets everywhere around the cut: show none
 
     def _emit(self, line: str) -> None:
-        self.tail.add(line)
-        self.ctx.output(line, self.name)
+        self.done.append(line)
+
+    def _flush(self) -> None:
+        """Keep the lines read so far in the tail and emit them."""
+        if self.done:
+            lines, self.done = self.done, []
+            self.tail.extend(lines)
+            self.ctx.output_lines(lines, self.name)

@@ -99,12 +99,16 @@ class LocalExecutor(Walker):
         emit = self._emit
 
         def output(line: str, stream: str) -> None:
-            emit(EventType.STEP_OUTPUT, step=step_id, stream=stream, line=line)
+            emit.output_lines(step_id, stream, [line])
+
+        def output_lines(lines: list[str], stream: str) -> None:
+            emit.output_lines(step_id, stream, lines)
 
         ctx = ActivityContext(
             step_id=step_id,
             attempt=attempt,
             output=output,
+            output_lines=output_lines,
             heartbeat_interval=beat / 2 if beat else None,
             kill_grace=self.kill_grace,
             masker=self.masker,

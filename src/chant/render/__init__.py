@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import TextIO
+from collections.abc import Sequence
+from typing import TextIO, TypeGuard
 
 
 class LineWriter:
@@ -24,6 +25,11 @@ class LineWriter:
     def __call__(self, text: str) -> None:
         self.raw(text + "\n")
 
+    def lines(self, texts: list[str]) -> None:
+        """Write each of ``texts`` as a line, in one write and one flush."""
+        if texts:
+            self.raw("\n".join(texts) + "\n")
+
     def raw(self, text: str) -> None:
         """Write ``text`` as it is (no line end added) and flush it."""
         if self.broken:
@@ -40,6 +46,15 @@ class LineWriter:
                 os.close(null)
             except (OSError, ValueError):
                 pass
+
+
+def all_str(values: Sequence[object]) -> TypeGuard[Sequence[str]]:
+    """Whether every one of ``values`` is a ``str`` (checked at C speed)."""
+    try:
+        "".join(values)  # type: ignore[arg-type]  # a TypeError if one is not a str
+    except TypeError:
+        return False
+    return True
 
 
 # --- terminal safety ------------------------------------------------------------------

@@ -26,10 +26,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO
 
-from chant.events import Event, EventType
+from chant.events import Event, EventType, OutputLines
 from chant.jsontypes import JSON, JSONObject
 from chant.profiles import format_seconds
-from chant.render import LineWriter, terminal_safe
+from chant.render import LineWriter, all_str, terminal_safe
 from chant.render.text import (
     LABEL_WIDTH,
     cells,
@@ -116,19 +116,19 @@ class HumanRenderer:
 
     def line(self, text: str) -> None:
         """Write ``text`` (already safe); on a terminal, wrapped to its width."""
+        self.lines([text])
+
+    def lines(self, texts: list[str]) -> None:
+        """Write each of ``texts`` (already safe) as ``line`` does, in one write."""
         if self.tty is not None:
             width = self.width()
-            # One column to spare: a terminal wraps on a line that fills it exactly.
-            pieces = wrap(text, width - 1)
-            if len(pieces) > 1:
-                rest = wrap("".join(pieces[1:]), width - 1 - len(OUTPUT_INDENT))
-                text = "\n".join([pieces[0], *(OUTPUT_INDENT + p for p in rest)])
+            texts = [_fit(text, width) for text in texts]
         if self.live:
             with self.lock:
                 self.clear_live()
-                self.write(text)
+                self.write.lines(texts)
         else:
-            self.write(text)
+            self.write.lines(texts)
 
     # --- the live line ----------------------------------------------------------------
 
@@ -246,9 +246,22 @@ class HumanRenderer:
 
     def on_step_output(self, d: JSONObject, _e: Event) -> None:
         prefix = f"[{_safe(d['step'])}] " if self.parallel else ""
-        line = terminal_safe(str(d["line"]), colour=self.color).expandtabs()
-        text = f"{OUTPUT_INDENT}{prefix}{line}"
+        text = f"{OUTPUT_INDENT}{prefix}{_shown(d['line'], self.color)}"
         self.line(self.style("dim", text) if d["stream"] == "stderr" else text)
+
+    def output_lines(self, batch: OutputLines) -> None:
+        """The ``step_output`` events of ``batch``, each shown as ``on_step_output``
+        shows it, in one write."""
+        prefix = OUTPUT_INDENT + (f"[{_safe(batch.step)}] " if self.parallel else "")
+        lines, colour = batch.lines, self.color
+        # The common case, checked at C speed: every line a printable str.
+        if all_str(lines) and "".join(lines).isprintable():
+            texts = list(map(prefix.__add__, lines))
+        else:
+            texts = [prefix + _shown(line, colour) for line in lines]
+        if batch.stream == "stderr":
+            texts = [self.style("dim", text) for text in texts]
+        self.lines(texts)
 
     def on_step_retrying(self, d: JSONObject, _e: Event) -> None:
         of = f"/{d['max_attempts']}" if d.get("max_attempts") else ""
@@ -329,6 +342,21 @@ HANDLERS: dict[EventType, _Handler | None] = {
 }
 """How the human view shows each event type; None: deliberately not shown. Every
 ``EventType`` has an entry (a test checks), so a new type cannot go unseen by mistake."""
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` wrapped to a terminal ``width`` columns wide, continuations indented."""
+    # One column to spare: a terminal wraps on a line that fills it exactly.
+    pieces = wrap(text, width - 1)
+    if len(pieces) > 1:
+        rest = wrap("".join(pieces[1:]), width - 1 - len(OUTPUT_INDENT))
+        text = "\n".join([pieces[0], *(OUTPUT_INDENT + p for p in rest)])
+    return text
+
+
+def _shown(line: JSON, colour: bool) -> str:
+    """A line of step output as the view shows it (made safe, tabs expanded)."""
+    return terminal_safe(str(line), colour=colour).expandtabs()
 
 
 def _safe(value: object) -> str:

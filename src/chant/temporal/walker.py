@@ -237,11 +237,15 @@ class TemporalWalker(Walker):
         return StepOutcome(StepStatus.OK, 1, result=approval)
 
     def output(self, step_id: str, lines: JSON) -> None:
+        # Each run of lines of one stream as one batch of step_output events.
+        stream, run = "", list[str]()
         for item in lines if isinstance(lines, list) else ():
             if isinstance(item, list) and len(item) == 2:
-                self._emit(
-                    EventType.STEP_OUTPUT, step=step_id, stream=str(item[0]), line=str(item[1])
-                )
+                if str(item[0]) != stream:
+                    self._emit.output_lines(step_id, stream, run)
+                    stream, run = str(item[0]), []
+                run.append(str(item[1]))
+        self._emit.output_lines(step_id, stream, run)
 
     def retrying(self, data: Mapping[str, JSON]) -> None:
         step_id = str(data.get("step"))
