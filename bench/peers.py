@@ -71,9 +71,11 @@ def prepare_venv(tmp: Path, *, peers: bool = True) -> Path:
     """``bench/.venv-peers`` with chant freshly installed from a wheel of the working tree
     (and doit and invoke when ``peers``); returns its ``bin`` folder."""
     python = VENV / "bin" / "python"
-    if not python.exists():
+    cfg = VENV / "pyvenv.cfg"
+    made_by = cfg.read_text(encoding="utf-8") if cfg.exists() else ""
+    if f"version = {platform.python_version()}\n" not in made_by:  # missing, or another Python
         print(f"bench: creating {VENV}", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
     if peers:
         pip(python, "install", *PEERS)
     wheels = tmp / "wheel"
