@@ -7,35 +7,11 @@ from Python: ``chant.run``, ``chant.load_project``, and ``chant.status``,
 ``chant.api``; they are imported on first use, so ``import chant`` stays light).
 """
 
-from typing import TYPE_CHECKING
-
 from chant._version import __version__ as __version__
-from chant.builders import (
-    build,
-    helm_install,
-    http_check,
-    kubectl_apply,
-    state_diff,
-    state_snapshot,
-    teardown,
-    wait_for_rollout,
-)
-from chant.dsl import activity, gate, phase, secret, shell
-from chant.errors import (
-    ActivityError,
-    ActivityTimeoutError,
-    ChantError,
-    CommandFailedError,
-    ErrorType,
-    ExitCode,
-    HeartbeatTimeoutError,
-    ManifestNotFoundError,
-    ReadinessFailedError,
-    ToolNotFoundError,
-)
-from chant.ir import Op, Outcome, Profile, Retry
 
-if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports them on first use
+TYPE_CHECKING = False  # typing's constant, without importing typing; type checkers read True
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports each on first use
     from chant.api import (
         cancel,
         exit_code,
@@ -46,7 +22,31 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports them on 
         signal,
         status,
     )
+    from chant.builders import (
+        build,
+        helm_install,
+        http_check,
+        kubectl_apply,
+        state_diff,
+        state_snapshot,
+        teardown,
+        wait_for_rollout,
+    )
+    from chant.dsl import activity, gate, phase, secret, shell
+    from chant.errors import (
+        ActivityError,
+        ActivityTimeoutError,
+        ChantError,
+        CommandFailedError,
+        ErrorType,
+        ExitCode,
+        HeartbeatTimeoutError,
+        ManifestNotFoundError,
+        ReadinessFailedError,
+        ToolNotFoundError,
+    )
     from chant.events import RunResult
+    from chant.ir import Op, Outcome, Profile, Retry
 
 __all__ = [
     "ActivityError",
@@ -88,7 +88,40 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Op": "chant.ir",
+    "Outcome": "chant.ir",
+    "Profile": "chant.ir",
+    "Retry": "chant.ir",
     "RunResult": "chant.events",
+    **dict.fromkeys(("activity", "gate", "phase", "secret", "shell"), "chant.dsl"),
+    **dict.fromkeys(
+        (
+            "build",
+            "helm_install",
+            "http_check",
+            "kubectl_apply",
+            "state_diff",
+            "state_snapshot",
+            "teardown",
+            "wait_for_rollout",
+        ),
+        "chant.builders",
+    ),
+    **dict.fromkeys(
+        (
+            "ActivityError",
+            "ActivityTimeoutError",
+            "ChantError",
+            "CommandFailedError",
+            "ErrorType",
+            "ExitCode",
+            "HeartbeatTimeoutError",
+            "ManifestNotFoundError",
+            "ReadinessFailedError",
+            "ToolNotFoundError",
+        ),
+        "chant.errors",
+    ),
     **dict.fromkeys(
         (
             "cancel",
@@ -103,8 +136,10 @@ _LAZY = {
         "chant.api",
     ),
 }
-"""Names imported on first use: the library API brings asyncio and the run machinery,
-which ``import chant`` (in every op file) must not pay for."""
+"""Where each public name lives; it is imported on first use. ``import chant`` loads
+nothing else: ``chant --version`` answers at once, an op file loads only the modules of
+the names it imports (``from chant import Op, phase, shell``), and the library API
+(asyncio, the run machinery) waits for its first call."""
 
 
 def __getattr__(name: str) -> object:
@@ -116,3 +151,7 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next lookup does not come here
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

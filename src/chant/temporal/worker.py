@@ -275,7 +275,6 @@ PASSTHROUGH = (
     "chant._version",
     "chant.argcheck",
     "chant.builders",
-    "chant.dsl",
     "chant.errors",
     "chant.events",
     "chant.ir",
