@@ -8,14 +8,12 @@ or two lines on stderr; the traceback only with ``--debug``. The parser is in
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-import traceback
-from collections.abc import Sequence
 
-from chant.errors import ChantError, ExitCode
-from chant.render import LineWriter
+TYPE_CHECKING = False  # typing's constant, without importing typing; type checkers read True
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 COMMANDS = {
     "init": "init",
@@ -38,11 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    if _asks_version(args):  # answered before any parser is built: it is asked often
+    if _asks_version(args):  # answered before anything else is imported: it is asked often
         from chant._version import __version__
 
         sys.stdout.write(f"chant {__version__}\n")
-        return ExitCode.OK
+        return 0  # ExitCode.OK
     from chant.cli.parser import build_parser
 
     try:
@@ -55,38 +53,51 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = parser.parse_args(args)
         if ns.command is None:
             parser.print_help(sys.stdout)
-            return ExitCode.OK
+            return 0  # ExitCode.OK
+        import importlib
+
         module = importlib.import_module(f"chant.cli.{COMMANDS[ns.command]}")
         code: int = module.execute(ns)
         return code
     except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)
-        return exc.code if isinstance(exc.code, int) else ExitCode.OK
-    except ChantError as exc:
-        if debug:
-            traceback.print_exc()
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        return 130  # ExitCode.INTERRUPTED
+    except BrokenPipeError:  # `chant list | head`: the reader has all it wanted
+        from chant.render import LineWriter
+
+        LineWriter(sys.stdout)("")  # points stdout at /dev/null so the exit flush is quiet
+        return 0
+    except Exception as exc:
+        return _failed(exc, debug=debug)
+    finally:
+        human = sys.modules.get("chant.render.human")
+        if human is not None:
+            human.close_all()  # no live line outlives the command
+
+
+def _failed(exc: Exception, *, debug: bool) -> int:
+    """Report ``exc`` on stderr and return the exit code: a ``ChantError``'s own, or 1
+    for an internal error (docs/cli.md). Imported here, not at start-up: ``chant
+    --help`` never needs the error tree."""
+    from chant.errors import ChantError, ExitCode
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, ChantError):
         from chant.render import terminal_safe
 
         # Messages quote names, paths and step output: shown, never acted on.
         shown = "\n".join(terminal_safe(line) for line in str(exc).split("\n"))
         sys.stderr.write(f"chant: error: {shown}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    except BrokenPipeError:  # `chant list | head`: the reader has all it wanted
-        LineWriter(sys.stdout)("")  # points stdout at /dev/null so the exit flush is quiet
-        return ExitCode.OK
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        sys.stderr.write(
-            f"chant: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
-            "traceback, and please report it)\n"
-        )
-        return ExitCode.FAILED  # docs/cli.md: an internal error exits 1
-    finally:
-        human = sys.modules.get("chant.render.human")
-        if human is not None:
-            human.close_all()  # no live line outlives the command
+    sys.stderr.write(
+        f"chant: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+        "traceback, and please report it)\n"
+    )
+    return ExitCode.FAILED
 
 
 def _asks_version(args: list[str]) -> bool:

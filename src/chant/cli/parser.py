@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from chant._version import __version__
+
+TYPE_CHECKING = False  # typing's constant, without importing typing; type checkers read True
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeAlias
+
+    Command: TypeAlias = Callable[[str, str, str], argparse.ArgumentParser]
+    """Adds a Temporal command: ``command(name, help, description)``."""
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -108,12 +114,18 @@ else:  # not subscriptable at run time
 
 class _Commands(_Subs):
     """The commands. With ``only`` set, the other commands are not built: their
-    arguments cost ``chant run`` more instructions than anything else at start-up."""
+    arguments cost ``chant run`` more instructions than anything else at start-up.
+    With ``only`` empty, none is built, but each is listed with its help line: the
+    top-level ``--help`` shows no more."""
 
     only: str | None = None
     built = False
 
     def add_parser(self, name: str, **kwargs: Any) -> _Parser:
+        if self.only == "":
+            self._choices_actions.append(self._ChoicesPseudoAction(name, (), kwargs["help"]))
+            self._name_parser_map[name] = stand_in = _Skipped()
+            return stand_in
         if self.only is not None and name != self.only:
             return _Skipped()
         self.built = True
@@ -121,12 +133,15 @@ class _Commands(_Subs):
 
 
 def _command_on(args: Sequence[str]) -> str | None:
-    """The command ``args`` name: the first argument after any ``--debug``; None (build
-    every command) when it is an option (``--help``, ``--version``) or there is none."""
+    """The command ``args`` name: the first argument after any ``--debug``; empty (list
+    the commands, build none) when the top-level help is all it can print (``--help``,
+    or nothing); None (build every command) for any other option."""
     rest = list(args)
     while rest and rest[0] == "--debug":
         del rest[0]
-    return rest[0] if rest and not rest[0].startswith("-") else None
+    if not rest or rest[0] in ("-h", "--help"):
+        return ""
+    return rest[0] if not rest[0].startswith("-") else None
 
 
 def build_parser(args: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -135,7 +150,7 @@ def build_parser(args: Sequence[str] | None = None) -> argparse.ArgumentParser:
     command gets every command's parser, for its "did you mean"."""
     only = None if args is None else _command_on(args)
     parser, commands = _parser(only)
-    return _parser(None)[0] if only is not None and not commands.built else parser
+    return _parser(None)[0] if only and not commands.built else parser
 
 
 def _parser(only: str | None) -> tuple[_Parser, _Commands]:
@@ -269,10 +284,6 @@ def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     _run_commands(command)
     _schedule_command(command)
     _server_and_worker_commands(command)
-
-
-Command = Callable[[str, str, str], argparse.ArgumentParser]
-"""Adds a Temporal command: ``command(name, help, description)``."""
 
 
 def _run_commands(command: Command) -> None:
