@@ -1,15 +1,16 @@
 """Wide parallel phases: one phase of N parallel `sleep 1` steps against the floor.
 
-    .venv/bin/python bench/parallel.py --steps 500,2000 --rounds 5 [--base REV]
+    .venv/bin/python bench/parallel.py --steps 500,2000 --rounds 5 [--base REV ...] [--no-tree]
 
 For each N, the floor (``bench/floor.py``: N ``/bin/sh -c 'sleep 1'`` started at once
-through ``asyncio.create_subprocess_exec``) and ``chant run sleepN --local`` (``python -m
-chant`` with the working tree's ``src/`` first on ``PYTHONPATH``; with ``--base REV``
-also that revision's ``src/``, from ``git archive``) run as cold processes, alternating
-round by round. Each sample is spawn to reaped exit: wall time, CPU (user + system of
-the process and the children it reaped) and peak RSS, from ``wait4``. Children get
-``run_all.child_env``'s environment (bytecode cached under a private prefix). Prints
-medians and ratios to the floor, and the load average before and after.
+through ``asyncio.create_subprocess_exec``) and ``chant run sleepN --local`` run as cold
+processes, alternating round by round. chant is ``python -m chant`` with the working
+tree's ``src/`` first on ``PYTHONPATH`` (unless ``--no-tree``) and, for each ``--base
+REV``, that revision's ``src/`` from ``git archive``. Each sample is spawn to reaped
+exit: wall time, CPU (user + system of the process and the children it reaped) and peak
+RSS, from ``wait4``. Children get ``run_all.child_env``'s environment (bytecode cached
+under a private prefix). Prints medians and ratios to the floor, and the load average
+before and after.
 """
 
 from __future__ import annotations
@@ -71,15 +72,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="500,2000", help="comma-separated phase widths")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--base", help="also measure chant's src/ at this git revision")
+    parser.add_argument(
+        "--base",
+        action="append",
+        default=[],
+        help="also measure chant's src/ at this git revision (repeatable)",
+    )
+    parser.add_argument(
+        "--no-tree", action="store_true", help="do not measure the working tree's src/"
+    )
     args = parser.parse_args(argv)
     print(f"source: {source_state()}")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="chant-parallel-") as tmp_name:
         tmp = Path(tmp_name)
-        srcs = {"chant (working tree)": REPO / "src"}
-        if args.base:
-            srcs[f"chant at {args.base}"] = extract(args.base, tmp / "base")
+        srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
+        for i, rev in enumerate(args.base):
+            srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
         cells = [["case", "wall", "vs floor", "CPU", "vs floor", "peak RSS", "walls"]]
         for n in (int(x) for x in args.steps.split(",")):
             case = make_case(tmp, f"sleep{n}", f"sleep{n}", [(True, ["sleep 1"] * n)], copy=None)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from chant.errors import RuntimeUnavailableError
 from chant.temporal import devserver
+from chant.temporal.servers import health_check
 from conftest import Ran, chant_subprocess, wait_gone
 from temporal_server import TemporalServer, free_port
 
@@ -203,3 +210,45 @@ def test_starts_at_once_in_a_fresh_project_start_one_server(tmp_path: Path) -> N
                 p.kill()
                 p.wait()
         devserver.stop(root)
+
+
+def test_the_health_check_agrees_with_the_sdks(temporal_server: TemporalServer) -> None:
+    import asyncio
+
+    from temporalio.client import Client
+
+    async def sdk() -> bool:
+        client = await Client.connect(temporal_server.address)
+        return await client.service_client.check_health()
+
+    assert health_check(temporal_server.address, 5.0) is True
+    assert asyncio.run(sdk()) is True
+
+
+def test_an_open_port_that_speaks_no_grpc_is_not_serving(tmp_path: Path) -> None:
+    # One listener says nothing, the other answers in HTTP/1.1 and hangs up.
+    with socket.socket() as mute, socket.socket() as http:
+        for sock in (mute, http):
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = http.accept()
+                    with conn:
+                        conn.recv(4096)
+                        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        threading.Thread(target=answer, daemon=True).start()
+        for sock in (mute, http):
+            address = f"127.0.0.1:{sock.getsockname()[1]}"
+            started = time.monotonic()
+            assert health_check(address, 0.5) is False
+            assert time.monotonic() - started < 5
+            with pytest.raises(RuntimeUnavailableError) as caught:
+                devserver.wait_ready(address, 1.0)
+            assert str(caught.value).startswith(
+                f"the Temporal dev server at {address} was not ready within 1s"
+            )
+    assert health_check(f"127.0.0.1:{free_port()}", 0.5) is False  # nothing listens

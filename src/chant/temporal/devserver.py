@@ -26,12 +26,15 @@ from chant.errors import RuntimeUnavailableError, UsageError
 from chant.files import atomic_write, locked, writing
 from chant.temporal.connect import INSTALL_TEMPORAL, is_loopback
 from chant.temporal.servers import OtherServer as OtherServer  # re-exported
-from chant.temporal.servers import host_port, is_dev_server, process
+from chant.temporal.servers import health_check, host_port, is_dev_server, process
 from chant.temporal.servers import serving as serving  # re-exported: cli/server.py
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 POLL = 0.1
-"""Seconds between checks while waiting for the server to come up or go away."""
+"""Seconds between checks while waiting for the server to go away."""
+READY_POLL = 0.01
+"""Seconds between health checks while waiting for the server to serve (one costs a
+millisecond)."""
 LOG_TAIL = 5
 """Lines of ``server.log`` quoted when the server dies before it is ready."""
 
@@ -209,10 +212,9 @@ def _wait_ready(
     log: Path | None,
     offset: int,
 ) -> None:
-    # Ready = the port accepts a connection and the frontend's gRPC health check says
-    # SERVING. The TCP probe is cheap and filters the first ~0.2 s; the health check
-    # (a ~50 ms CLI call) is what proves the server answers requests.
-    host, port = host_port(address)
+    # Ready = the frontend answers the gRPC health check with SERVING (an open port
+    # alone is not enough), asked in-process: a refused connection costs microseconds.
+    host_port(address)  # exit 2 for an address that is not host:port
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
@@ -223,36 +225,14 @@ def _wait_ready(
                 hint=f"see {log}" if log else None,
             )
         left = deadline - time.monotonic()
-        if _answers(host, port) and _healthy(address, min(max(left, 0.5), 5.0)):
+        if health_check(address, min(max(left, 0.5), 5.0)):
             return
         if time.monotonic() >= deadline:
             raise RuntimeUnavailableError(
                 f"the Temporal dev server at {address} was not ready within {timeout:g}s",
                 hint=f"see {log}" if log else "is a Temporal server running there?",
             )
-        time.sleep(POLL)
-
-
-def _healthy(address: str, timeout: float) -> bool:
-    argv = [
-        temporal_cli(), "operator", "cluster", "health", "--address", address,
-        # Ignore the user's TEMPORAL_* variables and CLI profiles (TLS, API keys, ...):
-        # this is a plain loopback server.
-        "--disable-config-file", "--disable-config-env",
-        "--client-connect-timeout", f"{timeout:.1f}s",
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout + 1.0,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0 and "SERVING" in done.stdout
+        time.sleep(READY_POLL)
 
 
 def _terminate(pid: int, wait: float) -> None:
