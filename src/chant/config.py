@@ -6,12 +6,11 @@ starting directory. Unknown keys are errors naming the key and the file.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -38,8 +37,9 @@ def __getattr__(name: str) -> object:
 
 
 CONFIG_NAME = "chant.toml"
-PROJECT_NAME = re.compile(r"(?=.{1,60}$)[a-z0-9]+(?:-[a-z0-9]+)*")
-_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Patterns, compiled on first use (re caches them): most chant.toml files set neither.
+PROJECT_NAME = r"(?=.{1,60}$)[a-z0-9]+(?:-[a-z0-9]+)*"
+_MODULE = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 
 
 class Environment(NamedTuple):
@@ -50,21 +50,22 @@ class Environment(NamedTuple):
     """The command (an argument vector, no shell) printing the environment's state as JSON."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Config:
-    """A project's settings. ``file`` is None when there is no ``chant.toml``."""
+class Config(NamedTuple):
+    """A project's settings. ``file`` is None when there is no ``chant.toml``. (A named
+    tuple, not a frozen dataclass: every command defines it, and a dataclass costs
+    several times more to define.)"""
 
     root: Path
     file: Path | None = None
     ops: tuple[str, ...] = (".",)
     """Folders (relative to ``root``) searched for ``*.op.py``. Default: the root."""
-    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    profiles: Mapping[str, Profile] = {}  # shared, never written: read as a Mapping
     """Profiles from ``[profiles.*]``; they add to or replace the built-ins by name."""
     temporal: TemporalConfig | None = None
     """Present when ``chant.toml`` has a ``[temporal]`` table."""
     activities: tuple[str, ...] = ()
     """Project modules (dotted, importable from ``root``) holding ``@activity`` functions."""
-    environments: Mapping[str, Environment] = field(default_factory=dict)
+    environments: Mapping[str, Environment] = {}  # shared, never written: read as a Mapping
     """``[environments.<name>]`` tables: how to observe each environment's state."""
     name: str | None = None
     """``project.name``: the project's id on Temporal, the same in every checkout."""
@@ -194,11 +195,11 @@ class _Reader(TomlChecker):
             k: p if p.task_queue else replace(p, task_queue=queue)
             for k, p in temporal.profiles.items()
         }
-        return replace(config, temporal=replace(temporal, profiles=filled))
+        return config._replace(temporal=replace(temporal, profiles=filled))
 
     def modules(self, activities: tuple[str, ...]) -> None:
         for module in activities:
-            if not _MODULE.fullmatch(module):
+            if not re.fullmatch(_MODULE, module):
                 self.fail(
                     f'project.activities: "{module}" is not a module name',
                     "project",
@@ -224,7 +225,7 @@ class _Reader(TomlChecker):
     def project_name(self, value: object) -> str | None:
         if value is None:
             return None
-        if isinstance(value, str) and PROJECT_NAME.fullmatch(value):
+        if isinstance(value, str) and re.fullmatch(PROJECT_NAME, value):
             return value
         self.fail(
             f"project.name must be kebab-case (a-z, 0-9, single hyphens), at most 60 "
@@ -246,6 +247,8 @@ class _Reader(TomlChecker):
             if why:
                 # Its snapshots live in .chant/state/<name>/: it must be one folder name.
                 bare = re.fullmatch(r"[A-Za-z0-9_-]+", name)
+                import json  # only for this message
+
                 self.fail(
                     f"environment name {_cut(name)} {why}",
                     table if bare else f"environments.{json.dumps(name, ensure_ascii=False)}",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from chant.activities.registry import ProjectContext, Registry, default_registry
 from chant.config import Config, load_config
@@ -15,8 +15,10 @@ from chant.names import did_you_mean, is_op_name, where
 from chant.plan import check_project, resolve_op
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
+    """A loaded project (``load_project``). (A named tuple, not a frozen dataclass: every
+    command that loads a project defines it, and a dataclass costs more to define.)"""
+
     config: Config
     ops: Mapping[str, Op]
     """Resolved Ops by name, in discovery order."""
@@ -25,7 +27,7 @@ class Project:
     registry: Registry
     problems: tuple[Problem, ...] = ()
     """What is wrong with the project's Ops; non-empty only from a non-strict load."""
-    broken: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)
+    broken: Mapping[str, tuple[Problem, ...]] = {}  # shared, never written: read as a Mapping
     """The problems of each invalid Op, by name (a subset of ``problems``)."""
     discovered: Discovered | None = None
     """Where the op files were looked for."""

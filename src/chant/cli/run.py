@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 from typing import TextIO
 
@@ -82,6 +81,8 @@ def _sinks(*, as_json: bool, progress_json: bool) -> list[Sink]:
 
 def _print(result: RunResult, *, as_json: bool) -> None:
     if as_json:
+        import json
+
         # outcomes: name → value, as `chant status --json` has them (masked like steps).
         doc = result.to_dict() | {"outcomes": result.outcomes}
         LineWriter(sys.stdout)(json.dumps(doc, indent=2, default=str))
