@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chant.discover import shown_path
 from chant.errors import ExitCode
 from chant.temporal import devserver
 
@@ -64,6 +63,8 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _running(info: devserver.ServerInfo, state: str) -> str:
+    from chant.discover import shown_path  # not before the server is started
+
     return (
         f"Temporal dev server {state} at {info.address} "
         f"(pid {info.pid}, state in {shown_path(info.db)})"
