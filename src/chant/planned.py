@@ -164,26 +164,27 @@ class Plan(NamedTuple):
     def of(cls, op: Op) -> Plan:
         """The plan of ``op``, which ``chant.plan.resolve_op`` (or ``check_ir``) has
         checked: raises ``IRError`` for a step left unresolved."""
+        timings: dict[int, Timing] = {}  # by id(profile): steps share their profile's
         return cls(
             op=op,
-            phases=tuple(_phase(p, compensation=False) for p in op.phases),
-            on_failure=tuple(_phase(p, compensation=True) for p in op.on_failure),
+            phases=tuple(_phase(p, False, timings) for p in op.phases),
+            on_failure=tuple(_phase(p, True, timings) for p in op.on_failure),
             secrets=tuple(secret_names(op)),
         )
 
 
-def _phase(phase: Phase, *, compensation: bool) -> PlannedPhase:
+def _phase(phase: Phase, compensation: bool, timings: dict[int, Timing]) -> PlannedPhase:
     return PlannedPhase(
         name=phase.name,
         parallel=phase.parallel,
         fail_fast=phase.fail_fast,
         max_concurrency=phase.max_concurrency,
         compensation=compensation,
-        steps=tuple(_step(s, phase.name, compensation) for s in phase.steps),
+        steps=tuple(_step(s, phase.name, compensation, timings) for s in phase.steps),
     )
 
 
-def _step(step: Step, phase: str, compensation: bool) -> PlannedStep:
+def _step(step: Step, phase: str, compensation: bool, timings: dict[int, Timing]) -> PlannedStep:
     if not isinstance(step.id, str):
         raise IRError(f'a step of phase "{phase}" has no id: resolve the Op before planning it')
     if isinstance(step, GateStep):
@@ -208,6 +209,9 @@ def _step(step: Step, phase: str, compensation: bool) -> PlannedStep:
     if not isinstance(step, ActivityStep) or not isinstance(step.profile, Profile):
         raise IRError(f'step "{step.id}" has no resolved profile: resolve the Op first')
     shown_json = args_to_json(step.args)
+    timing = timings.get(id(step.profile))
+    if timing is None:
+        timing = timings[id(step.profile)] = Timing.of(step.profile)
     return PlannedStep(
         id=step.id,
         phase=phase,
@@ -215,7 +219,7 @@ def _step(step: Step, phase: str, compensation: bool) -> PlannedStep:
         fn=step.fn,
         args=step.args,
         shown_args=dict(shown_json) if isinstance(shown_json, Mapping) else {},
-        timing=Timing.of(step.profile),
+        timing=timing,
         gate=None,
         outcome=step.outcome,
     )

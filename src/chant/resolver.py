@@ -46,6 +46,8 @@ class Resolver:
         """Activity name → default profile; None checks a built IR (activities unknown)."""
         self.problems = problems
         self.ids: dict[str, str | None] = {}
+        self.profile_checks: dict[int, list[tuple[str, str]]] = {}
+        """``profile_problems`` of each profile object seen: steps share their profile's."""
 
     def problem(self, message: str, origin: str | None, hint: str | None = None) -> None:
         name = self.op.name
@@ -338,7 +340,10 @@ class Resolver:
             what = repr(chosen) if isinstance(chosen, str) else f"{shown(chosen)}"
             self.problem(f'step "{step_id}": unknown profile {what}', step.origin, hint=hint)
             return None
-        for key, why in profile_problems(profile):
+        found = self.profile_checks.get(id(profile))
+        if found is None:
+            found = self.profile_checks[id(profile)] = profile_problems(profile)
+        for key, why in found:
             self.problem(
                 f'step "{step_id}" profile {key.replace(".", " ")}: {why}',
                 profile.origin or step.origin,
