@@ -15,22 +15,6 @@ TYPE_CHECKING = False  # typing's constant, without importing typing; type check
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-COMMANDS = {
-    "init": "init",
-    "build": "build",
-    "list": "list_ops",
-    "run": "run",
-    "activities": "activities",
-    "signal": "manage",
-    "status": "manage",
-    "history": "manage",
-    "cancel": "manage",
-    "schedule": "schedule",
-    "server": "server",
-    "worker": "worker",
-    "completion": "completion",
-}
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
@@ -41,9 +25,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stdout.write(f"chant {__version__}\n")
         return 0  # ExitCode.OK
-    from chant.cli.parser import build_parser
+    from chant.cli.commands import COMMANDS, asks_top_help, top_help
 
     try:
+        # The top-level help, when argparse would not wrap a line of it, without argparse.
+        text = top_help() if asks_top_help(args) and "_ARGCOMPLETE" not in os.environ else None
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
+        from chant.cli.parser import build_parser
+
         # Only the command given is built, unless a shell asks for completions.
         parser = build_parser(None if "_ARGCOMPLETE" in os.environ else args)
         if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (argcomplete)
@@ -56,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0  # ExitCode.OK
         import importlib
 
-        module = importlib.import_module(f"chant.cli.{COMMANDS[ns.command]}")
+        module = importlib.import_module(f"chant.cli.{COMMANDS[ns.command][0]}")
         code: int = module.execute(ns)
         return code
     except SystemExit as exc:  # argparse: --help, --version, usage errors (exit 2)

