@@ -5,12 +5,12 @@
 For each N, the floor (``bench/floor.py``: N ``/bin/sh -c 'sleep 1'`` started at once
 through ``asyncio.create_subprocess_exec``) and ``chant run sleepN --local`` run as cold
 processes, alternating round by round. chant is ``python -m chant`` with the working
-tree's ``src/`` first on ``PYTHONPATH`` (unless ``--no-tree``) and, for each ``--base
-REV``, that revision's ``src/`` from ``git archive``. Each sample is spawn to reaped
-exit: wall time, CPU (user + system of the process and the children it reaped) and peak
-RSS, from ``wait4``. Children get ``run_all.child_env``'s environment (bytecode cached
-under a private prefix). Prints medians and ratios to the floor, and the load average
-before and after.
+tree's ``src/`` first on ``PYTHONPATH`` (unless ``--no-tree``), for each ``--base REV``
+that revision's ``src/`` from ``git archive``, and each ``--src DIR``. Each sample is
+spawn to reaped exit: wall time, CPU (user + system of the process and the children it
+reaped) and peak RSS, from ``wait4``. Children get ``run_all.child_env``'s environment
+(bytecode cached under a private prefix). Prints medians and ratios to the floor, and
+the load average before and after.
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also measure chant's src/ at this git revision (repeatable)",
     )
     parser.add_argument(
+        "--src", action="append", default=[], type=Path, help="also measure this src/ folder"
+    )
+    parser.add_argument(
         "--no-tree", action="store_true", help="do not measure the working tree's src/"
     )
     args = parser.parse_args(argv)
@@ -89,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
         for i, rev in enumerate(args.base):
             srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
+        for src in args.src:
+            srcs[f"chant from {src}"] = src.resolve()
         cells = [["case", "wall", "vs floor", "CPU", "vs floor", "peak RSS", "walls"]]
         for n in (int(x) for x in args.steps.split(",")):
             case = make_case(tmp, f"sleep{n}", f"sleep{n}", [(True, ["sleep 1"] * n)], copy=None)

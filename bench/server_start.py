@@ -12,8 +12,8 @@ Each round, alternating which goes first:
 - **chant**: ``python -m chant server start`` as a cold process in a fresh project (its
   own port, no ``.chant/``), timed from spawn to exit (it exits once the server serves),
   with its CPU time and peak RSS from ``wait4``. chant is the working tree's ``src/``
-  first on ``PYTHONPATH`` (unless ``--no-tree``) and, for each ``--base REV``, that
-  revision's ``src/`` from ``git archive``.
+  first on ``PYTHONPATH`` (unless ``--no-tree``), for each ``--base REV`` that
+  revision's ``src/`` from ``git archive``, and each ``--src DIR``.
 
 Every server is stopped (SIGTERM to its process group) and gone before the next start.
 Children get ``run_all.child_env``'s environment. Prints medians, each chant's median
@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--base", action="append", default=[], help="a git revision")
+    parser.add_argument(
+        "--src", action="append", default=[], type=Path, help="also measure this src/ folder"
+    )
     parser.add_argument("--no-tree", action="store_true", help="skip the working tree")
     args = parser.parse_args(argv)
     print(f"source: {source_state()}")
@@ -140,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
         for i, rev in enumerate(args.base):
             srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
+        for src in args.src:
+            srcs[f"chant from {src}"] = src.resolve()
         counter = [0]
         raw = Series("raw server to SERVING")
         jobs: list[tuple[Series, Callable[[], Sample]]] = []
