@@ -405,6 +405,16 @@ def test_a_wide_parallel_phase_is_reaped_with_each_commands_own_exit_code(pidfd:
         assert most < threads + 10, f"{most} threads while 300 commands ran"
 
 
+def test_an_ops_wide_parallel_phase_leaves_no_zombie(pidfd: bool) -> None:
+    zombies = _zombie_children()
+    steps = [shell(f"sleep 0.2; echo {i}", profile=QUICK) for i in range(200)]
+    result, _ = run_op(Op(name="wide", phases=[phase("Wide", steps, parallel=True)]))
+    assert [s.status for s in result.steps] == ["ok"] * 200
+    outputs = [s.result["stdout"] for s in result.steps]  # type: ignore[index]
+    assert outputs == [str(i) for i in range(200)]
+    assert _zombie_children() - zombies == set()
+
+
 def test_a_cancelled_wide_parallel_phase_leaves_nothing_running_or_unreaped(
     pidfd: bool, tmp_path: Path
 ) -> None:
