@@ -363,17 +363,18 @@ async def in_process(
     client = await Client.connect(address)
     project = load_project(steps_root)
     ops = {1: project.op("steps1"), steps: project.op(f"steps{steps}")}
+    pid = project.config.project_id
     hw_queue, chant_queue = "bench-handwritten-inproc", "bench-chant-inproc"
 
     async def hand(n: int) -> None:
         await hw_flow.run(client, [[False, ["true"] * n]], hw_queue)
 
     async def chant_result(n: int) -> None:
-        handle = await runner.start(client, ops[n], task_queue=chant_queue)
+        handle = await runner.start(client, ops[n], project=pid, task_queue=chant_queue)
         await handle.result()
 
     async def chant_follow(n: int) -> None:
-        handle = await runner.start(client, ops[n], task_queue=chant_queue)
+        handle = await runner.start(client, ops[n], project=pid, task_queue=chant_queue)
         followed = await runner.follow(
             handle, [], stop=asyncio.Event(), say=print, task_queue=chant_queue
         )
