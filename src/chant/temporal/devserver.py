@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +48,8 @@ def temporal_cli() -> str:
     beside = Path(sys.executable).parent / "temporal"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
+    import shutil
+
     found = shutil.which("temporal")
     if found:
         return found
