@@ -9,7 +9,9 @@ lines, or ``head -c`` of /dev/zero through ``tr`` for one line of M MiB without 
 The floor is an asyncio script on the same interpreter that runs the same command through
 ``asyncio.create_subprocess_exec`` and copies its stdout line by line to its own stdout
 (a ``readline`` loop and a write). Both have stdout (and stderr, where ``--json`` puts
-the human view) on pipes the bench reads to the end. Runs of chant and of the floor
+the human view) on pipes the bench reads to the end. A second row, the **chunk floor**,
+copies the output through in 64 KiB chunks without splitting lines: the pipe's own speed,
+shown for scale (its ratio is to the line floor). Runs of chant and of the floors
 alternate; the table has medians of wall and CPU time (user + system, children
 included, from ``wait4``) and the ratios to the floor.
 
@@ -52,6 +54,25 @@ async def main(cmd):
 
 sys.exit(asyncio.run(main(sys.argv[1])))
 """
+
+CHUNK_FLOOR = """\
+import asyncio, sys
+
+async def main(cmd):
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", cmd, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    write = sys.stdout.buffer.write
+    while chunk := await proc.stdout.read(65536):
+        write(chunk)
+    return await proc.wait()
+
+sys.exit(asyncio.run(main(sys.argv[1])))
+"""
+"""The pipe's own speed: the same command's output copied through in 64 KiB chunks, not
+split into lines at all. A lower bound no line-by-line tool can reach; the table shows
+it for scale."""
 
 MODES = {"human": (), "--json": ("--json",), "--progress-json": ("--progress-json",)}
 TARGETS = {"human": 3.0, "--json": 3.0, "--progress-json": 5.0}
@@ -118,15 +139,18 @@ def measure(label: str, cmd: str, runs: int, tmp: Path, src: str | None) -> list
     make_project(root, cmd)
     fenv = child_env(tmp / "pyc-floor")
     cenv = child_env(tmp / "pyc-chant", path=Path(src) if src else None)
-    floor, chant = Series(), {mode: Series() for mode in MODES}
-    jobs = [(floor, [PYTHON, "-c", FLOOR, cmd], fenv)]
+    floor, chunks, chant = Series(), Series(), {mode: Series() for mode in MODES}
+    jobs = [
+        (floor, [PYTHON, "-c", FLOOR, cmd], fenv),
+        (chunks, [PYTHON, "-c", CHUNK_FLOOR, cmd], fenv),
+    ]
     jobs += [
         (chant[m], [CHANT, "run", "out", "--local", *extra], cenv) for m, extra in MODES.items()
     ]
     # Warm-up (bytecode compiled, caches filled), and a check that chant printed it all.
     sizes = [run(argv, root, env)[2] for _series, argv, env in jobs]
-    if min(sizes[1:]) < sizes[0]:
-        raise ChildFailed(f"{label}: chant wrote {sizes[1:]} bytes, the floor {sizes[0]}")
+    if min(sizes[2:]) < sizes[0]:
+        raise ChildFailed(f"{label}: chant wrote {sizes[2:]} bytes, the floor {sizes[0]}")
     for _ in range(runs):
         for series, argv, env in jobs:
             wall, cpu, _size = run(argv, root, env)
@@ -134,6 +158,10 @@ def measure(label: str, cmd: str, runs: int, tmp: Path, src: str | None) -> list
             series.cpus.append(cpu)
     fw, fc = statistics.median(floor.walls), statistics.median(floor.cpus)
     rows = [[label, "floor", f"{fw:.3f}", f"{fc:.3f}", "", "", ""]]
+    kw, kc = statistics.median(chunks.walls), statistics.median(chunks.cpus)
+    rows.append(
+        [label, "chunk floor", f"{kw:.3f}", f"{kc:.3f}", f"{kw / fw:.2f}x", f"{kc / fc:.2f}x", ""]
+    )
     for mode, s in chant.items():
         w, c = statistics.median(s.walls), statistics.median(s.cpus)
         ok = "PASS" if w / fw <= TARGETS[mode] else "MISS"
