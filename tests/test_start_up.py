@@ -4,6 +4,7 @@ byte for byte, at every terminal width."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -47,6 +48,23 @@ def test_the_version_loads_no_parser_and_no_error_tree() -> None:
     out, modules = _loaded("from chant.cli.main import main; main(['--version'])")
     assert out.startswith("chant ")
     assert not modules & {"argparse", "typing", "chant.errors", "chant.cli.parser"}
+
+
+def test_a_local_run_of_shell_steps_loads_no_json_and_nothing_of_temporal() -> None:
+    quickstart = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart")
+    # The modules are printed with repr: the probe must not load json itself.
+    probe = (
+        f"import os, sys; os.chdir({quickstart!r}); from chant.cli.main import main\n"
+        "code = main(['run', 'hello', '--local'])\n"
+        "print(code, repr(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, modules = proc.stderr.splitlines()[-1].split(" ", 1)
+    assert code == "0"
+    assert "[outcome] Greeting=hello from chant" in proc.stdout
+    loaded = set(ast.literal_eval(modules))
+    assert not {m for m in loaded if m == "json" or m.startswith(("json.", "temporalio"))}
+    assert not {m for m in loaded if m.startswith("chant.temporal")}
 
 
 @pytest.mark.parametrize("args", [["--help"], ["-h"], ["--debug", "--help"], []])

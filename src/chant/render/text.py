@@ -4,7 +4,6 @@ terminal's columns, and whether and how wide the terminal is."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -38,12 +37,20 @@ def describe(
 def _short(value: object) -> str:
     if isinstance(value, Mapping) and set(value) == {"$secret"}:
         return f"secret({value['$secret']})"
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _json(value)
 
 
 def outcome_text(value: object) -> str:
     """How an outcome value prints: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return value if isinstance(value, str) else _json(value)
+
+
+def _json(value: object) -> str:
+    # json on first use: a run whose steps are shell commands with string outcomes never
+    # needs it, and it costs a millisecond of start-up.
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 _TOKEN = "\x1b\\[[0-9;]*m|."
