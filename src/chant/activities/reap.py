@@ -226,8 +226,22 @@ async def sweep(token: str, grace: float, *, group: int, pipes: tuple[int, ...] 
 
 
 def _victims(token: str, group: int, pipes: tuple[int, ...]) -> list[int]:
-    kids = adopted()
+    # Children are read again until no new one shows: a process that was alive when
+    # the list was read may have forked and exited since (a double fork), and its
+    # child, adopted by chant before it showed as a zombie, is only in a later list.
     mine = prefix()
+    victims: list[int] = []
+    seen: set[int] = set()
+    for _ in range(16):  # bounded: stop_trees looks again on each of its rounds anyway
+        kids = [p for p in adopted() if p not in seen]
+        if not kids:
+            break
+        seen.update(kids)
+        victims += _ours(kids, token, group, pipes, mine)
+    return victims
+
+
+def _ours(kids: list[int], token: str, group: int, pipes: tuple[int, ...], mine: str) -> list[int]:
     victims: list[int] = []
     for pid in kids:
         stat = _stat(pid)
