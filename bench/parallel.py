@@ -50,6 +50,17 @@ def extract(rev: str, into: Path) -> Path:
     return into / "src"
 
 
+def sources(args: argparse.Namespace, tmp: Path) -> dict[str, Path]:
+    """The chant ``src/`` trees to measure, by label: the working tree (unless
+    ``--no-tree``), each ``--base`` revision (extracted under ``tmp``), each ``--src``."""
+    srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
+    for i, rev in enumerate(args.base):
+        srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
+    for src in args.src:
+        srcs[f"chant from {src}"] = src.resolve()
+    return srcs
+
+
 def chant_job(case: Case, src: Path, pycache: Path) -> tuple[list[str], dict[str, str]]:
     argv = [PYTHON, "-m", "chant", "run", case.name, "--local"]
     return argv, child_env(pycache, path=src)
@@ -89,11 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="chant-parallel-") as tmp_name:
         tmp = Path(tmp_name)
-        srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
-        for i, rev in enumerate(args.base):
-            srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
-        for src in args.src:
-            srcs[f"chant from {src}"] = src.resolve()
+        srcs = sources(args, tmp)
         cells = [["case", "wall", "vs floor", "CPU", "vs floor", "peak RSS", "walls"]]
         for n in (int(x) for x in args.steps.split(",")):
             case = make_case(tmp, f"sleep{n}", f"sleep{n}", [(True, ["sleep 1"] * n)], copy=None)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from parallel import extract
+from parallel import sources
 from run_all import (
     PYTHON,
     REPO,
@@ -140,11 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="chant-server-start-") as tmp_name:
         tmp = Path(tmp_name)
-        srcs = {} if args.no_tree else {"chant (working tree)": REPO / "src"}
-        for i, rev in enumerate(args.base):
-            srcs[f"chant at {rev}"] = extract(rev, tmp / f"base{i}")
-        for src in args.src:
-            srcs[f"chant from {src}"] = src.resolve()
+        srcs = sources(args, tmp)
         counter = [0]
         raw = Series("raw server to SERVING")
         jobs: list[tuple[Series, Callable[[], Sample]]] = []

@@ -146,6 +146,21 @@ def alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] not in "ZX"
 
 
+def zombie_children(pid: int) -> set[int]:
+    """The children of ``pid`` that are zombies (exited, not yet reaped)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[1]) == pid and fields[0] == "Z":
+                found.add(int(entry))
+    return found
+
+
 def wait_gone(pid: int, seconds: float = 5.0) -> bool:
     """Wait up to ``seconds`` for ``pid`` to be gone; whether it is."""
     deadline = time.monotonic() + seconds

@@ -24,7 +24,7 @@ from chant.activities.shell import shell as shell_activity
 from chant.activities.streams import LINE_LIMIT
 from chant.errors import CommandFailedError
 from chant.events import Masker
-from conftest import alive, run_op, wait_gone
+from conftest import alive, run_op, wait_gone, zombie_children
 
 QUICK = Profile(timeout="4s", retry=Retry(max_attempts=3, initial_interval="100ms"))
 
@@ -313,17 +313,7 @@ def test_chant_is_a_child_subreaper_once_it_has_run_a_command() -> None:
 
 
 def _zombie_children() -> set[int]:
-    me, found = os.getpid(), set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if int(fields[1]) == me and fields[0] == "Z":
-                found.add(int(entry))
-    return found
+    return zombie_children(os.getpid())
 
 
 def _tagged_sleepers() -> list[int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MakeOp, alive, chant_subprocess, wait_gone
+from conftest import MakeOp, alive, chant_subprocess, wait_gone, zombie_children
 from temporal_procs import Chant, lines, until
 
 LEFT_BEHIND = {
@@ -142,20 +142,6 @@ op = Op(
 """
 
 
-def _zombie_children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if int(fields[1]) == pid and fields[0] == "Z":
-                found.append(int(entry))
-    return found
-
-
 def test_a_wide_parallel_phase_on_a_worker_leaves_no_zombie(op_project: MakeOp) -> None:
     root, name = op_project("wide", WIDE_OP)
     worker = Chant("worker", cwd=root, name="worker")
@@ -165,7 +151,7 @@ def test_a_wide_parallel_phase_on_a_worker_leaves_no_zombie(op_project: MakeOp) 
         assert ran.code == 0, ran.err
         assert [s["status"] for s in json.loads(ran.out)["steps"]] == ["ok"] * 150
         # Every command was the worker's child, reaped when its step ended.
-        assert _zombie_children(worker.pid) == []
+        assert zombie_children(worker.pid) == set()
     finally:
         worker.stop()
 
