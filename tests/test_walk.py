@@ -103,7 +103,8 @@ class Scripted(Walker):
         for event in self.events:
             d = event.to_dict()
             keys = ("phase", "step", "status", "skipped", "reason")
-            shown.append((d["type"], *(d[k] for k in keys if k in d)))
+            # A step's reason (null unless a condition skipped it) is shown when given.
+            shown.append((d["type"], *(d[k] for k in keys if d.get(k, k) is not None)))
         return shown
 
 

@@ -46,7 +46,8 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports each on 
         ToolNotFoundError,
     )
     from chant.events import RunResult
-    from chant.ir import Op, Outcome, Profile, Retry
+    from chant.ir import Op, Outcome, Param, Profile, Retry
+    from chant.refs import out, outcome, param
 
 __all__ = [
     "ActivityError",
@@ -59,6 +60,7 @@ __all__ = [
     "ManifestNotFoundError",
     "Op",
     "Outcome",
+    "Param",
     "Profile",
     "ReadinessFailedError",
     "Retry",
@@ -74,6 +76,9 @@ __all__ = [
     "http_check",
     "kubectl_apply",
     "load_project",
+    "out",
+    "outcome",
+    "param",
     "phase",
     "run",
     "run_async",
@@ -90,6 +95,8 @@ __all__ = [
 _LAZY = {
     "Op": "chant.ir",
     "Outcome": "chant.ir",
+    "Param": "chant.ir",
+    **dict.fromkeys(("out", "outcome", "param"), "chant.refs"),
     "Profile": "chant.ir",
     "Retry": "chant.ir",
     "RunResult": "chant.events",

@@ -1,7 +1,9 @@
 """Builders for the built-in activities: each returns a step calling the activity of
 the same name. Arguments left at None are omitted, so the activity's default applies.
 Every builder also takes ``profile=`` (a name or ``Profile``; default: the activity's),
-``outcome=`` (``"Name"`` or ``Outcome("Name", "dot.path")``) and ``id=``.
+``outcome=`` (``"Name"`` or ``Outcome("Name", "dot.path")``), ``id=`` and ``when=`` (a
+condition). Any argument may be a reference (``param(…)``, ``out(…)``), also inside an
+f-string; its type is then checked when the step starts.
 
 The activities themselves live in ``chant.activities`` and are imported only when a
 step runs, so ``import chant`` stays light.
@@ -14,6 +16,7 @@ from typing import Any, NamedTuple
 
 from chant.ir import JSON, ActivityStep, Outcome, Profile, Secret, caller_origin
 from chant.profiles import parse_duration
+from chant.refs import is_format, ref_kind
 
 ProfileArg = str | Profile | None
 OutcomeArg = str | Outcome | None
@@ -42,7 +45,12 @@ def _mapped(value: JSON) -> JSON:
 
 
 def _text(value: object) -> bool:
-    return isinstance(value, str | Secret)
+    return isinstance(value, str | Secret) or _runtime(value)
+
+
+def _runtime(value: object) -> bool:
+    """A reference or an f-string holding one: its value is known when the step starts."""
+    return ref_kind(value) is not None or is_format(value)
 
 
 def _table(ok: type | tuple[type, ...]) -> Callable[[object], bool]:
@@ -168,7 +176,12 @@ def builtin_arg_problems(fn: str, args: Mapping[str, object]) -> list[str]:
     found = []
     for key, value in args.items():
         arg = declared.get(key) if isinstance(key, str) else None
-        if arg is None or (value is None and arg.default is None) or arg.kind.fits(value):
+        if (
+            arg is None
+            or (value is None and arg.default is None)
+            or _runtime(value)
+            or arg.kind.fits(value)
+        ):
             continue
         try:
             shown = repr(value)
@@ -193,6 +206,7 @@ def _step(fn: str, given: Mapping[str, Any]) -> ActivityStep:
         id=given["id"],
         profile=given["profile"],
         outcome=Outcome(outcome) if isinstance(outcome, str) else outcome,
+        when=given["when"],
         origin=caller_origin(2),
     )
 
@@ -204,6 +218,7 @@ def build(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """Build the project folder ``path``. ``command`` wins (a list runs without a shell,
     a string with ``/bin/sh -c``); otherwise chant.toml → ``chant build``, Makefile →
@@ -219,6 +234,7 @@ def teardown(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """The inverse of ``build``: ``command``, else (for a chant project) ``chant run
     teardown`` / ``make teardown`` / ``npm run teardown``. Default profile: long_infra."""
@@ -236,6 +252,7 @@ def kubectl_apply(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """``kubectl apply -f manifest``. A missing manifest file fails at once with
     ManifestNotFoundError. Default profile: long_infra."""
@@ -255,6 +272,7 @@ def helm_install(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """``helm upgrade --install release chart``. Default profile: long_infra."""
     return _step("helm_install", locals())
@@ -269,6 +287,7 @@ def wait_for_rollout(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """``kubectl rollout status kind/name``. A terminal failure (e.g.
     ProgressDeadlineExceeded) raises the non-retryable ReadinessFailedError.
@@ -288,6 +307,7 @@ def http_check(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """Poll ``url`` every ``interval`` until the response matches (``status``, default any
     2xx; ``contains``, a substring of the body) or ``within`` runs out. Returns
@@ -301,6 +321,7 @@ def state_snapshot(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """Run ``[environments.<env>] observe`` and store its JSON under ``.chant/state/<env>/``.
     Returns ``{env, path, digest, resources}``. Default profile: fast_idempotent."""
@@ -314,6 +335,7 @@ def state_diff(
     profile: ProfileArg = None,
     outcome: OutcomeArg = None,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """Compare the latest snapshot of ``env`` with the previous one (``against="previous"``)
     or a fresh observation (``"live"``). Returns ``{drifted, added, removed, changed,

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
 from chant.ir import (
-    JSON,
     ActivityStep,
     Arg,
     GateStep,
@@ -37,11 +36,14 @@ def phase(
     parallel: bool = False,
     fail_fast: bool = False,
     max_concurrency: int | None = None,
+    when: object = None,
 ) -> Phase:
     """A phase named ``name``. Steps run in order unless ``parallel=True``.
 
     ``fail_fast`` (parallel only) cancels running siblings on the first failure;
-    ``max_concurrency`` (parallel only) bounds how many steps run at once.
+    ``max_concurrency`` (parallel only) bounds how many steps run at once. ``when``
+    (a condition, e.g. ``param("env") == "prod"``) skips every step of the phase when it
+    does not hold.
     """
     return Phase(
         name=name,
@@ -49,6 +51,7 @@ def phase(
         parallel=parallel,
         fail_fast=fail_fast,
         max_concurrency=max_concurrency,
+        when=when,  # type: ignore[arg-type]  # a Condition: the IR keeps its JSON
         origin=caller_origin(1),
     )
 
@@ -61,13 +64,15 @@ def shell(
     outcome: str | Outcome | None = None,
     *,
     id: str | None = None,
+    when: object = None,
 ) -> ActivityStep:
     """Run ``cmd`` with ``/bin/sh -c`` in its own process group.
 
     ``env`` is merged over the environment; ``cwd`` defaults to the project root.
     Returns ``{exit_code, stdout, stderr}`` (tails, trailing whitespace stripped); a
     non-zero exit fails the attempt with ``CommandFailedError``. Default profile:
-    ``fast_idempotent``.
+    ``fast_idempotent``. ``cmd``, ``env`` values and ``cwd`` may hold ``param(…)``,
+    ``out(…)`` and ``secret(…)``, also inside f-strings; ``when`` is a condition.
     """
     args: dict[str, Arg] = {"cmd": cmd}
     if env:
@@ -80,6 +85,7 @@ def shell(
         id=id,
         profile=profile,
         outcome=_outcome(outcome),
+        when=when,  # type: ignore[arg-type]  # a Condition: the IR keeps its JSON
         origin=caller_origin(1),
     )
 
@@ -97,7 +103,7 @@ class ActivityCall(ActivityStep):
     __hash__ = None  # type: ignore[assignment]
 
     def __call__(self, fn: F) -> F:
-        if self.args or self.outcome is not None or self.id is not None:
+        if self.args or self.outcome is not None or self.id is not None or self.when is not None:
             raise TypeError(
                 "@activity(...) on a function takes only a name and profile=; "
                 "arguments belong to the steps that call it"
@@ -129,7 +135,8 @@ def activity(
     profile: str | Profile | None = None,
     outcome: str | Outcome | None = None,
     id: str | None = None,
-    **args: JSON,
+    when: object = None,
+    **args: object,
 ) -> ActivityCall: ...
 
 
@@ -140,7 +147,8 @@ def activity(
     profile: str | Profile | None = None,
     outcome: str | Outcome | None = None,
     id: str | None = None,
-    **args: JSON,
+    when: object = None,
+    **args: object,
 ) -> ActivityCall | F:
     """A step calling the registered activity ``name`` with keyword ``args``.
 
@@ -158,10 +166,11 @@ def activity(
     # own name is used then.
     return ActivityCall(
         fn=name or "",
-        args=args,
+        args=args,  # type: ignore[arg-type]  # references become JSON in the step
         id=id,
         profile=profile,
         outcome=_outcome(outcome),
+        when=when,  # type: ignore[arg-type]
         origin=caller_origin(1),
     )
 
@@ -172,10 +181,17 @@ def gate(
     description: str = "",
     *,
     id: str | None = None,
+    when: object = None,
 ) -> GateStep:
-    """Wait for human approval: signal ``signal`` within ``timeout`` (Temporal only)."""
+    """Wait for human approval: signal ``signal`` within ``timeout`` (Temporal only);
+    ``when``: a condition, the gate is skipped when it does not hold."""
     return GateStep(
-        signal=signal, timeout=timeout, description=description, id=id, origin=caller_origin(1)
+        signal=signal,
+        timeout=timeout,
+        description=description,
+        id=id,
+        when=when,  # type: ignore[arg-type]
+        origin=caller_origin(1),
     )
 
 

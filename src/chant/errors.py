@@ -100,6 +100,8 @@ class ErrorType(StrEnum):
     ACTIVITY_TIMEOUT = "ActivityTimeoutError"
     HEARTBEAT_TIMEOUT = "HeartbeatTimeoutError"
     OUTCOME = "OutcomeError"
+    UNRESOLVED_REFERENCE = "UnresolvedReferenceError"
+    """A reference or condition had no value when its step was about to start."""
     RESULT_NOT_JSON = "ResultNotJSONError"
     UNKNOWN_ACTIVITY = "UnknownActivityError"
     ACTIVITY_EXIT = "ActivityExitError"
@@ -337,6 +339,13 @@ class HeartbeatTimeoutError(ActivityError):
 
 class OutcomeError(ActivityError):
     """The outcome's dot-path does not exist in the step's result."""
+
+    NON_RETRYABLE = True
+
+
+class UnresolvedReferenceError(ActivityError):
+    """A reference (``out``, ``outcome``) or a condition could not be resolved just
+    before its step started: the step fails at once, without an attempt."""
 
     NON_RETRYABLE = True
 

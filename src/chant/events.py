@@ -9,7 +9,8 @@ event schema version), ``seq`` (1, 2, 3, … within the run), ``ts`` (ISO 8601 U
 - ``step_started``: step, phase, fn, args
 - ``step_output``: step, stream (stdout | stderr | log), line
 - ``step_retrying``: step, attempt (the one that failed), error, delay_ms
-- ``step_finished``: step, phase, fn, args, status, attempts, duration_ms, outcome, error
+- ``step_finished``: step, phase, fn, args, status, attempts, duration_ms, outcome, error,
+  reason (why a skipped step was skipped when a condition decided it, else null)
 - ``phase_finished``: phase, status, duration_ms
 - ``compensation_started``: reason
 - ``run_finished``: ok, status (ok | failed | interrupted), duration_ms, failed_step, error

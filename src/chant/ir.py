@@ -14,8 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
 from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
-from chant.irschema import ACTIVITY, GATE, OP, OUTCOME, PHASE, PROFILE, RETRY, STR, read_object
+from chant.irschema import (
+    ACTIVITY,
+    GATE,
+    OP,
+    OUTCOME,
+    PARAM,
+    PHASE,
+    PROFILE,
+    RETRY,
+    STR,
+    read_object,
+)
 from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
+from chant.refs import CLOSE, OPEN, condition_ir, dynamic, to_ir
 
 SCHEMA_VERSION = 1
 
@@ -61,6 +73,96 @@ class Secret:
 
     def to_dict(self) -> dict[str, str]:
         return {"$secret": self.name}
+
+    def __format__(self, spec: str) -> str:
+        # In an f-string: a marker the step's declaration turns into a ``$format`` part
+        # (chant.refs), so the value is put in where the step runs, and masked.
+        import json
+
+        return OPEN + json.dumps({"$secret": self.name}, separators=(",", ":")) + CLOSE
+
+
+class _Required:
+    """The default of a parameter that has none: the run must give a value."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+PARAM_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "list": list}
+"""A parameter's type as the IR names it, and as Python does (``list`` is a list of
+strings)."""
+
+
+def param_type_name(value: object) -> str | None:
+    """The IR name of a parameter type given in Python (``str``, ``list[str]``…), or
+    None when it is not one."""
+    for name, kind in PARAM_TYPES.items():
+        if value is kind:
+            return name
+    if getattr(value, "__origin__", None) is list and getattr(value, "__args__", None) == (str,):
+        return "list"
+    return None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of an Op: ``Param(str, default="staging", choices=[...], help="…")``.
+
+    ``type`` is ``str``, ``int``, ``float``, ``bool`` or ``list[str]``; without a
+    ``default`` the parameter is required. A step uses its value with
+    ``param("name")``; ``chant run OP name=value`` gives it."""
+
+    type: Any = str
+    default: JSON = field(default=REQUIRED, kw_only=True)
+    choices: Sequence[JSON] | None = field(default=None, kw_only=True)
+    """The only values allowed, when given."""
+    help: str = field(default="", kw_only=True)
+    """One line saying what the parameter is for (``chant list`` shows it)."""
+    origin: str | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.choices, tuple | list):
+            object.__setattr__(self, "choices", tuple(self.choices))
+        if self.origin is None:
+            object.__setattr__(self, "origin", caller_origin(2))
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def type_name(self) -> str:
+        """The type as the IR writes it (``str``, ``int``, ``float``, ``bool``, ``list``)."""
+        return param_type_name(self.type) or str(getattr(self.type, "__name__", repr(self.type)))
+
+    def to_dict(self) -> dict[str, JSON]:
+        data: dict[str, JSON] = {"type": self.type_name}
+        if not self.required:
+            default = self.default
+            data["default"] = list(default) if isinstance(default, tuple) else default
+        data["choices"] = list(self.choices) if self.choices is not None else None
+        data["help"] = self.help
+        return data
+
+    @classmethod
+    def from_dict(cls, data: JSON, path: str = "param") -> Param:
+        d = read_object(data, path, PARAM, required=("type",))
+        kind = PARAM_TYPES.get(d["type"])
+        if kind is None:
+            raise IRError(
+                f"{path}.type: expected one of {', '.join(PARAM_TYPES)}, got {d['type']!r}"
+            )
+        if kind is list:
+            kind = list[str]
+        return cls(
+            kind,
+            default=d.get("default", REQUIRED),
+            choices=d.get("choices"),
+            help=d.get("help", ""),
+            origin="",
+        )
 
 
 Arg: TypeAlias = bool | int | float | str | Secret | Sequence["Arg"] | Mapping[str, "Arg"] | None
@@ -166,11 +268,16 @@ class ActivityStep:
     profile: str | Profile | None = None
     """A profile name, an inline ``Profile``, or None for the activity's default."""
     outcome: Outcome | None = None
+    when: JSON = None
+    """A condition (``chant.refs``): the step runs only when it holds, else is skipped."""
     origin: str | None = _origin_field()
+
+    def __post_init__(self) -> None:
+        _declared(self)
 
     def to_dict(self) -> dict[str, JSON]:
         profile = self.profile.to_dict() if isinstance(self.profile, Profile) else self.profile
-        return {
+        data: dict[str, JSON] = {
             "kind": "activity",
             "id": self.id,
             "fn": self.fn,
@@ -178,6 +285,24 @@ class ActivityStep:
             "profile": profile,
             "outcome": self.outcome.to_dict() if self.outcome else None,
         }
+        return _with_when(data, self.when)
+
+
+def _declared(step: ActivityStep | GateStep | Phase) -> None:
+    """From ``__post_init__``: references in arguments and ``when`` as IR data."""
+    args = getattr(step, "args", None)
+    if args is not None and dynamic(args):
+        object.__setattr__(step, "args", to_ir(args))
+    if step.when is not None:
+        object.__setattr__(step, "when", condition_ir(step.when))
+
+
+def _with_when(data: dict[str, JSON], when: JSON) -> dict[str, JSON]:
+    """``data`` with ``when`` when the object has one: the IR of an Op without
+    conditions is what it was before conditions existed."""
+    if when is not None:
+        data["when"] = args_to_json(when)
+    return data
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,16 +313,21 @@ class GateStep:
     timeout: str = "48h"
     description: str = ""
     id: str | None = None
+    when: JSON = None
     origin: str | None = _origin_field()
 
+    def __post_init__(self) -> None:
+        _declared(self)
+
     def to_dict(self) -> dict[str, JSON]:
-        return {
+        data: dict[str, JSON] = {
             "kind": "gate",
             "id": self.id,
             "signal": self.signal,
             "timeout": self.timeout,
             "description": self.description,
         }
+        return _with_when(data, self.when)
 
 
 Step: TypeAlias = ActivityStep | GateStep
@@ -232,20 +362,24 @@ class Phase:
     """Parallel only: cancel running siblings on the first failure. Default False."""
     max_concurrency: int | None = None
     """Parallel only: at most this many steps at once. Default unbounded."""
+    when: JSON = None
+    """A condition (``chant.refs``): when it does not hold, every step is skipped."""
     origin: str | None = _origin_field()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", _tuple(self.steps))
+        _declared(self)
         _default_origin(self)
 
     def to_dict(self) -> dict[str, JSON]:
-        return {
+        data: dict[str, JSON] = {
             "name": self.name,
             "steps": [s.to_dict() for s in self.steps],
             "parallel": self.parallel,
             "fail_fast": self.fail_fast,
             "max_concurrency": self.max_concurrency,
         }
+        return _with_when(data, self.when)
 
     @classmethod
     def from_dict(cls, data: JSON, path: str) -> Phase:
@@ -272,6 +406,10 @@ class Op:
     search_attributes: Mapping[str, str] = field(default_factory=dict)
     schedule: str | None = None
     """Cron string or interval (``every 1h``); Temporal only."""
+    params: Mapping[str, Param] = field(default_factory=dict)
+    """The Op's parameters by name; a run gives their values (``param("name")``)."""
+    schedule_params: Mapping[str, JSON] = field(default_factory=dict)
+    """The parameter values the Op's ``schedule`` runs it with (defaults fill the rest)."""
     schema_version: int = SCHEMA_VERSION
     origin: str | None = _origin_field()
 
@@ -282,7 +420,7 @@ class Op:
         _default_origin(self)
 
     def to_dict(self) -> dict[str, JSON]:
-        return {
+        data: dict[str, JSON] = {
             "schema_version": self.schema_version,
             "name": self.name,
             "overview": self.overview,
@@ -293,6 +431,11 @@ class Op:
             "search_attributes": dict(self.search_attributes),
             "schedule": self.schedule,
         }
+        if self.params:  # absent otherwise: the IR of an Op without parameters stays
+            data["params"] = {k: p.to_dict() for k, p in self.params.items()}
+        if self.schedule_params:
+            data["schedule_params"] = dict(self.schedule_params)
+        return data
 
     @classmethod
     def from_dict(cls, data: JSON) -> Op:
@@ -309,6 +452,10 @@ class Op:
             Phase.from_dict(p, f"op.on_failure[{i}]") for i, p in enumerate(d.get("on_failure", ()))
         )
         d["depends"] = tuple(d.get("depends", ()))
+        if "params" in d:
+            d["params"] = {
+                k: Param.from_dict(v, f"op.params[{k!r}]") for k, v in d["params"].items()
+            }
         return cls(origin="", **d)
 
     def all_phases(self) -> tuple[tuple[Phase, bool], ...]:

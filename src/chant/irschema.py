@@ -67,6 +67,8 @@ STR_LIST = Kind((list, tuple), "a list", each=STR)
 OBJECT = Kind((Mapping,), "an object")
 OPT_OBJECT = Kind((Mapping, _NULL), "an object or null")
 STR_OBJECT = Kind((Mapping,), "an object", each=STR)
+ANY = Kind((str, int, float, bool, list, tuple, Mapping, _NULL), "a JSON value")
+OPT_LIST = Kind((list, tuple, _NULL), "a list or null")
 PROFILE_REF = Kind((str, Mapping, _NULL), "a profile name, a profile object or null")
 
 
@@ -92,6 +94,7 @@ ACTIVITY: dict[str, Kind] = {
     "args": OBJECT,
     "profile": PROFILE_REF,
     "outcome": OPT_OBJECT,
+    "when": OPT_OBJECT,
 }
 GATE: dict[str, Kind] = {
     "kind": STR,
@@ -99,6 +102,7 @@ GATE: dict[str, Kind] = {
     "signal": STR,
     "timeout": STR,
     "description": STR,
+    "when": OPT_OBJECT,
 }
 PHASE: dict[str, Kind] = {
     "name": STR,
@@ -106,7 +110,9 @@ PHASE: dict[str, Kind] = {
     "parallel": BOOL,
     "fail_fast": BOOL,
     "max_concurrency": OPT_INT,
+    "when": OPT_OBJECT,
 }
+PARAM: dict[str, Kind] = {"type": STR, "default": ANY, "choices": OPT_LIST, "help": STR}
 OP: dict[str, Kind] = {
     "schema_version": INT,
     "name": STR,
@@ -117,6 +123,8 @@ OP: dict[str, Kind] = {
     "task_queue": OPT_STR,
     "search_attributes": STR_OBJECT,
     "schedule": OPT_STR,
+    "params": OBJECT,
+    "schedule_params": OBJECT,
 }
 
 

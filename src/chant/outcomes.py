@@ -35,6 +35,7 @@ class Record:
         "duration_ms",
         "error",
         "outcome",
+        "reason",
         "result",
         "status",
         "step",
@@ -52,6 +53,8 @@ class Record:
         self.outcome: dict[str, JSON] | None = None
         self.result: JSON = None
         self.error: dict[str, str] | None = None
+        self.reason: str | None = None
+        """Why a skipped step was skipped, when a condition decided it."""
 
     def shown(self) -> dict[str, Any]:
         """What a ``step_finished`` event and a ``StepResult`` both show, in that order."""
@@ -64,6 +67,7 @@ class Record:
             "duration_ms": self.duration_ms,
             "outcome": self.outcome,
             "error": self.error,
+            "reason": self.reason,
         }
 
 

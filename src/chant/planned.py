@@ -33,6 +33,7 @@ from chant.ir import (
     args_to_json,
 )
 from chant.profiles import parse_duration
+from chant.refs import dynamic
 from chant.secrets import secret_names
 
 
@@ -126,6 +127,10 @@ class PlannedStep(NamedTuple):
     timing: Timing | None
     gate: GatePlan | None
     outcome: Outcome | None
+    when: JSON = None
+    """The step's condition (``chant.refs``), or None."""
+    dynamic: bool = False
+    """Whether ``args`` hold references, resolved just before the step starts."""
 
 
 class PlannedPhase(NamedTuple):
@@ -135,6 +140,8 @@ class PlannedPhase(NamedTuple):
     max_concurrency: int | None
     compensation: bool
     steps: tuple[PlannedStep, ...]
+    when: JSON = None
+    """The phase's condition (``chant.refs``), or None."""
 
 
 class Plan(NamedTuple):
@@ -181,6 +188,7 @@ def _phase(phase: Phase, compensation: bool, timings: dict[int, Timing]) -> Plan
         max_concurrency=phase.max_concurrency,
         compensation=compensation,
         steps=tuple(_step(s, phase.name, compensation, timings) for s in phase.steps),
+        when=phase.when,
     )
 
 
@@ -205,6 +213,7 @@ def _step(step: Step, phase: str, compensation: bool, timings: dict[int, Timing]
             timing=None,
             gate=gate,
             outcome=None,
+            when=step.when,
         )
     if not isinstance(step, ActivityStep) or not isinstance(step.profile, Profile):
         raise IRError(f'step "{step.id}" has no resolved profile: resolve the Op first')
@@ -222,4 +231,6 @@ def _step(step: Step, phase: str, compensation: bool, timings: dict[int, Timing]
         timing=timing,
         gate=None,
         outcome=step.outcome,
+        when=step.when,
+        dynamic=dynamic(step.args),
     )

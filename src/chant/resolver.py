@@ -230,6 +230,7 @@ class Resolver:
             id=step_id,
             profile=profile,
             outcome=step.outcome,
+            when=step.when,
             origin=step.origin,
         )
 

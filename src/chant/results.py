@@ -62,6 +62,8 @@ class StepResult:
     error: Mapping[str, str] | None = None
     """``{"type": …, "message": …}`` when the step failed or was cancelled."""
     compensation: bool = False
+    reason: str | None = None
+    """Why a skipped step was skipped, when its (or its phase's) condition was false."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", StepStatus(self.status))
@@ -79,6 +81,7 @@ class StepResult:
             "result": self.result,
             "error": dict(self.error) if self.error else None,
             "compensation": self.compensation,
+            "reason": self.reason,
         }
 
 

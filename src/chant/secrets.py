@@ -49,6 +49,9 @@ def resolve_secrets(value: Arg, secrets: Mapping[str, str]) -> JSON:
     if isinstance(value, Secret):
         return secrets[value.name]
     if isinstance(value, Mapping):
+        if set(value) == {"$format"} and isinstance(value["$format"], list):
+            # An f-string holding a secret (references are resolved already).
+            return "".join(str(resolve_secrets(p, secrets)) for p in value["$format"])
         return {k: resolve_secrets(v, secrets) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [resolve_secrets(v, secrets) for v in value]

@@ -14,10 +14,10 @@ so Temporal's workflow sandbox can run it deterministically.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from chant.errors import ErrorType
+from chant.errors import ErrorType, UnresolvedReferenceError
 from chant.events import (
     Emitter,
     EventType,
@@ -29,9 +29,10 @@ from chant.events import (
     StepResult,
     StepStatus,
 )
-from chant.ir import Op
-from chant.outcomes import Record, StepOutcome
+from chant.ir import JSON, Op, args_to_json
+from chant.outcomes import Record, StepOutcome, error_of
 from chant.planned import Plan, PlannedPhase, PlannedStep
+from chant.refs import Scope, evaluate, resolve, why_false
 
 
 class Walker:
@@ -47,6 +48,7 @@ class Walker:
         masker: Masker | None = None,
         clock: Callable[[], float],
         now: Callable[[], str] | None = None,
+        params: Mapping[str, JSON] | None = None,
     ) -> None:
         self.run_id = run_id
         self.sinks = tuple(sinks)
@@ -62,6 +64,9 @@ class Walker:
         self._running: dict[asyncio.Task[Any], bool] = {}
         self._why: dict[asyncio.Task[Any], str] = {}
         self._records: dict[str, Record] = {}
+        self.scope = Scope(params or {})
+        """What references resolve against: the run's parameter values (checked before
+        the run), and each step's result and outcome as it finishes."""
         self._emit: Emitter
 
     # -- control -------------------------------------------------------------------
@@ -104,6 +109,8 @@ class Walker:
             if failed or self._stop_main:
                 self._skip_phase(phase)
                 continue
+            if not self._phase_holds(phase):
+                continue
             await self._run_phase(phase)
             records = [self._records[s.id] for s in phase.steps]
             failed = next((r for r in records if r.status == StepStatus.FAILED), None)
@@ -120,7 +127,7 @@ class Walker:
         for phase in phases:
             if self._stop_comp:
                 self._skip_phase(phase)
-            else:
+            elif self._phase_holds(phase):
                 await self._run_phase(phase)
 
     def _finish(self, plan: Plan, failed: Record | None, duration_ms: int) -> RunResult:
@@ -179,22 +186,78 @@ class Walker:
             skipped=skipped,
         )
 
-    def _skip_phase(self, phase: PlannedPhase) -> None:
+    def _skip_phase(self, phase: PlannedPhase, reason: str | None = None) -> None:
         self._phase_started(phase, skipped=True)
         for step in phase.steps:
-            self._skip(step)
+            self._skip(step, reason)
         self._emit(
             EventType.PHASE_FINISHED, phase=phase.name, status=PhaseStatus.SKIPPED, duration_ms=0
         )
 
-    def _skip(self, step: PlannedStep) -> Record:
+    def _phase_holds(self, phase: PlannedPhase) -> bool:
+        """Whether ``phase`` is to run: True without a condition. A false condition
+        skips each step with the reason; one that cannot be evaluated fails the
+        phase's first step (the rest are skipped), as a step's own does."""
+        if phase.when is None:
+            return True
+        try:
+            if evaluate(phase.when, self.scope):
+                return True
+        except UnresolvedReferenceError as exc:
+            self._phase_started(phase, skipped=False)
+            first, *rest = phase.steps
+            self._unresolved(first, exc)
+            for step in rest:
+                self._skip(step)
+            self._emit(
+                EventType.PHASE_FINISHED, phase=phase.name, status=PhaseStatus.FAILED, duration_ms=0
+            )
+            return False
+        self._skip_phase(phase, why_false(phase.when, self.scope))
+        return False
+
+    def _skip(self, step: PlannedStep, reason: str | None = None) -> Record:
         rec = Record(step)
+        rec.reason = reason
         self._records[step.id] = rec
         self._finished(rec)
         return rec
 
+    def _unresolved(self, step: PlannedStep, exc: UnresolvedReferenceError) -> Record:
+        """Record ``step`` failed before its first attempt: a reference or condition of
+        it had no value."""
+        rec = Record(step, status=StepStatus.FAILED)
+        rec.error = error_of(exc)
+        self._records[step.id] = rec
+        self._emit(
+            EventType.STEP_STARTED, step=step.id, phase=step.phase, fn=step.fn, args=step.shown_args
+        )
+        self._finished(rec)
+        return rec
+
     def _finished(self, rec: Record) -> None:
-        self._emit(EventType.STEP_FINISHED, step=rec.step.id, **rec.shown())
+        step_id = rec.step.id
+        if rec.status == StepStatus.OK:
+            self.scope.results[step_id] = rec.result
+            if rec.outcome is not None:
+                self.scope.outcomes[str(rec.outcome["name"])] = rec.outcome["value"]
+        else:
+            self.scope.states[step_id] = rec.status
+        self._emit(EventType.STEP_FINISHED, step=step_id, **rec.shown())
+
+    def _prepared(self, step: PlannedStep) -> PlannedStep | str | UnresolvedReferenceError:
+        """``step`` as it is to run, its references resolved; or why it is skipped (its
+        condition is false); or the error that fails it (a reference without a value)."""
+        try:
+            if step.when is not None and not evaluate(step.when, self.scope):
+                return why_false(step.when, self.scope)
+            if not step.dynamic:
+                return step
+            args = resolve(step.args, self.scope)
+        except UnresolvedReferenceError as exc:
+            return exc
+        shown = args_to_json(args)
+        return step._replace(args=args, shown_args=shown if isinstance(shown, dict) else {})
 
     async def _run_phase(self, phase: PlannedPhase) -> None:
         self._phase_started(phase, skipped=False)
@@ -209,7 +272,11 @@ class Walker:
                     self._skip(step)
                     continue
                 rec = await self._spawn(step)
-                broken = rec.status != StepStatus.OK and not phase.compensation
+                # A step its condition skipped does not stop the next one.
+                broken = (
+                    rec.status in (StepStatus.FAILED, StepStatus.CANCELLED)
+                    and not phase.compensation
+                )
         statuses = {self._records[s.id].status for s in phase.steps}
         status = next(
             (PhaseStatus(s) for s in (StepStatus.FAILED, StepStatus.CANCELLED) if s in statuses),
@@ -287,6 +354,13 @@ class Walker:
                 self._why.pop(task, None)
 
     async def _run_step(self, step: PlannedStep) -> Record:
+        if step.when is not None or step.dynamic:
+            ready = self._prepared(step)
+            if isinstance(ready, str):
+                return self._skip(step, ready)
+            if isinstance(ready, UnresolvedReferenceError):
+                return self._unresolved(step, ready)
+            step = ready
         rec = Record(step, status=StepStatus.RUNNING)
         self._records[step.id] = rec
         self._emit(

@@ -40,6 +40,7 @@ class LocalExecutor(Walker):
         sleep: Sleep = asyncio.sleep,
         kill_grace: float = 2.0,
         run_id: str | None = None,
+        params: Mapping[str, JSON] | None = None,
     ) -> None:
         self.secrets = dict(secrets or {})
         super().__init__(
@@ -47,6 +48,7 @@ class LocalExecutor(Walker):
             sinks=sinks,
             masker=Masker(self.secrets.values()),
             clock=time.monotonic,
+            params=params,
         )
         self.registry = registry
         self.sleep = sleep
