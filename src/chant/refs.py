@@ -227,17 +227,24 @@ def is_format(value: object) -> bool:
     )
 
 
-def dynamic(value: object) -> bool:
+def dynamic(value: object, depth: int = 0) -> bool:
     """Whether ``value`` (a step's arguments, declared or IR) holds a reference or a
-    ``$format``, or a marker or ``Value`` still to turn into one."""
+    ``$format``, or a marker or ``Value`` still to turn into one. Past 64 levels of
+    nesting it says no: the build reports such arguments (and a list holding itself)."""
     if isinstance(value, str):
         return OPEN in value
     if isinstance(value, Value):
         return True
+    if depth > 64:
+        return False
     if isinstance(value, Mapping):
-        return ref_kind(value) is not None or is_format(value) or any(map(dynamic, value.values()))
+        return (
+            ref_kind(value) is not None
+            or is_format(value)
+            or any(dynamic(v, depth + 1) for v in value.values())
+        )
     if isinstance(value, list | tuple):
-        return any(map(dynamic, value))
+        return any(dynamic(v, depth + 1) for v in value)
     return False
 
 

@@ -283,7 +283,9 @@ class HumanRenderer:
                 self.running.pop(str(d["step"]), None)
         label = self.labels.get(str(d["step"])) or self.label(d)
         if status == "skipped":
-            self.line(self.style("dim", f"  – {label} (skipped)"))
+            reason = d.get("reason")
+            why = f"skipped: {reason}" if isinstance(reason, str) and reason else "skipped"
+            self.line(self.style("dim", _safe(f"  – {label} ({why})")))
             return
         detail = _seconds(d["duration_ms"])
         if _number(d["attempts"]) > 1:

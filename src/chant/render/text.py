@@ -20,8 +20,9 @@ def describe(
     """A one-line summary of a step: the command for ``shell``, else ``fn(k=v, …)``, cut
     to ``width`` characters (ending in ``…``), or with ``columns`` to ``width`` terminal
     columns (a wide character such as 日 takes two)."""
-    if fn == "shell" and isinstance(args.get("cmd"), str):
-        text = " ".join(str(args["cmd"]).split())
+    cmd = args.get("cmd")
+    if fn == "shell" and (isinstance(cmd, str) or _formatted(cmd)):
+        text = " ".join((cmd if isinstance(cmd, str) else _short(cmd)).split())
     else:
         # Off switches and empty lists say nothing worth the width.
         parts = ", ".join(
@@ -34,9 +35,23 @@ def describe(
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def _formatted(value: object) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"$format"}
+
+
 def _short(value: object) -> str:
     if isinstance(value, Mapping) and set(value) == {"$secret"}:
         return f"secret({value['$secret']})"
+    if _formatted(value) or (isinstance(value, Mapping) and any(str(k)[:1] == "$" for k in value)):
+        # A reference, or a string with references or secrets in it, as the Op wrote it.
+        from chant.refs import ref_kind, written
+
+        if _formatted(value):
+            parts = value["$format"]  # type: ignore[index]
+            if isinstance(parts, list):
+                return "".join(p if isinstance(p, str) else "{" + _short(p) + "}" for p in parts)
+        if ref_kind(value):
+            return written(value)  # type: ignore[arg-type]
     return _json(value)
 
 
