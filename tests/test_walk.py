@@ -104,7 +104,8 @@ class Scripted(Walker):
             d = event.to_dict()
             keys = ("phase", "step", "status", "skipped", "reason")
             # A step's reason (null unless a condition skipped it) is shown when given.
-            shown.append((d["type"], *(d[k] for k in keys if k in d and (k != "reason" or d[k] is not None))))
+            given = [k for k in keys if k in d and (k != "reason" or d[k] is not None)]
+            shown.append((d["type"], *(d[k] for k in given)))
         return shown
 
 
