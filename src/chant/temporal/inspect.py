@@ -20,10 +20,18 @@ from temporalio.service import RPCError
 
 from chant.config import Config, TemporalProfile
 from chant.errors import NotRunningError, UsageError
+from chant.ir import Op
 from chant.temporal.connect import OUTCOMES_ATTRIBUTE, connect, searchable, workers_polling
 from chant.temporal.follow import op_failed_details
 from chant.temporal.rpc import not_found, unanswered
-from chant.temporal.runner import find_open_run, runs_query, worker_command, workflow_id
+from chant.temporal.runner import (
+    PARAMS_MEMO,
+    find_open_run,
+    runs_query,
+    with_defaults,
+    worker_command,
+    workflow_id,
+)
 
 Handle = WorkflowHandle[Any, Any]
 
@@ -128,6 +136,8 @@ class Runs:
                     f"no worker answered: start one with `{self.worker(queue)}` (task "
                     f"queue {queue})"
                 )
+        if "params" not in view:  # a closed run, or one no worker (of this chant) answers for
+            view["params"] = await _params(self.client, handle, described)
         return {
             "op": op,
             "workflow_id": handle.id,
@@ -143,6 +153,8 @@ class Runs:
         found = self.client.list_workflows(query, limit=max(1, limit)) if self.ready else _none()
         rows = []
         async for wf in found:
+            memo = await wf.memo()
+            params = memo.get(PARAMS_MEMO)
             end = wf.close_time
             duration = (end - wf.start_time).total_seconds() if end else None
             rows.append(
@@ -152,6 +164,7 @@ class Runs:
                     "start": wf.start_time.isoformat(),
                     "duration_s": round(duration, 1) if duration is not None else None,
                     "outcomes": list(wf.search_attributes.get(OUTCOMES_ATTRIBUTE, [])),
+                    "params": dict(params) if isinstance(params, dict) else {},
                 }
             )
         return rows
@@ -207,6 +220,26 @@ async def _record(handle: Handle) -> dict[str, Any] | None:
         record: dict[str, Any] = payload["run"]
         return record
     return None
+
+
+async def _params(client: Client, handle: Handle, described: Any) -> dict[str, Any]:
+    """The parameter values of a run no worker is asked about: from its memo, else (a
+    run started by other means, or values too big for the memo) from its input. Runs
+    recorded before Ops had parameters have none: ``{}``."""
+    params = (await described.memo()).get(PARAMS_MEMO)
+    if isinstance(params, dict) and "$left_out" not in params:
+        return params
+    with contextlib.suppress(Exception):  # an input chant cannot read has none to show
+        async for event in handle.fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            (data,) = await client.data_converter.decode(started.input.payloads)
+            given = data.get("params", {}) if isinstance(data, dict) else None
+            if not isinstance(given, dict):
+                return {}
+            with contextlib.suppress(Exception):  # the workflow ran with the defaults too
+                return with_defaults(Op.from_dict(data["op"]), given)
+            return dict(given)
+    return {}
 
 
 def from_record(record: dict[str, Any] | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from chant.activities.stopping import on_stop
 from chant.config import TemporalProfile
 from chant.errors import AlreadyRunningError, IRTooLargeError
 from chant.events import Event, RunResult, Sink
-from chant.ir import ActivityStep, GateStep, Op, Profile
+from chant.ir import JSON, ActivityStep, GateStep, Op, Profile
 from chant.profiles import MAX_DURATION, parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
 from chant.temporal.follow import Followed as Followed  # re-exported: bench/temporal.py
@@ -84,17 +84,57 @@ def worker_command(profile: TemporalProfile, task_queue: str, default: str | Non
 PAYLOAD_LIMIT = 2 * 1024 * 1024
 """Temporal's default limit on one payload (the server's ``limit.blobSize.error``,
 2 MiB); a workflow input over it is refused by the server."""
+PARAMS_MEMO = "chant_params"
+"""The memo entry of a run holding its parameter values, for ``chant status`` and
+``chant history`` (which then need neither a worker nor the run's history)."""
+PARAMS_MEMO_LIMIT = 16 * 1024
+"""Bytes of JSON the values may take in the memo (every row ``chant history`` lists
+carries its memo); bigger values are left out of it (the input has them)."""
 
 
-def check_payload_size(op: Op) -> None:
-    """Refuse, before anything starts, an Op whose IR Temporal would refuse as input."""
+def workflow_input(op: Op, params: Mapping[str, JSON] | None = None) -> dict[str, JSON]:
+    """The interpreter workflow's input: ``{"op": IR}``, with ``"params"`` when there are
+    values (so the input of an Op without parameters is what it always was)."""
+    data: dict[str, JSON] = {"op": op.to_dict()}
+    if params:
+        data["params"] = dict(params)
+    return data
+
+
+def params_memo(params: Mapping[str, JSON] | None) -> dict[str, JSON]:
+    """The memo a run started with ``params`` carries: the values under ``chant_params``
+    (``{"$left_out": …}`` when they are too big for it); empty without values."""
+    if not params:
+        return {}
+    import json
+
+    size = len(json.dumps(params, separators=(",", ":")))
+    if size > PARAMS_MEMO_LIMIT:
+        return {PARAMS_MEMO: {"$left_out": f"the values take {size:,} bytes"}}
+    return {PARAMS_MEMO: dict(params)}
+
+
+def with_defaults(op: Op, params: Mapping[str, JSON] | None) -> dict[str, JSON]:
+    """``params`` with the Op's defaults for the parameters they leave out (the memo
+    and ``chant status`` then show every value the run has). Values that do not fit
+    are left as they are: the workflow refuses them, naming what is wrong."""
+    from chant.temporal.workflow import complete_params, param_problems
+
+    given = dict(params or {})
+    return given if param_problems(op, given) else complete_params(op, given)
+
+
+def check_payload_size(op: Op, params: Mapping[str, JSON] | None = None) -> None:
+    """Refuse, before anything starts, an Op whose IR (with the parameter values)
+    Temporal would refuse as input."""
     from temporalio.converter import default
 
-    [payload] = default().payload_converter.to_payloads([{"op": op.to_dict()}])
+    [payload] = default().payload_converter.to_payloads([workflow_input(op, params)])
     size = payload.ByteSize()
     if size > PAYLOAD_LIMIT:
+        what = "IR and parameter values take" if params else "IR is"
         raise IRTooLargeError(
-            f'op "{op.name}": its IR is {size:,} bytes ({size / 2**20:.1f} MiB), over '
+            f'op "{op.name}": its {what} {size:,} bytes ({size / 2**20:.1f} MiB), over '
             f"Temporal's limit of {PAYLOAD_LIMIT:,} bytes (2 MiB) for a workflow's input",
             hint="split it into smaller Ops, or move large arguments into files its steps read",
         )
@@ -156,25 +196,32 @@ def _already_running(op: Op, wid: str) -> AlreadyRunningError:
 
 
 async def start(
-    client: Client, op: Op, *, project: str, task_queue: str
+    client: Client,
+    op: Op,
+    *,
+    project: str,
+    task_queue: str,
+    params: Mapping[str, JSON] | None = None,
 ) -> WorkflowHandle[Any, Any]:
-    """Start ``chant-<project>-op-<name>``; refused while a run of the Op is open (a
-    scheduled one included)."""
+    """Start ``chant-<project>-op-<name>`` with the parameter values ``params`` (checked
+    and complete); refused while a run of the Op is open (a scheduled one included)."""
     wid = workflow_id(project, op.name)
-    check_payload_size(op)
+    params = with_defaults(op, params)
+    check_payload_size(op, params)
     running = await find_open_run(client, project, op.name)
     if running is not None:
         raise _already_running(op, running.id)
     try:
         return await client.start_workflow(
             WORKFLOW_NAME,
-            {"op": op.to_dict()},
+            workflow_input(op, params),
             id=wid,
             task_queue=task_queue,
             execution_timeout=execution_timeout(op),
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=search_attributes(op, project),
+            memo=params_memo(params) or None,
         )
     except WorkflowAlreadyStartedError as exc:
         raise _already_running(op, wid) from exc
@@ -191,14 +238,16 @@ async def run_temporal(
     no_worker: bool,
     say: Callable[[str], None],
     default_profile: str | None = None,
+    params: Mapping[str, JSON] | None = None,
 ) -> Followed:
     """Start the Op's workflow in ``project`` (with a worker in this process unless
-    ``no_worker``) and follow it to its end.
+    ``no_worker``) and follow it to its end. ``params`` are the run's parameter values,
+    already checked and complete (defaults filled in); the workflow checks them again.
 
     With the worker in this process, the first Ctrl-C / SIGTERM / SIGHUP cancels the
     run and follows its compensation, and a second one detaches; with ``no_worker`` the
     first detaches."""
-    check_payload_size(op)
+    check_payload_size(op, params)
     client = await connect(profile, root=root)
     await ensure_search_attributes(client, profile, tuple(op.search_attributes))
     task_queue = op.task_queue or profile.task_queue
@@ -219,7 +268,7 @@ async def run_temporal(
         else:
             cancel.set()
 
-    run = _Run(client, op, project, sinks, say, task_queue, hint, stop, cancel)
+    run = _Run(client, op, project, sinks, say, task_queue, hint, stop, cancel, params or {})
     with on_stop(on_signal), translated(profile):
         if worker is not None:
             from chant.activities import guard
@@ -246,6 +295,8 @@ class _Run:
     """The ``chant worker`` command serving ``task_queue``."""
     stop: asyncio.Event
     cancel: asyncio.Event
+    params: Mapping[str, JSON]
+    """The run's parameter values."""
     compensating: bool = False
     """Whether the run's on_failure has started (a Ctrl-C then stops it)."""
     seen: int = 0
@@ -268,7 +319,9 @@ class _Run:
 
     async def start_and_follow(self, *, in_process: bool) -> Followed:
         op = self.op
-        handle = await start(self.client, op, project=self.project, task_queue=self.task_queue)
+        handle = await start(
+            self.client, op, project=self.project, task_queue=self.task_queue, params=self.params
+        )
         canceller = asyncio.ensure_future(self._cancel_when_asked(handle))
         try:
             followed = await follow(

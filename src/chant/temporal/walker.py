@@ -153,12 +153,14 @@ class TemporalWalker(Walker):
         sink: Sink,
         gates: Gates,
         on_outcome: Callable[[str, JSON], None],
+        params: Mapping[str, JSON] | None = None,
     ) -> None:
         super().__init__(
             run_id=workflow.info().run_id,
             sinks=[sink],
             clock=workflow.time,
             now=lambda: iso(workflow.now()),
+            params=params,
         )
         self.plan = plan
         self.gates = gates

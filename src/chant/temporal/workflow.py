@@ -1,11 +1,15 @@
 """The one interpreter workflow: it runs any Op IR handed to it.
 
-There is no per-Op code. The input is the resolved Op as a plain dict (a dataclass
-input once lost the IR's ``from`` key), validated with the strict ``Op.from_dict``.
+There is no per-Op code. The input is ``{"op": IR, "params": {NAME: value}}``: the
+resolved Op as a plain dict (a dataclass input once lost the IR's ``from`` key),
+validated with the strict ``Op.from_dict``, and the values of its parameters
+(``params`` is absent for an Op without any, and in the input of runs recorded before
+Ops had them). The values are checked against the Op's declaration, its defaults fill
+in the rest, and a run given values that do not fit fails at once (``InvalidOpError``).
 The walk through phases is ``chant.walk.Walker``, the very code the local executor
-uses; this module says how a step runs here:
-
-how a step runs here is ``chant.temporal.walker.TemporalWalker``.
+uses: it resolves each step's references and conditions from the parameters and the
+results recorded so far, so a replay resolves them to the same values. How a step runs
+here is ``chant.temporal.walker.TemporalWalker``.
 
 The run's events (the same event model as local mode) are kept in the workflow and
 read with the ``events`` query; ``chant run --temporal`` renders them. Workers add two
@@ -34,6 +38,8 @@ from temporalio.exceptions import (
 from chant.errors import ErrorType, IRError
 from chant.events import Event, EventType, StepStatus
 from chant.ir import JSON, Op
+from chant.names import did_you_mean
+from chant.params import value_problem
 from chant.plan import check_ir
 from chant.planned import Plan
 from chant.temporal.walker import Gates, TemporalWalker
@@ -116,12 +122,45 @@ def outcome_entries(outcomes: Mapping[str, JSON]) -> list[str]:
     return entries
 
 
+def param_problems(op: Op, values: Mapping[str, JSON]) -> list[str]:
+    """What keeps ``values`` from being a run's parameter values for ``op``: names it does
+    not declare, required ones missing, values of the wrong type or outside the choices.
+    Empty when they fit."""
+    declared = list(op.params)
+    problems = []
+    for name in values:
+        if name not in op.params:
+            hint = did_you_mean(name, declared) if declared else "the Op has no parameters"
+            problems.append(f'unknown parameter "{name}"' + (f" ({hint})" if hint else ""))
+    for name, param in op.params.items():
+        if name in values:
+            why = value_problem(param, values[name])
+            if why:
+                problems.append(f'parameter "{name}" {why}')
+        elif param.required:
+            problems.append(f'missing required parameter "{name}"')
+    return problems
+
+
+def complete_params(op: Op, values: Mapping[str, JSON]) -> dict[str, JSON]:
+    """``values`` (that fit, see ``param_problems``) with the defaults of the parameters
+    they leave out, in the order the Op declares its parameters."""
+    done: dict[str, JSON] = {}
+    for name, param in op.params.items():
+        value = values.get(name, param.default)
+        done[name] = list(value) if isinstance(value, tuple) else value
+    return done
+
+
 @workflow.defn(name=WORKFLOW_NAME)
 class ChantOpWorkflow:
-    """Runs the Op given as ``{"op": <IR dict>}``; see the module's docstring."""
+    """Runs the Op given as ``{"op": <IR dict>, "params": {…}}``; see the module's
+    docstring."""
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.params: dict[str, JSON] = {}
+        """The run's parameter values (checked, defaults filled in)."""
         self.gates = Gates()
         self.outcomes: dict[str, JSON] = {}
         self.result: dict[str, Any] | None = None
@@ -156,9 +195,15 @@ class ChantOpWorkflow:
     async def _run(self, data: RawValue) -> dict[str, Any]:
         try:
             decoded = workflow.payload_converter().from_payload(data.payload)
-            if not isinstance(decoded, dict) or set(decoded) != {"op"}:
-                raise IRError('the input must be {"op": <the IR of chant build>}')
+            if not isinstance(decoded, dict) or set(decoded) not in ({"op"}, {"op", "params"}):
+                raise IRError(
+                    'the input must be {"op": <the IR of chant build>} (with "params": '
+                    "{NAME: value} for an Op with parameters)"
+                )
             op = Op.from_dict(decoded["op"])
+            given = decoded.get("params", {})
+            if not isinstance(given, dict):
+                raise IRError(f'"params" must be an object of NAME: value, got {given!r:.60}')
         except Exception as exc:  # anything the input can be: JSON, not JSON, no input
             raise ApplicationError(
                 f"the Op handed to this workflow is not valid IR: {exc}",
@@ -173,8 +218,21 @@ class ChantOpWorkflow:
                 type=ErrorType.INVALID_OP.value,
                 non_retryable=True,
             )
+        wrong = param_problems(op, given)
+        if wrong:
+            raise ApplicationError(
+                f'the parameter values handed to this workflow do not fit Op "{op.name}": '
+                + "; ".join(wrong),
+                type=ErrorType.INVALID_OP.value,
+                non_retryable=True,
+            )
+        self.params = complete_params(op, given)
         self.walker = walker = TemporalWalker(
-            Plan.of(op), sink=self.record, gates=self.gates, on_outcome=self.outcome
+            Plan.of(op),
+            sink=self.record,
+            gates=self.gates,
+            on_outcome=self.outcome,
+            params=self.params,
         )
         walk = asyncio.ensure_future(walker.run(walker.plan))
         cancelled = False
@@ -217,7 +275,8 @@ class ChantOpWorkflow:
 
     @workflow.query
     def status(self) -> dict[str, Any]:
-        """Where the run is: phase, steps so far, waiting gates, approvals, outcomes."""
+        """Where the run is: phase, steps so far, waiting gates, approvals, outcomes, and
+        the parameter values it runs with."""
         phase = None
         steps: dict[str, dict[str, Any]] = {}
         for e in self.events:
@@ -249,6 +308,7 @@ class ChantOpWorkflow:
             "waiting": list(self.gates.waiting.values()),
             "approvals": list(self.gates.approvals.values()),
             "outcomes": dict(self.outcomes),
+            "params": dict(self.params),
             "finished": self.result is not None,
         }
 
