@@ -71,8 +71,9 @@ def status(
     name: str, *, project: Project | PathLike | None = None, profile: str | None = None
 ) -> dict[str, Any]:
     """The latest run of Op ``name`` on Temporal: ``chant status --json``'s document
-    (state, phase, steps, waiting gates, approvals, outcomes). ``NotRunningError`` when
-    it never ran."""
+    (state, phase, steps, waiting gates, approvals, outcomes, and ``params``: the
+    parameter values it runs with, ``{}`` for an Op without any). ``NotRunningError``
+    when it never ran."""
     return on_runs("status", project, profile, lambda runs: runs.status(name))
 
 
@@ -83,7 +84,9 @@ def history(
     project: Project | PathLike | None = None,
     profile: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The recent runs of Op ``name``, newest first: ``chant history --json``'s rows."""
+    """The recent runs of Op ``name``, newest first: ``chant history --json``'s rows
+    (``run_id``, ``status``, ``start``, ``duration_s``, ``outcomes``, and ``params``: the
+    run's parameter values, ``{}`` for runs without any)."""
     return on_runs("history", project, profile, lambda runs: runs.history(name, limit))
 
 

@@ -59,6 +59,11 @@ def _status(args: argparse.Namespace) -> int:
         f"run {status['run_id']})"
     )
     _out(f"  started  {start:%Y-%m-%d %H:%M:%S} UTC")
+    from chant.render.text import outcome_text
+
+    # By name: Temporal's JSON keeps an object's keys sorted (the declared order is lost).
+    for name, value in sorted(status.get("params", {}).items()):
+        _out(f"  param    {name}={outcome_text(value)}")
     if status.get("note"):
         _out(f"  note     {status['note']}")
     if status.get("phase"):
@@ -75,8 +80,6 @@ def _status(args: argparse.Namespace) -> int:
     for a in status["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
         _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(unnamed)"} at {a["at"]}{note}')
-    from chant.render.human import outcome_text
-
     for name, value in status["outcomes"].items():
         _out(f"  outcome  {name}={outcome_text(value)}")  # as the run printed it
     return ExitCode.OK
@@ -91,12 +94,41 @@ def _history(args: argparse.Namespace) -> int:
         _, profile = api.temporal_target(None, args.profile, args.command)
         _out(f'no runs of "{args.op}" on {profile.address} ({profile.namespace})')
         return ExitCode.OK
-    _out(f"{'START (UTC)':<20} {'STATUS':<11} {'DURATION':>9}  OUTCOMES")
-    for r in rows:
+    outcomes = [", ".join(r["outcomes"]) or "-" for r in rows]
+    params = [params_text(r.get("params") or {}) for r in rows]
+    # The PARAMS column only for an Op whose runs had values: others print as before.
+    width = max(len("OUTCOMES"), *map(len, outcomes)) if any(params) else 0
+    head = f"{'START (UTC)':<20} {'STATUS':<11} {'DURATION':>9}  {'OUTCOMES':<{width}}"
+    _out(head + "  PARAMS" if width else head)
+    for r, outcome, values in zip(rows, outcomes, params, strict=True):
         start = r["start"][:19].replace("T", " ")
         took = f"{r['duration_s']}s" if r["duration_s"] is not None else "-"
-        _out(f"{start:<20} {r['status']:<11} {took:>9}  {', '.join(r['outcomes']) or '-'}")
+        line = f"{start:<20} {r['status']:<11} {took:>9}  {outcome:<{width}}"
+        _out(f"{line}  {values or '-'}" if width else line)
     return ExitCode.OK
+
+
+VALUE_SHOWN = 40
+"""Characters of one parameter value ``chant history`` shows (``--json`` has it all)."""
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """``env=prod targets=["a","b"] version=1.5``: a run's parameter values on one line,
+    by name; a string is quoted (as JSON) when it is empty or holds a space, a value
+    longer than ``VALUE_SHOWN`` is cut."""
+    if "$left_out" in params:
+        return f"(not listed: {params['$left_out']}; `chant status` shows the latest run's)"
+    parts = []
+    for name, value in sorted(params.items()):
+        text = (
+            value
+            if isinstance(value, str) and value and not any(c.isspace() for c in value)
+            else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        )
+        if len(text) > VALUE_SHOWN:
+            text = text[: VALUE_SHOWN - 1] + "…"
+        parts.append(f"{name}={text}")
+    return " ".join(parts)
 
 
 def _cancel(args: argparse.Namespace) -> int:
