@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chant.cli.manage import params_text
 from chant.config import Config, TemporalProfile, load_config
 from chant.errors import ExitCode
 from chant.render import LineWriter
@@ -37,8 +38,10 @@ def execute(args: argparse.Namespace) -> int:
     with translated(profile):
         if args.action == "apply":
             from chant.project import load_project
+            from chant.temporal.schedules import check_params
 
             ops = load_project().ops  # every Op must be valid before anything changes
+            check_params(ops)  # and its schedule's values too, before connecting
             return asyncio.run(_apply(config, profile, ops))
         if args.action == "list":
             return asyncio.run(_list(config, profile, as_json=args.as_json))
@@ -86,9 +89,11 @@ async def _apply(config: Config, profile: TemporalProfile, ops: Mapping[str, Op]
             continue
         queue = schedules.task_queue(op, profile)
         queues += [queue] if queue not in queues else []
+        values = params_text(schedules.scheduled_params(op))
         _out(
             f"{what:<9}  {sid:<{id_width}}  {op.schedule or '':<{spec_width}}  "
             f"→ {workflow_id(project, name)} on task queue {queue}"
+            + (f" with {values}" if values else "")
         )
     if queues:
         _out(
@@ -113,7 +118,7 @@ async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> i
             "`chant schedule apply` creates them for the Ops with a schedule"
         )
         return ExitCode.OK
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             s["op"],
             s["spec"],
@@ -124,7 +129,11 @@ async def _list(config: Config, profile: TemporalProfile, *, as_json: bool) -> i
         )
         for s in found
     ]
-    head = ("OP", "SCHEDULE", "TASK QUEUE", "NEXT RUN (UTC)", "RUNS", "STATE")
+    head: tuple[str, ...] = ("OP", "SCHEDULE", "TASK QUEUE", "NEXT RUN (UTC)", "RUNS", "STATE")
+    values = [params_text(s.get("params") or {}) for s in found]
+    if any(values):  # the PARAMS column only when a Schedule gives values
+        rows = [(*row, v or "-") for row, v in zip(rows, values, strict=True)]
+        head = (*head, "PARAMS")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     for row in [head, *rows]:
         _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -8,6 +8,12 @@ the workflow id (``chant-shop-3fa9c1-op-nightly-2025-01-01T03:00:00Z``), so sche
 runs are found by their ``ChantOp`` and ``ChantProject`` search attributes, as
 ``chant history`` does, not by id. A project sees and changes only its own Schedules.
 
+An Op with parameters runs with ``Op.schedule_params``, its defaults filling in the
+rest: ``apply`` checks them first (a value missing, unknown, of the wrong type or
+outside the choices fails it, naming the Op's file:line, before any Schedule changes)
+and puts the complete values in the action's input and memo (``chant_params``), so
+each scheduled run carries them as a run of ``chant run`` does.
+
 The overlap policy is SKIP: while a run the Schedule started is still open, the next
 start is skipped — the "one run at a time" rule of ``chant run``. (Temporal only
 knows the Schedule's own runs: a run started by hand does not block it.)
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -45,12 +52,19 @@ from temporalio.service import RPCError
 
 from chant.config import TemporalProfile
 from chant.cron import parse_schedule
-from chant.errors import UsageError
-from chant.ir import Op
-from chant.names import did_you_mean
+from chant.errors import Problem, UsageError, ValidationError
+from chant.ir import JSON, Op
+from chant.names import did_you_mean, where
 from chant.temporal.rpc import not_found
-from chant.temporal.runner import execution_timeout, search_attributes, workflow_id
-from chant.temporal.workflow import WORKFLOW_NAME
+from chant.temporal.runner import (
+    PARAMS_MEMO,
+    execution_timeout,
+    params_memo,
+    search_attributes,
+    workflow_id,
+    workflow_input,
+)
+from chant.temporal.workflow import WORKFLOW_NAME, complete_params, param_problems
 
 MEMO_KEY = "chant_schedule"
 """The action's memo entry holding the spec text and the fingerprint."""
@@ -83,13 +97,46 @@ def schedule_spec(text: str) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
 
 
+def check_params(ops: Mapping[str, Op]) -> None:
+    """``ValidationError`` (exit 2) naming each scheduled Op whose ``schedule_params``
+    do not fit its parameters, at the Op's file:line."""
+    problems = []
+    for op in ops.values():
+        if not op.schedule:
+            continue
+        wrong = param_problems(op, op.schedule_params)
+        if wrong:
+            declared = ", ".join(
+                f"{name} ({p.type_name}, "
+                + ("required)" if p.required else f"default {json.dumps(p.default)})")
+                for name, p in op.params.items()
+            )
+            problems.append(
+                Problem(
+                    f'op "{op.name}": schedule_params: ' + "; ".join(wrong),
+                    where(op.origin),
+                    hint="Op(schedule_params=…) gives its scheduled runs their values; its "
+                    f"parameters: {declared or 'none'}",
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+
+
+def scheduled_params(op: Op) -> dict[str, JSON]:
+    """The parameter values the Op's scheduled runs get: ``schedule_params`` (checked
+    with ``check_params``) with the defaults of the rest."""
+    return complete_params(op, op.schedule_params)
+
+
 def _schedule(op: Op, project: str, queue: str) -> tuple[Schedule, str]:
     """The Schedule ``apply`` wants for ``op``, and its fingerprint."""
     assert op.schedule is not None
     spec_text = " ".join(op.schedule.split())
+    params = scheduled_params(op)
     action = ScheduleActionStartWorkflow(
         WORKFLOW_NAME,
-        {"op": op.to_dict()},
+        workflow_input(op, params),
         id=workflow_id(project, op.name),
         task_queue=queue,
         execution_timeout=execution_timeout(op),
@@ -100,19 +147,25 @@ def _schedule(op: Op, project: str, queue: str) -> tuple[Schedule, str]:
         spec=schedule_spec(spec_text),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
-    # The SDK's dataclasses spell out every field, the Op's IR included: any change to
-    # what chant would send changes the fingerprint.
+    # The SDK's dataclasses spell out every field, the Op's IR and the parameter values
+    # included: any change to what chant would send changes the fingerprint.
     fingerprint = hashlib.sha256(repr(schedule).encode()).hexdigest()[:16]
-    action.memo = {MEMO_KEY: {"schedule": spec_text, "fingerprint": fingerprint}}
+    action.memo = {
+        MEMO_KEY: {"schedule": spec_text, "fingerprint": fingerprint},
+        **params_memo(params),  # the runs' memo: `chant history` shows the values
+    }
     return schedule, fingerprint
 
 
-async def _memo(client: Client, description: ScheduleDescription) -> dict[str, Any]:
-    """What chant kept in the action's memo (empty for a Schedule chant did not make)."""
+async def _memo(
+    client: Client, description: ScheduleDescription, key: str = MEMO_KEY
+) -> dict[str, Any]:
+    """What chant kept in the action's memo under ``key`` (empty for a Schedule chant
+    did not make, or made before it kept that)."""
     action = description.schedule.action
     if not isinstance(action, ScheduleActionStartWorkflow) or not action.memo:
         return {}
-    raw = action.memo.get(MEMO_KEY)
+    raw = action.memo.get(key)
     if raw is None:
         return {}
     value = raw
@@ -144,8 +197,10 @@ async def apply(
     Returns ``(what, schedule id)`` pairs, ``what`` being ``created``, ``updated`` or
     ``unchanged`` for the scheduled Ops (in their order), then ``deleted`` for the
     project's Schedules whose Op is gone or no longer scheduled. Other projects'
-    Schedules are left alone.
+    Schedules are left alone. ``ValidationError`` before any change when an Op's
+    ``schedule_params`` do not fit it.
     """
+    check_params(ops)
     done: list[tuple[str, str]] = []
     wanted: set[str] = set()
     for op in ops.values():
@@ -187,10 +242,11 @@ async def _delete(client: Client, sid: str) -> bool:
 
 
 async def list_schedules(client: Client, project: str) -> list[dict[str, Any]]:
-    """Every Schedule of ``project``, by Op name: its spec, where its runs go, the
-    next start times (ISO 8601, UTC), how many runs it started (in all, and among the
-    recent ones Temporal keeps), how many it skipped because one was open, and whether
-    it is paused."""
+    """Every Schedule of ``project``, by Op name: its spec, where its runs go, the next
+    start times (ISO 8601, UTC), how many runs it started (in all, and among the recent
+    ones Temporal keeps), how many it skipped because one was open, whether it is
+    paused, and ``params``, the parameter values its runs get (only when it gives
+    some, as the IR writes ``schedule_params``)."""
     found = []
     start = prefix(project)
     for sid in await _chant_ids(client, project):
@@ -215,6 +271,9 @@ async def list_schedules(client: Client, project: str) -> list[dict[str, Any]]:
                 "skipped_overlap": info.num_actions_skipped_overlap,
             }
         )
+        params = await _memo(client, described, PARAMS_MEMO)
+        if params:
+            found[-1]["params"] = params
     return found
 
 
