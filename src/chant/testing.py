@@ -52,6 +52,7 @@ from chant.fakes import (
 )
 from chant.ir import JSON, Op
 from chant.local.executor import LocalExecutor
+from chant.params import check
 from chant.planned import Plan
 
 if TYPE_CHECKING:
@@ -157,6 +158,9 @@ class Options(TypedDict, total=False):
     secrets: Mapping[str, str]
     """The value of each ``secret(...)`` the Op declares (a missing one is
     ``SecretNotSetError``, as in a real run); masked in events and results."""
+    params: Mapping[str, JSON]
+    """The Op's parameter values by name, typed as it declares them (defaults fill in the
+    rest); checked as ``chant.run(params=...)`` checks them (``ParamError``)."""
     project: str | Path
     """The project folder, for an Op's name, ``[profiles.*]`` and activities (default:
     the project around the current directory when ``op`` is a name, else none)."""
@@ -173,7 +177,7 @@ class Options(TypedDict, total=False):
 def run_op(op: Op | Plan | str, **options: Unpack[Options]) -> FakeRun:
     """Run ``op`` (an ``Op``, a ``Plan``, or the name of an Op in ``project``) with fake
     activities (see ``Options``). Raises what ``chant run`` would for a bad Op
-    (``ValidationError``, ``OpNotFoundError``, ``SecretNotSetError``)."""
+    (``ValidationError``, ``OpNotFoundError``, ``ParamError``, ``SecretNotSetError``)."""
     return asyncio.run(run_op_async(op, **options))
 
 
@@ -190,11 +194,13 @@ async def run_op_async(op: Op | Plan | str, **options: Unpack[Options]) -> FakeR
     )
     project = options.get("project")
     plan = _plan(op, Path(project) if project is not None else None, harness.scripts)
+    params = check(plan.op, options.get("params") or {})
     result = await _walk(
         plan,
         harness=harness,
         gates=dict(options.get("gates") or {}),
         secrets=dict(options.get("secrets") or {}),
+        params=params,
         sinks=[events.append, *options.get("sinks", ())],
         clock=clock,
         no_retry=options.get("no_retry", False),
@@ -252,9 +258,17 @@ class _Executor(LocalExecutor):
         clock: FakeClock,
         sinks: Iterable[Sink],
         secrets: Mapping[str, str],
+        params: Mapping[str, JSON],
         run_id: str,
     ) -> None:
-        super().__init__(registry, sinks=sinks, secrets=secrets, sleep=clock.sleep, run_id=run_id)
+        super().__init__(
+            registry,
+            sinks=sinks,
+            secrets=secrets,
+            params=params,
+            sleep=clock.sleep,
+            run_id=run_id,
+        )
         self.gates, self.strict, self.fake_clock = gates, strict, clock
         self.clock, self.now = clock.monotonic, clock.iso
 
@@ -360,6 +374,7 @@ async def _walk(
     harness: _Fakes,
     gates: Mapping[str, GateScript],
     secrets: Mapping[str, str],
+    params: Mapping[str, JSON],
     sinks: list[Sink],
     clock: FakeClock,
     no_retry: bool,
@@ -382,6 +397,7 @@ async def _walk(
         clock=clock,
         sinks=sinks,
         secrets=values,
+        params=params,
         run_id=run_id,
     )
     harness.stop = executor.interrupt

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, TypedDict, Unpack
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     # run-management commands need none of the project loading.
     from chant.config import TemporalProfile
     from chant.events import RunResult, Sink
-    from chant.ir import Op
+    from chant.ir import JSON, Op
     from chant.project import Project
 
 Say = Callable[[str], None]
@@ -98,6 +98,8 @@ class Prepared(NamedTuple):
     """The secrets' values, for a run whose steps run in this process."""
     profile: TemporalProfile | None = None
     no_worker: bool = False
+    params: Mapping[str, JSON] = {}
+    """The run's parameter values: checked, every parameter's (defaults filled in)."""
 
 
 def prepare(
@@ -109,11 +111,16 @@ def prepare(
     env: Mapping[str, str] | None = None,
     profile: str | None = None,
     no_worker: bool = False,
+    params: Mapping[str, JSON] | None = None,
+    param_args: Sequence[str] = (),
+    params_file: PathLike | None = None,
     say: Say = _log,
 ) -> Prepared:
     """Every check ``chant run`` makes before it starts ``op``, in the same order, with
     the same errors; the notices (problems elsewhere in the project, the mode chosen)
-    go to ``say``."""
+    go to ``say``. The parameter values come from ``params_file`` (a JSON object), then
+    ``param_args`` (``KEY=VALUE`` texts, as ``chant run`` takes them), then ``params``
+    (typed values), a later one overriding an earlier one (``chant.params.values_for``)."""
     if mode not in (None, *MODES):
         raise UsageError(f'mode must be "local", "temporal" or None, not {mode!r}')
     name = op if isinstance(op, str) else op.name
@@ -127,6 +134,7 @@ def prepare(
             f"chant: warning: {count(others)} elsewhere in the project (above); running "
             f'"{name}" anyway (`chant build` checks every Op)'
         )
+    values = _param_values(resolved, params, param_args, params_file)
     from chant.config import choose_mode
 
     chosen, notice = choose_mode(
@@ -138,7 +146,8 @@ def prepare(
         resolved = single_attempt(resolved)
     environ = os.environ if env is None else env
     if chosen == "temporal":
-        return _prepare_temporal(loaded, resolved, profile, no_worker, environ, notice, say)
+        prepared = _prepare_temporal(loaded, resolved, profile, no_worker, environ, notice, say)
+        return prepared._replace(params=values)
     from chant.plan import check_local
     from chant.secrets import secret_values
 
@@ -151,7 +160,32 @@ def prepare(
             f'chant: op "{name}" has schedule "{resolved.schedule}", which applies only on '
             "Temporal — running it once now"
         )
-    return Prepared(loaded, resolved, "local", secrets)
+    return Prepared(loaded, resolved, "local", secrets, params=values)
+
+
+def _param_values(
+    op: Op,
+    typed: Mapping[str, JSON] | None,
+    args: Sequence[str],
+    file: PathLike | None,
+) -> dict[str, JSON]:
+    """The run's parameter values, checked (``ParamError`` names every problem)."""
+    if not (op.params or typed or args or file is not None):
+        return {}
+    from chant.params import ParamError, parse_file, values_for
+
+    found = None
+    name = os.fspath(file) if file is not None else ""
+    if file is not None:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ParamError(op, [f"params file {name}: cannot be read ({why})"]) from None
+        except UnicodeDecodeError:
+            raise ParamError(op, [f"params file {name}: cannot be read (not UTF-8)"]) from None
+        found = parse_file(op, text, name)
+    return values_for(op, args, file=found, file_name=name, typed=typed)
 
 
 def _prepare_temporal(
@@ -234,6 +268,7 @@ async def execute(prepared: Prepared, *, sinks: list[Sink], say: Say = _log) -> 
             project=config.project_id,
             sinks=sinks,
             no_worker=prepared.no_worker,
+            params=prepared.params,
             say=say,
             default_profile=config.temporal.default_profile if config.temporal else None,
         )
@@ -248,7 +283,12 @@ async def run_local(prepared: Prepared, *, sinks: list[Sink], say: Say) -> RunRe
     from chant.local.executor import LocalExecutor
 
     op = prepared.op
-    executor = LocalExecutor(prepared.project.registry, sinks=sinks, secrets=dict(prepared.secrets))
+    executor = LocalExecutor(
+        prepared.project.registry,
+        sinks=sinks,
+        secrets=dict(prepared.secrets),
+        params=prepared.params,
+    )
 
     def on_signal() -> None:
         first = executor.interrupts == 0
@@ -282,6 +322,9 @@ class RunOptions(TypedDict, total=False):
     env: Mapping[str, str] | None
     profile: str | None
     no_worker: bool
+    params: Mapping[str, JSON] | None
+    param_args: Sequence[str]
+    params_file: PathLike | None
     say: Say
 
 
@@ -307,11 +350,15 @@ def run(op: Op | str, *, on_event: Sink | None = None, **options: Unpack[RunOpti
     table). ``no_retry``: one attempt per step. ``env``: where ``secret("NAME")``
     values are read (default ``os.environ``). ``on_event``: called with each
     ``chant.events.Event`` as the run goes. ``profile``, ``no_worker``: as
-    ``--profile`` and ``--no-worker`` on Temporal. ``say``: where notices go (default:
-    the ``chant`` logger).
+    ``--profile`` and ``--no-worker`` on Temporal. ``params``: the Op's parameter values
+    by name (``{"version": "1.5", "replicas": 3}``), typed as the Op declares them;
+    ``params_file``, ``param_args``: values from a JSON file and ``KEY=VALUE`` texts,
+    as ``chant run`` takes them (``params`` overrides both). ``say``: where notices go
+    (default: the ``chant`` logger).
 
     A failed Op is a result with ``ok`` False (``exit_code(result)`` is 1); invalid
     input raises the ``ChantError`` the CLI reports (``OpNotFoundError``,
-    ``ValidationError``, ``SecretNotSetError``, ``RuntimeUnavailableError``, …). Steps
+    ``ValidationError``, ``chant.params.ParamError``, ``SecretNotSetError``,
+    ``RuntimeUnavailableError``, …). Steps
     run from the project root; the caller's current directory is the same after."""
     return asyncio.run(run_async(op, on_event=on_event, **options))

@@ -51,6 +51,11 @@ class _Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         ns, extras = super().parse_known_args(args, namespace)
+        if extras and isinstance(getattr(ns, "params", None), list):
+            # argparse fills a trailing nargs="*" positional once, at its first chunk:
+            # `run NAME --local a=1 b=2` leaves a=1 and b=2 over. They are KEY=VALUEs.
+            ns.params = [*ns.params, *(e for e in extras if not e.startswith("-"))]
+            extras = [e for e in extras if e.startswith("-")]
         if extras and self.prog == "chant":  # the top parser reports them all
             chain = _chosen(self, ns)
             # ... as the command given (its usage, "chant run: error:"), as git does.
@@ -230,6 +235,13 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "a [temporal] table, otherwise locally.",
     )
     run.add_argument("name", metavar="NAME")
+    run.add_argument(
+        "params",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a value of one of the Op's parameters (`chant list` shows them)",
+    )
     run.add_argument("--local", action="store_true", help="run in this process (no Temporal)")
     run.add_argument("--temporal", action="store_true", help="run on Temporal")
     run.add_argument(
@@ -250,6 +262,11 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--no-retry",
         action="store_true",
         help="run every step with a single attempt, whatever its profile (a quick dev loop)",
+    )
+    run.add_argument(
+        "--params-file",
+        metavar="FILE",
+        help="read parameter values from FILE, a JSON object; KEY=VALUEs override them",
     )
     _temporal_flags(run)
 

@@ -42,7 +42,8 @@ def warn(problems: tuple[Problem, ...]) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Run the Op called NAME (no build needed: it is loaded from its *.op.py)."""
+    """Run the Op called NAME (no build needed: it is loaded from its *.op.py) with the
+    parameter values of ``--params-file`` and the ``KEY=VALUE``s after NAME."""
     if args.as_json and args.progress_json:
         raise UsageError(
             "--json and --progress-json cannot be used together",
@@ -56,6 +57,8 @@ def execute(args: argparse.Namespace) -> int:
         no_retry=args.no_retry,
         profile=args.profile,
         no_worker=args.no_worker,
+        param_args=args.params,
+        params_file=args.params_file,
         say=_say,
     )
     sinks = _sinks(as_json=args.as_json, progress_json=args.progress_json)
