@@ -4,10 +4,11 @@ Run it against a dev server when the interpreter workflow changes on purpose (an
 say in the commit why old histories no longer replay):
 
     chant server start   # or any dev server
-    python tests/temporal/histories/record.py 127.0.0.1:7233
+    python tests/temporal/histories/record.py 127.0.0.1:7233 [NAME...]
 
-It runs a few of the parity scenarios and a gated Op on Temporal and saves each run's
-history as JSON next to this file.
+It runs a few of the parity scenarios, a gated Op and an Op passing data (parameters,
+references, conditions) on Temporal and saves each run's history as JSON next to this
+file; with NAMEs, only those.
 """
 
 from __future__ import annotations
@@ -33,8 +34,36 @@ gated = Op(
 )
 """
 
+PASSING_DATA = """
+from chant import Op, Outcome, Param, out, outcome, param, phase, shell
 
-async def main(address: str) -> None:
+passing_data = Op(
+    name="passing-data",
+    params={
+        "version": Param(str, help="image tag"),
+        "env": Param(str, default="staging", choices=["staging", "prod"]),
+    },
+    phases=[
+        phase("Build", [
+            shell(f"echo image:{param('version')}", id="build", outcome=Outcome("Image", "stdout")),
+        ]),
+        phase("Deploy", [
+            shell(f"echo deploying {out('build', 'stdout')} to {param('env')}", id="deploy"),
+            shell("echo smoke", id="smoke", when=param("env") == "prod"),
+        ]),
+        phase(
+            "Announce",
+            [shell(f"echo announced {outcome('Image')}", id="announce")],
+            when=param("env") == "staging",
+        ),
+    ],
+)
+"""
+ARGS = {"passing-data": ["version=2.0"]}
+"""The command-line arguments a recorded run gets besides its name."""
+
+
+async def main(address: str, only: list[str]) -> None:
     from temporalio.client import Client
 
     client = await Client.connect(address)
@@ -43,14 +72,16 @@ async def main(address: str) -> None:
         shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("state", "__pycache__"))
         (root / "state").mkdir()
         (root / "ops" / "gated.op.py").write_text(GATED)
+        (root / "ops" / "passing_data.op.py").write_text(PASSING_DATA)
         queue = f"record-{uuid.uuid4().hex[:6]}"
         (root / "chant.toml").write_text(
             f'[project]\nops = ["ops"]\nname = "{queue}"\n[temporal]\n[temporal.profiles.rec]\n'
             f'address = "{address}"\ntask_queue = "{queue}"\n'
         )
         env = {**os.environ, "PARITY_TOKEN": "recorded-secret"}
-        for name in [*OPS, "gated"]:
-            cmd = [sys.executable, "-m", "chant", "run", name, "--temporal", "--json"]
+        for name in only or [*OPS, "gated", "passing-data"]:
+            cmd = [sys.executable, "-m", "chant", "run", name, *ARGS.get(name, [])]
+            cmd += ["--temporal", "--json"]
             proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL)
             if name == "gated":
                 await asyncio.sleep(3)
@@ -75,4 +106,4 @@ async def main(address: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:7233", sys.argv[2:]))
