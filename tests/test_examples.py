@@ -38,3 +38,62 @@ def test_the_quickstart_is_exactly_what_chant_init_writes() -> None:
 
     for name, text in FILES.items():
         assert (QUICKSTART / name).read_text() == text, name
+
+
+PASSING_DATA = Path(__file__).parent.parent / "examples" / "passing-data"
+
+
+def test_passing_data_release_flows_values_skips_and_rolls_back(
+    chant_proc: Callable[..., Ran], tmp_path: Path
+) -> None:
+    import shutil
+
+    root = tmp_path / "passing-data"
+    shutil.copytree(PASSING_DATA, root, ignore=shutil.ignore_patterns(".deployed"))
+    deployed = root / ".deployed"
+
+    staging = chant_proc("run", "release", "version=1.5.0", cwd=root)
+    assert staging.code == 0, staging.err
+    assert "deployed registry.example.com/shop:1.5.0 to staging with 2 replicas" in staging.out
+    assert (
+        '  – smoke  sh bin/deployctl smoke staging (skipped: condition false: env == "prod" '
+        '(env is "staging"))'
+    ) in staging.out
+    assert (deployed / "staging").read_text() == "registry.example.com/shop:1.5.0\n"
+
+    prod = chant_proc("run", "release", "version=1.5.0", "env=prod", "replicas=3", cwd=root)
+    assert prod.code == 0, prod.err
+    assert "smoke test of prod passed (registry.example.com/shop:1.5.0)" in prod.out
+
+    failed = chant_proc(
+        "run", "release", "version=1.6.0", "env=prod", cwd=root, env={"FAIL_SMOKE": "1"}
+    )
+    assert failed.code == 1
+    assert "  ▸ rollback  sh bin/deployctl deploy prod registry.example.com/shop:1.5.0" in (
+        failed.out
+    )
+    assert (deployed / "prod").read_text() == "registry.example.com/shop:1.5.0\n"
+
+    first = chant_proc(
+        "run",
+        "release",
+        "version=1.0.0",
+        "env=prod",
+        cwd=tmp_path / "passing-data",
+        env={"FAIL_DEPLOY": "1"},
+    )
+    assert first.code == 1
+    # prod runs 1.5.0 already: the rollback goes back to it (and is refused too here).
+    assert "rollback  sh bin/deployctl deploy prod registry.example.com/shop:1.5.0" in first.out
+
+    (deployed / "staging").unlink()
+    fresh = chant_proc("run", "release", "version=2.0", cwd=root, env={"FAIL_DEPLOY": "1"})
+    assert fresh.code == 1
+    assert (
+        "  – rollback  sh bin/deployctl deploy staging none (skipped: condition false: "
+        'previous.stdout != "none" (previous.stdout is "none"))'
+    ) in fresh.out
+
+    bad = chant_proc("run", "release", "version=1.0", "env=qa", cwd=root)
+    assert bad.code == 2
+    assert not (deployed / "qa").exists()

@@ -157,7 +157,7 @@ def test_conditions_evaluate_as_json_values(condition: Any, expected: bool) -> N
     [
         (param("n") < "x", 'cannot compare 3 < "x" (only two numbers or two strings'),
         (param("n").is_in(param("n")), "3 is not a list or a string"),
-        (out("broken", "x") == 1, 'out("broken", "x"): step "broken" was failed'),
+        (out("broken", "x") == 1, 'out("broken", "x"): step "broken" failed'),
         (out("later") == 1, 'out("later"): step "later" has not run'),
         (out("check", "nope.x"), 'the result of step "check" has no "nope.x" (no "nope" there)'),
         (outcome("Missing"), "no step has published outcome 'Missing'"),
@@ -374,7 +374,7 @@ def test_on_failure_may_read_steps_that_succeeded_and_fails_on_one_that_left_no_
     assert found["needs-deploy"] == (
         "failed",
         None,
-        'out("deploy", "stdout"): step "deploy" was failed, so it has no result (give the '
+        'out("deploy", "stdout"): step "deploy" failed, so it has no result (give the '
         "reference a default= to use then)",
     )
     assert found["defaulted"] == ("ok", None, None)

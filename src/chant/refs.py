@@ -353,7 +353,7 @@ def lookup(ref: Mapping[str, JSON], scope: Scope) -> JSON:
             if "default" in ref:
                 return ref["default"]
             state = scope.states.get(step)
-            why = f"was {state}" if state else "has not run"
+            why = ("failed" if state == "failed" else f"was {state}") if state else "has not run"
             raise UnresolvedReferenceError(
                 f'{written(ref)}: step "{step}" {why}, so it has no result (give the '
                 "reference a default= to use then)"
@@ -417,6 +417,38 @@ def resolve(value: Any, scope: Scope) -> Any:
         return {k: resolve(v, scope) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [resolve(v, scope) for v in value]
+    return value
+
+
+def partial(value: Any, scope: Scope) -> Any:
+    """``value`` with the references that have a value in ``scope`` replaced, the rest
+    left as they are: how a step that never started shows its arguments."""
+    from chant.ir import Secret
+
+    if isinstance(value, Mapping):
+        if ref_kind(value):
+            try:
+                return lookup(value, scope)
+            except UnresolvedReferenceError:
+                return value
+        if is_format(value):
+            parts: list[Any] = []
+            for part in value["$format"]:
+                if isinstance(part, Mapping) and ref_kind(part):
+                    known = partial(part, scope)
+                    part = known if known is part else as_text(known)
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+            if all(isinstance(p, str) for p in parts):
+                return "".join(parts)
+            return {"$format": parts}
+        if isinstance(value, Secret):
+            return value
+        return {k: partial(v, scope) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [partial(v, scope) for v in value]
     return value
 
 

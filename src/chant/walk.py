@@ -32,7 +32,7 @@ from chant.events import (
 from chant.ir import JSON, Op, args_to_json
 from chant.outcomes import Record, StepOutcome, error_of
 from chant.planned import Plan, PlannedPhase, PlannedStep
-from chant.refs import Scope, evaluate, resolve, why_false
+from chant.refs import Scope, evaluate, partial, resolve, why_false
 
 
 class Walker:
@@ -217,7 +217,7 @@ class Walker:
         return False
 
     def _skip(self, step: PlannedStep, reason: str | None = None) -> Record:
-        rec = Record(step)
+        rec = Record(self._shown(step))
         rec.reason = reason
         self._records[step.id] = rec
         self._finished(rec)
@@ -226,6 +226,7 @@ class Walker:
     def _unresolved(self, step: PlannedStep, exc: UnresolvedReferenceError) -> Record:
         """Record ``step`` failed before its first attempt: a reference or condition of
         it had no value."""
+        step = self._shown(step)
         rec = Record(step, status=StepStatus.FAILED)
         rec.error = error_of(exc)
         self._records[step.id] = rec
@@ -244,6 +245,14 @@ class Walker:
         else:
             self.scope.states[step_id] = rec.status
         self._emit(EventType.STEP_FINISHED, step=step_id, **rec.shown())
+
+    def _shown(self, step: PlannedStep) -> PlannedStep:
+        """``step`` showing the values its references have so far (a step that does
+        not start: the rest stay as the Op wrote them)."""
+        if not step.dynamic:
+            return step
+        shown = args_to_json(partial(step.args, self.scope))
+        return step._replace(shown_args=shown if isinstance(shown, dict) else {})
 
     def _prepared(self, step: PlannedStep) -> PlannedStep | str | UnresolvedReferenceError:
         """``step`` as it is to run, its references resolved; or why it is skipped (its

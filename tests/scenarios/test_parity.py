@@ -99,6 +99,56 @@ EXPECTED: dict[str, tuple[int, list[tuple[str, str, int, str | None, bool]]]] = 
         1,
         [("use.1", "ok", 1, None, False), ("use.2", "failed", 1, "CommandFailedError", False)],
     ),
+    "data-flow": (
+        0,
+        [
+            ("build", "ok", 1, None, False),
+            ("previous", "ok", 1, None, False),
+            ("deploy", "ok", 1, None, False),
+            ("deploy.2", "ok", 1, None, False),
+            ("report.1", "ok", 1, None, False),
+        ],
+    ),
+    "conditions": (
+        0,
+        [
+            ("check", "ok", 1, None, False),
+            ("prod-only", "skipped", 0, None, False),
+            ("not-prod", "ok", 1, None, False),
+            ("enough", "ok", 1, None, False),
+            ("forced", "ok", 1, None, False),
+            ("listed", "skipped", 0, None, False),
+            ("smoke-1", "skipped", 0, None, False),
+            ("smoke-2", "skipped", 0, None, False),
+            ("after", "ok", 1, None, False),
+        ],
+    ),
+    "unresolved": (
+        1,
+        [
+            ("previous", "ok", 1, None, False),
+            ("report", "ok", 1, None, False),
+            ("deploy", "failed", 0, "UnresolvedReferenceError", False),
+            ("verify", "skipped", 0, None, False),
+            ("rollback", "ok", 1, None, True),
+            ("needs-deploy", "failed", 0, "UnresolvedReferenceError", True),
+            ("defaulted", "ok", 1, None, True),
+            ("when-missing", "failed", 0, "UnresolvedReferenceError", True),
+        ],
+    ),
+    "masked-flow": (0, [("login", "ok", 1, None, False), ("again", "ok", 1, None, False)]),
+}
+
+# Parameter values given on the command line, per scenario (the rest run with defaults).
+PARAMS: dict[str, list[str]] = {
+    "data-flow": [
+        "version=1.5",
+        "env=prod",
+        "replicas=3",
+        "canary=true",
+        "regions=eu,us",
+        "ratio=0.25",
+    ],
 }
 
 
@@ -118,7 +168,7 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PARITY_TOKEN": SECRET}
     proc = subprocess.run(
-        [sys.executable, "-m", "chant", "run", name, f"--{mode}", output],
+        [sys.executable, "-m", "chant", "run", name, *PARAMS.get(name, []), f"--{mode}", output],
         cwd=root,
         env=env,
         capture_output=True,
@@ -189,10 +239,25 @@ def _normalised(doc: dict[str, Any]) -> list[tuple[str, str, int, str | None, bo
 
 
 def _details(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """What else must match: phase, fn, args, outcome and the error's message."""
+    """What else must match: phase, fn, args, outcome, the error's message, the reason
+    a step was skipped, and the result (its stdout: what the references resolved to)."""
     return [
-        (s["id"], s["phase"], s["fn"], s["args"], s["outcome"], s["error"]) for s in doc["steps"]
+        (
+            s["id"],
+            s["phase"],
+            s["fn"],
+            s["args"],
+            s["outcome"],
+            s["error"],
+            s["reason"],
+            _stdout(s["result"]),
+        )
+        for s in doc["steps"]
     ]
+
+
+def _stdout(result: Any) -> Any:
+    return result.get("stdout") if isinstance(result, dict) else result
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
@@ -236,6 +301,54 @@ def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal
     if name == "outcomes":
         assert tdoc["steps"][0]["outcome"] == {"name": "Drift", "value": True}
         assert tdoc["steps"][1]["outcome"] == {"name": "Replicas", "value": "3"}
+    if name in DATA_FLOW:
+        by_id = {s["id"]: s for s in tdoc["steps"]}
+        for step_id, (field, value) in DATA_FLOW[name].items():
+            got = by_id[step_id][field]
+            assert (_stdout(got) if field == "result" else got) == value, step_id
+    if name == "masked-flow":
+        for text in (ltext, ttext):
+            assert SECRET not in text
+        assert tdoc["steps"][1]["result"]["stdout"] == "again login ann:***"
+
+
+# What references and conditions gave, per scenario: step id -> (field, value); for
+# "result" the value is the step's stdout.
+DATA_FLOW: dict[str, dict[str, tuple[str, Any]]] = {
+    "data-flow": {
+        "deploy": (
+            "result",
+            'deploying shop:1.5 to prod x3 canary=true ratio=0.25 regions=["eu","us"]',
+        ),
+        "deploy.2": ("result", 'layers ["base","shop"] first=base'),
+        "report.1": (
+            "result",
+            "reported: deploying shop:1.5 to prod x3 canary=true ratio=0.25 "
+            'regions=["eu","us"] after none',
+        ),
+    },
+    "conditions": {
+        "prod-only": ("reason", 'condition false: env == "prod" (env is "staging")'),
+        "listed": ("reason", 'condition false: env in ["prod"] (env is "staging")'),
+        "smoke-1": (
+            "reason",
+            'condition false: (env == "prod") | force (env is "staging", force is false)',
+        ),
+        "after": ("result", "after 3"),
+    },
+    "unresolved": {
+        "deploy": (
+            "error",
+            {
+                "type": "UnresolvedReferenceError",
+                "message": 'out("report", "summary"): the result of step "report" has no '
+                '"summary" (no "summary" there)',
+            },
+        ),
+        "rollback": ("result", "back to v1"),
+        "defaulted": ("result", "none"),
+    },
+}
 
 
 def _check_side_effects(name: str, root: Path) -> None:
