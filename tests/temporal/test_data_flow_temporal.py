@@ -122,6 +122,14 @@ def test_references_f_strings_and_conditions_are_resolved_inside_the_workflow(
     assert sent["deploy"]["args"] == {"cmd": deploy_cmd}
     assert sent["announce"]["args"] == {"cmd": f"echo announced image:1.0 >> {tmp_path}/announced"}
 
+    # chant status says why the step was skipped (the closed run's record has it).
+    reason = 'condition false: env == "prod" (env is "staging")'
+    status = _json(chant_subprocess("status", name, "--json", cwd=root))
+    (smoke,) = [s for s in status["steps"] if s["step"] == "smoke"]
+    assert (smoke["status"], smoke["reason"]) == ("skipped", reason)
+    text = chant_subprocess("status", name, cwd=root).out.splitlines()
+    assert f"  step     smoke (shell): skipped: {reason}" in text, text
+
 
 def test_a_skipped_step_shows_its_reason_in_the_human_view(op_project: MakeOp) -> None:
     root, name = op_project("skipview", DATA_FLOW_OP)
@@ -225,7 +233,12 @@ from chant import Op, Param, param, phase, shell
 op = Op(
     name="{name}",
     params={{"pause": Param(int, default=30), "note": Param(str)}},
-    phases=[phase("Wait", [shell(f"sleep {{param('pause')}}")])],
+    phases=[
+        phase("Wait", [
+            shell("echo never", id="never", when=param("pause") > 100),
+            shell(f"sleep {{param('pause')}}", id="sleep"),
+        ]),
+    ],
 )
 """
     )
@@ -249,13 +262,28 @@ op = Op(
     deadline = time.monotonic() + 20
     while True:
         status = _json(chant_subprocess("status", name, "--json", cwd=root))
-        if status["steps"] or time.monotonic() > deadline:
+        if len(status["steps"]) == 2 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     assert status["state"] == "running"
     assert status["params"] == {"pause": 30, "note": "two words"}
     text = chant_subprocess("status", name, cwd=root).out.splitlines()
-    assert text[2:4] == ["  param    note=two words", "  param    pause=30"]
+    assert text[2:] == [
+        "  param    note=two words",
+        "  param    pause=30",
+        "  phase    Wait",
+        "  step     never (shell): skipped: condition false: pause > 100 (pause is 30)",
+        "  step     sleep (shell): running",
+    ]
+    assert status["steps"][0] == {
+        "step": "never",
+        "fn": "shell",
+        "status": "skipped",
+        "attempts": 0,
+        "phase": "Wait",
+        "error": None,
+        "reason": "condition false: pause > 100 (pause is 30)",
+    }
 
 
 def test_runs_of_an_op_without_parameters_show_none(op_project: MakeOp) -> None:

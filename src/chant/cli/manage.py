@@ -72,6 +72,8 @@ def _status(args: argparse.Namespace) -> int:
         if step["status"] in ("running", "failed", "cancelled"):
             attempts = f", attempt {step['attempts']}" if step["attempts"] > 1 else ""
             _out(f"  step     {step['step']} ({step['fn']}): {step['status']}{attempts}")
+        elif step.get("reason"):
+            _out(f"  step     {step['step']} ({step['fn']}): {step['status']}: {step['reason']}")
     for gate in status["waiting"]:
         _out(
             f'  waiting  for signal "{gate["signal"]}" at {gate["step"]} since {gate["since"]} '

@@ -260,6 +260,7 @@ def from_record(record: dict[str, Any] | None) -> dict[str, Any]:
         "steps": [
             {k: s.get(k) for k in ("step", "fn", "status", "attempts", "phase", "error")}
             | {"step": s["id"]}
+            | ({"reason": s["reason"]} if s.get("reason") else {})
             for s in steps
         ],
         "waiting": [],

@@ -302,6 +302,8 @@ class ChantOpWorkflow:
                     "phase": e["phase"],
                     "error": e.get("error"),
                 }
+                if e.get("reason"):  # skipped: its condition (or its phase's) was false
+                    steps[e["step"]]["reason"] = e["reason"]
         return {
             "phase": phase,
             "steps": list(steps.values()),
