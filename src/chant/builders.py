@@ -170,6 +170,35 @@ BUILTIN_ARGS: dict[str, dict[str, Arg]] = {
 }
 
 
+_COMMAND_RESULT: dict[str, Any] = {
+    "path": "str",
+    "command": ["str"],
+    "exit_code": "int",
+    "stdout": "str",
+    "stderr": "str",
+}
+# What each built-in activity returns, as a shape (chant.shapes): the build checks the
+# path of each out("step", "path") against it. tests/test_data_flow_build.py holds the
+# activities to it.
+BUILTIN_RESULTS: dict[str, Any] = {
+    "shell": {"exit_code": "int", "stdout": "str", "stderr": "str"},
+    "build": _COMMAND_RESULT,
+    "teardown": _COMMAND_RESULT,
+    "kubectl_apply": {"manifest": "str", "applied": ["str"], "pruned": ["str"], "stdout": "str"},
+    "helm_install": {"release": "str", "chart": "str", "namespace": "str", "stdout": "str"},
+    "wait_for_rollout": {"kind": "str", "name": "str", "ready": "bool", "stdout": "str"},
+    "http_check": {"status": "int", "elapsed_ms": "int", "attempts": "int"},
+    "state_snapshot": {"env": "str", "path": "str", "digest": "str", "resources": "int"},
+    "state_diff": {
+        "drifted": "bool",
+        "added": ["str"],
+        "removed": ["str"],
+        "changed": ["str"],
+        "summary": "str",
+    },
+}
+
+
 def builtin_arg_problems(fn: str, args: Mapping[str, object]) -> list[str]:
     """Why each argument of a call to built-in activity ``fn`` has the wrong type."""
     declared = BUILTIN_ARGS.get(fn, {})

@@ -15,7 +15,7 @@ from chant.errors import Problem
 from chant.ir import ActivityStep, GateStep, Op, Phase, Profile, Step
 from chant.names import suggest, where
 from chant.planned import Plan
-from chant.resolver import ArgsCheck, Resolver
+from chant.resolver import ArgsCheck, Resolver, ResultShapes
 
 
 def resolve_op(
@@ -25,20 +25,24 @@ def resolve_op(
     activities: Mapping[str, str],
     problems: list[Problem],
     check_args: ArgsCheck | None = None,
+    results: ResultShapes | None = None,
 ) -> Op:
     """Return ``op`` with ids assigned and profiles resolved, appending problems found.
 
     ``profiles`` are the project's (they add to or replace the built-ins);
     ``activities`` maps each registered activity name to its default profile name;
-    ``check_args(fn, args)`` says why ``args`` do not fit activity ``fn`` (or None).
+    ``check_args(fn, args)`` says why ``args`` do not fit activity ``fn`` (or None);
+    ``results(fn)`` is the declared result of activity ``fn`` (``chant.shapes``; default:
+    the built-ins' only), against which each ``out(step, path)`` is checked.
     Every field is checked for type and value; nothing here raises for a bad Op.
     """
-    return Resolver(op, profiles, activities, problems, check_args).checked()
+    return Resolver(op, profiles, activities, problems, check_args, results).checked()
 
 
 def check_ir(op: Op) -> list[Problem]:
     """Every problem in an already built Op (read back from its IR): the checks of
-    ``resolve_op`` except those needing the project (activities, named profiles)."""
+    ``resolve_op`` except those needing the project (activities, named profiles, the
+    results of the project's activities)."""
     problems: list[Problem] = []
     Resolver(op, {}, None, problems).checked()
     return problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from chant.activities.registry import ProjectContext, Registry, default_registry
 from chant.config import Config, load_config
@@ -13,6 +13,9 @@ from chant.errors import OpNotFoundError, Problem, ValidationError
 from chant.ir import Op, Profile
 from chant.names import did_you_mean, is_op_name, where
 from chant.plan import check_project, resolve_op
+
+if TYPE_CHECKING:
+    from chant.shapes import Shape
 
 
 class Project(NamedTuple):
@@ -173,9 +176,18 @@ def resolve(
         found = registry.get(fn)
         return found.check_args(args) if found else None
 
+    def results(fn: str) -> Shape | None:
+        found = registry.get(fn)
+        return found.result if found else None
+
     problems: list[Problem] = []
     known = registry.defaults() if activities is None else activities
     resolved = resolve_op(
-        op, profiles=profiles, activities=known, problems=problems, check_args=check_args
+        op,
+        profiles=profiles,
+        activities=known,
+        problems=problems,
+        check_args=check_args,
+        results=results,
     )
     return resolved, problems

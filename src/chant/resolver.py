@@ -1,16 +1,18 @@
 """The checks behind ``chant.plan.resolve_op``: every field of a declared Op, its
 phases, steps, arguments, outcomes and profiles, with ids assigned and profile names
-replaced by full profiles. Every problem is appended, none raised."""
+replaced by full profiles; then what flows between steps (``chant.flowcheck``). Every
+problem is appended, none raised."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chant.argcheck import TooDeep, check_args
-from chant.builders import builtin_arg_problems
+from chant.builders import BUILTIN_RESULTS, builtin_arg_problems
 from chant.errors import ChantError, Problem
+from chant.flowcheck import Flow, check_params
 from chant.ir import SCHEMA_VERSION, ActivityStep, Arg, GateStep, Op, Outcome, Phase, Profile, Step
 from chant.names import (
     CONTROL,
@@ -27,7 +29,12 @@ from chant.names import (
 )
 from chant.profiles import BUILTIN_PROFILES, duration_problem, parse_duration, profile_problems
 
+if TYPE_CHECKING:
+    from chant.shapes import Shape
+
 ArgsCheck = Callable[[str, Mapping[str, Arg]], "str | None"]
+ResultShapes = Callable[[str], "Shape | None"]
+"""The declared result of activity ``fn`` (``chant.shapes``), None when not known."""
 
 
 class Resolver:
@@ -38,8 +45,11 @@ class Resolver:
         activities: Mapping[str, str] | None,
         problems: list[Problem],
         check_args: ArgsCheck | None = None,
+        results: ResultShapes | None = None,
     ) -> None:
         self.check_args = check_args
+        self.results: ResultShapes = results or BUILTIN_RESULTS.get
+        """The declared result of each activity: a project's, or the built-ins' only."""
         self.op = op
         self.profiles = {**BUILTIN_PROFILES, **profiles}
         self.activities = activities
@@ -98,6 +108,8 @@ class Resolver:
         phases = tuple(self.phase(p, f"phases[{i}]") for i, p in enumerate(main))
         on_failure = tuple(self.phase(p, f"on_failure[{i}]") for i, p in enumerate(compensation))
         self.fields(op)
+        check_params(self, op)
+        Flow(self, phases, on_failure).check()
         return replace(op, phases=phases, on_failure=on_failure)
 
     def fields(self, op: Op) -> None:

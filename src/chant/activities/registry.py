@@ -27,6 +27,7 @@ from chant.profiles import DEFAULT_PROFILE
 if TYPE_CHECKING:
     from chant.config import Config
     from chant.planned import Timing
+    from chant.shapes import Shape
 
 
 class ProjectContext(NamedTuple):
@@ -147,6 +148,21 @@ class ActivityDef:
                 parameters=[p for n, p in signature.parameters.items() if n != "ctx"]
             )
         return signature
+
+    @functools.cached_property
+    def result(self) -> Shape:
+        """The shape of what the activity returns (``chant.shapes``): a built-in's as
+        declared in ``BUILTIN_RESULTS``, a function's from its return annotation,
+        ``"any"`` for an activity that cannot be loaded. The build checks each
+        ``out(step, path)`` against it."""
+        from chant.shapes import ANY, shape_of_function
+
+        if self.fn is None:  # a built-in (a target), or a broken entry point
+            from chant.builders import BUILTIN_RESULTS
+
+            found: Shape = BUILTIN_RESULTS.get(self.name, ANY) if self.broken is None else ANY
+            return found
+        return shape_of_function(self.fn)
 
     def check_args(self, args: Mapping[str, object]) -> str | None:
         """Why ``args`` cannot call this activity (missing or unknown), or None."""
