@@ -229,3 +229,19 @@ def test_the_temporal_tutorial_page_prints_what_it_shows(tmp_path: Path) -> None
                 check=False,
             )
     assert pid is None or wait_gone(pid, 15), "the tutorial's dev server outlived the test"
+
+
+def test_the_passing_data_guide_prints_what_it_shows(tmp_path: Path) -> None:
+    # The guide's sessions run in a copy of examples/passing-data, in the order shown:
+    # each release sees what the ones before it deployed.
+    tutorial = Tutorial(tmp_path, free_port())
+    tutorial.cwd.rmdir()
+    shutil.copytree(
+        ROOT / "examples" / "passing-data",
+        tutorial.cwd,
+        ignore=shutil.ignore_patterns(".deployed", "__pycache__"),
+    )
+    tutorial.run_page("how-to/pass-data.md")
+    assert (tutorial.cwd / ".deployed" / "prod").read_text() == (
+        "registry.example.com/shop:1.5.0\n"
+    )

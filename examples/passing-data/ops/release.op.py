@@ -45,7 +45,8 @@ release = Op(
             "Roll back",
             [
                 shell(
-                    f"sh bin/deployctl deploy {param('env')} {out('previous', 'stdout')}",
+                    f"sh bin/deployctl deploy {param('env')} {out('previous', 'stdout')}"
+                    f" {param('replicas')}",
                     id="rollback",
                 ),
             ],
