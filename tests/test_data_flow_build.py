@@ -113,12 +113,14 @@ def test_parameter_declarations_are_checked(make_project: MakeProject, chant_pro
             f'{p("size")}: op "p": parameter "size": choice must be an integer, got "2"',
             f'{p("tags")}: op "p": parameter "tags": default "c" is not one of "a", "b"',
             f'{p("force")}: op "p": parameter "force": help must be a string, got int 3',
-            f'{op}: op "p": schedule_params: the Op has no parameter "evn"',
-            '  hint: did you mean "env"?',
-            f'{op}: op "p": schedule_params "count": must be an integer, got 2.5',
-            f'{op}: op "p": the schedule runs the Op without a value for required parameters '
-            '"zone", "size", "force", "version"',
-            "  hint: give them in schedule_params={NAME: value}, or give them defaults",
+            f'{op}: op "p": schedule_params: unknown parameter "evn" (did you mean "env"?); '
+            'parameter "count" must be an integer, got 2.5; missing required parameter "zone"; '
+            'missing required parameter "size"; missing required parameter "force"; missing '
+            'required parameter "version"',
+            "  hint: Op(schedule_params=…) gives its scheduled runs their values; its "
+            'parameters: env (str, default "dev"), count (int, default "3"), zone (str, '
+            'required), size (int, required), tags (list, default ["a", "c"]), force (bool, '
+            "required), version (str, required)",
             "",
         ]
     )
@@ -132,6 +134,8 @@ def test_schedule_params_without_a_schedule_and_params_not_a_dict(
     a = Op(name="a", params={"env": Param(str)}, schedule_params={"env": "prod"},
            phases=[phase("Prepare", [shell("touch ran.marker")])])
     b = Op(name="b", params=["env"], phases=[phase("Prepare", [shell("touch ran.marker")])])
+    c = Op(name="c", schedule_params={"env": "prod"}, schedule="every 1h",
+           phases=[phase("Prepare", [shell("touch ran.marker")])])
     """
     root = project(make_project, source)
     assert rejected(chant_proc, root, "build") == "\n".join(
@@ -141,6 +145,10 @@ def test_schedule_params_without_a_schedule_and_params_not_a_dict(
             f'{at(source, "b = Op")}: op "b": params must be a dict of name to Param(...), '
             "got list ['env']",
             '  hint: write params={"version": Param(str, help="image tag")}',
+            f'{at(source, "c = Op")}: op "c": schedule_params: unknown parameter "env" (the '
+            "Op has no parameters)",
+            "  hint: Op(schedule_params=…) gives its scheduled runs their values; its "
+            "parameters: none",
             "",
         ]
     )
@@ -156,9 +164,10 @@ def test_a_schedule_missing_several_required_params_names_each(
     """
     root = project(make_project, source)
     assert rejected(chant_proc, root, "build") == (
-        f'{at(source, "a = Op")}: op "a": the schedule runs the Op without a value for '
-        'required parameters "v", "env"\n'
-        "  hint: give them in schedule_params={NAME: value}, or give them defaults\n"
+        f'{at(source, "a = Op")}: op "a": schedule_params: missing required parameter "v"; '
+        'missing required parameter "env"\n'
+        "  hint: Op(schedule_params=…) gives its scheduled runs their values; its parameters: "
+        "v (str, required), env (str, required), n (int, default 1)\n"
     )
 
 

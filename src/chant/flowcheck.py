@@ -100,6 +100,10 @@ def _param(r: Resolver, what: str, param: Param, where_: str | None) -> None:
 
 
 def _schedule_params(r: Resolver, op: Op, declared: Mapping[str, object]) -> None:
+    """The values ``schedule_params`` gives: one problem listing what does not fit, as
+    ``chant schedule apply`` words it."""
+    import json
+
     from chant.params import value_problem
 
     given = op.schedule_params
@@ -116,38 +120,38 @@ def _schedule_params(r: Resolver, op: Op, declared: Mapping[str, object]) -> Non
             op.origin,
             hint="add schedule=... or remove schedule_params (a run takes NAME=value)",
         )
-    names = sorted(str(n) for n in declared)
-    for name, value in given.items():
-        param = declared.get(name)
-        if not isinstance(param, Param):
-            if name not in declared:
-                r.problem(
-                    f"schedule_params: the Op has no parameter {label(name)}",
-                    op.origin,
-                    hint=suggest(str(name), names),
-                )
-            continue
-        why = value_problem(param, value)
-        if why:
-            r.problem(f'schedule_params "{name}": {why}', op.origin)
-    if op.schedule is not None:
-        missing = [
-            f'"{n}"'
-            for n, p in declared.items()
-            if isinstance(n, str)
-            and PARAM_NAME.fullmatch(n)
-            and isinstance(p, Param)
-            and param_type_name(p.type) is not None
-            and p.required
-            and n not in given
-        ]
-        if missing:
-            r.problem(
-                f"the schedule runs the Op without a value for required parameter"
-                f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
-                op.origin,
-                hint="give them in schedule_params={NAME: value}, or give them defaults",
-            )
+    params = {
+        n: p
+        for n, p in declared.items()
+        if isinstance(n, str)
+        and PARAM_NAME.fullmatch(n)
+        and isinstance(p, Param)
+        and param_type_name(p.type)
+    }
+    wrong = []
+    for name in given:
+        if name not in declared:
+            hint = did_you_mean(str(name), list(params)) if params else "the Op has no parameters"
+            wrong.append(f"unknown parameter {label(name)}" + (f" ({hint})" if hint else ""))
+    for name, param in params.items():
+        if name in given:
+            why = value_problem(param, given[name])
+            if why:
+                wrong.append(f'parameter "{name}" {why}')
+        elif param.required and op.schedule is not None:
+            wrong.append(f'missing required parameter "{name}"')
+    if wrong:
+        listed = ", ".join(
+            f"{n} ({p.type_name}, "
+            + ("required)" if p.required else f"default {json.dumps(p.default, default=str)})")
+            for n, p in params.items()
+        )
+        r.problem(
+            "schedule_params: " + "; ".join(wrong),
+            op.origin,
+            hint="Op(schedule_params=…) gives its scheduled runs their values; its "
+            f"parameters: {listed or 'none'}",
+        )
 
 
 class Placed(NamedTuple):
