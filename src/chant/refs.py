@@ -26,7 +26,6 @@ I/O, so Temporal's workflow sandbox can import it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -35,7 +34,8 @@ from chant.jsontypes import JSON
 
 OPEN = "\ue000chant"
 CLOSE = "\ue001"
-_MARK = re.compile("\ue000chant(.*?)\ue001", re.S)
+_MARK = "\ue000chant(.*?)\ue001"
+"""A marker's pattern; ``re`` is imported only for a string that holds one."""
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=", "in")
 _REF_KEYS = {
     "$param": frozenset({"$param"}),
@@ -265,12 +265,13 @@ def to_ir(value: Any) -> Any:
 
 def _format(text_: str) -> JSON:
     import json
+    import re
 
     from chant.ir import Secret
 
     parts: list[Any] = []
     at = 0
-    for found in _MARK.finditer(text_):
+    for found in re.finditer(_MARK, text_, re.S):
         if found.start() > at:
             parts.append(text_[at : found.start()])
         data = json.loads(found.group(1))
