@@ -262,12 +262,7 @@ class _Executor(LocalExecutor):
         run_id: str,
     ) -> None:
         super().__init__(
-            registry,
-            sinks=sinks,
-            secrets=secrets,
-            params=params,
-            sleep=clock.sleep,
-            run_id=run_id,
+            registry, sinks=sinks, secrets=secrets, params=params, sleep=clock.sleep, run_id=run_id
         )
         self.gates, self.strict, self.fake_clock = gates, strict, clock
         self.clock, self.now = clock.monotonic, clock.iso
