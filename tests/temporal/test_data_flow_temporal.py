@@ -246,13 +246,14 @@ op = Op(
     async def start() -> None:
         from chant.project import load_project
         from chant.temporal import runner
+        from chant.temporal.workflow import workflow_input
 
         op = load_project(root).ops[name]
         client = await Client.connect(temporal_server.address, namespace=temporal_server.namespace)
         # Values handed over without the default: the workflow fills it in.
         await client.start_workflow(
             "ChantOp",
-            runner.workflow_input(op, {"note": "two words"}),
+            workflow_input(op, {"note": "two words"}),
             id=workflow_id(root, name),
             task_queue=queue,
             search_attributes=runner.search_attributes(op, project_id(root)),

@@ -50,6 +50,7 @@ from chant.temporal.workflow import (
     LEFT_OUT,
     OP_KEY,
     WORKFLOW_NAME,
+    workflow_input,
 )
 
 PROJECT_KEY = SearchAttributeKey.for_keyword("ChantProject")
@@ -90,15 +91,6 @@ PARAMS_MEMO = "chant_params"
 PARAMS_MEMO_LIMIT = 16 * 1024
 """Bytes of JSON the values may take in the memo (every row ``chant history`` lists
 carries its memo); bigger values are left out of it (the input has them)."""
-
-
-def workflow_input(op: Op, params: Mapping[str, JSON] | None = None) -> dict[str, JSON]:
-    """The interpreter workflow's input: ``{"op": IR}``, with ``"params"`` when there are
-    values (so the input of an Op without parameters is what it always was)."""
-    data: dict[str, JSON] = {"op": op.to_dict()}
-    if params:
-        data["params"] = dict(params)
-    return data
 
 
 def params_memo(params: Mapping[str, JSON] | None) -> dict[str, JSON]:

@@ -62,9 +62,13 @@ from chant.temporal.runner import (
     params_memo,
     search_attributes,
     workflow_id,
+)
+from chant.temporal.workflow import (
+    WORKFLOW_NAME,
+    complete_params,
+    param_problems,
     workflow_input,
 )
-from chant.temporal.workflow import WORKFLOW_NAME, complete_params, param_problems
 
 MEMO_KEY = "chant_schedule"
 """The action's memo entry holding the spec text and the fingerprint."""

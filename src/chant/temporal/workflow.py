@@ -122,6 +122,15 @@ def outcome_entries(outcomes: Mapping[str, JSON]) -> list[str]:
     return entries
 
 
+def workflow_input(op: Op, params: Mapping[str, JSON] | None = None) -> dict[str, JSON]:
+    """This workflow's input: ``{"op": IR}``, with ``"params"`` when there are values
+    (so the input of an Op without parameters is what it always was)."""
+    data: dict[str, JSON] = {"op": op.to_dict()}
+    if params:
+        data["params"] = dict(params)
+    return data
+
+
 def param_problems(op: Op, values: Mapping[str, JSON]) -> list[str]:
     """What keeps ``values`` from being a run's parameter values for ``op``: names it does
     not declare, required ones missing, values of the wrong type or outside the choices.
@@ -150,6 +159,29 @@ def complete_params(op: Op, values: Mapping[str, JSON]) -> dict[str, JSON]:
         value = values.get(name, param.default)
         done[name] = list(value) if isinstance(value, tuple) else value
     return done
+
+
+def _read_input(data: RawValue) -> tuple[Op, dict[str, JSON]]:
+    """The Op and the parameter values of the workflow's input; ``InvalidOpError`` (an
+    ``ApplicationError``) for input that is not ``{"op": IR, "params": {…}}``."""
+    try:
+        decoded = workflow.payload_converter().from_payload(data.payload)
+        if not isinstance(decoded, dict) or set(decoded) not in ({"op"}, {"op", "params"}):
+            raise IRError(
+                'the input must be {"op": <the IR of chant build>} (with "params": '
+                "{NAME: value} for an Op with parameters)"
+            )
+        op = Op.from_dict(decoded["op"])
+        given = decoded.get("params", {})
+        if not isinstance(given, dict):
+            raise IRError(f'"params" must be an object of NAME: value, got {given!r:.60}')
+    except Exception as exc:  # anything the input can be: JSON, not JSON, no input
+        raise ApplicationError(
+            f"the Op handed to this workflow is not valid IR: {exc}",
+            type=ErrorType.INVALID_OP.value,
+            non_retryable=True,
+        ) from exc
+    return op, given
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -193,23 +225,7 @@ class ChantOpWorkflow:
             ) from exc
 
     async def _run(self, data: RawValue) -> dict[str, Any]:
-        try:
-            decoded = workflow.payload_converter().from_payload(data.payload)
-            if not isinstance(decoded, dict) or set(decoded) not in ({"op"}, {"op", "params"}):
-                raise IRError(
-                    'the input must be {"op": <the IR of chant build>} (with "params": '
-                    "{NAME: value} for an Op with parameters)"
-                )
-            op = Op.from_dict(decoded["op"])
-            given = decoded.get("params", {})
-            if not isinstance(given, dict):
-                raise IRError(f'"params" must be an object of NAME: value, got {given!r:.60}')
-        except Exception as exc:  # anything the input can be: JSON, not JSON, no input
-            raise ApplicationError(
-                f"the Op handed to this workflow is not valid IR: {exc}",
-                type=ErrorType.INVALID_OP.value,
-                non_retryable=True,
-            ) from exc
+        op, given = _read_input(data)
         problems = check_ir(op)
         if problems:
             raise ApplicationError(
