@@ -4,6 +4,7 @@
 
     ChantError                      exit_code INVALID (2) unless a subclass says otherwise
     ├── UsageError                  bad command-line use (e.g. --local with --temporal)
+    │   └── ParamError              an Op's parameter values do not fit (chant.params)
     ├── ConfigError                 chant.toml is unreadable or holds unknown keys
     │   └── ConfigErrors            several of those, reported together
     ├── ValidationError             Problems found loading the project (import errors too)
