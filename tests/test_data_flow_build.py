@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, Literal, NotRequired, Optional, TypedDict
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chant.activities.registry import BUILTINS, ActivityDef
 from chant.builders import BUILTIN_RESULTS
-from chant.ir import Op, Param
+from chant.ir import IRError, Op, Param
 from chant.plan import check_ir
 from chant.refs import param
 from chant.shapes import (
@@ -779,3 +781,51 @@ def test_only_references_and_conditions_are_conditions(value: object) -> None:
     assert form_problems(value, True) == [
         f"when must be a condition or a reference, got {type(value).__name__} {json.dumps(value)}"
     ]
+
+
+JSON_KEYS = ["$param", "$out", "$outcome", "$format", "$cmp", "$and", "$or", "$not", "$lit"]
+JSON_KEYS += ["$secret", "path", "default", "left", "right", "x"]
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(JSON_KEYS), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(when=junk, args=st.dictionaries(st.sampled_from(["cmd", "a"]), junk, max_size=2))
+def test_check_ir_of_any_when_and_arguments_never_raises(when: Any, args: Any) -> None:
+    data = {
+        "schema_version": 1,
+        "name": "fuzz",
+        "params": {"env": {"type": "str", "default": "a", "choices": ["a", "b"]}},
+        "phases": [
+            {"name": "A", "steps": [{"kind": "activity", "fn": "shell", "id": "s", "args": {}}]},
+            {
+                "name": "B",
+                "when": when,
+                "steps": [{"kind": "activity", "fn": "shell", "args": args, "when": when}],
+            },
+        ],
+    }
+    try:
+        op = Op.from_dict(data)
+    except IRError:
+        return
+    check_ir(op)  # returns problems; never raises
+
+
+def test_a_condition_nested_too_deeply_is_one_problem() -> None:
+    node: Any = {"$param": "env"}
+    for _ in range(200):
+        node = {"$not": node}
+    assert form_problems(node, True) == ["when nests deeper than 64 levels"]
+
+
+def test_a_return_annotation_that_is_no_type_lets_any_path_through() -> None:
+    def odd() -> None:
+        raise NotImplementedError
+
+    odd.__annotations__["return"] = [1]  # unhashable
+    assert shape_of_function(odd) == ANY

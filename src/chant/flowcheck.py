@@ -6,7 +6,7 @@ problem is appended with the declaring object's ``file:line``, none raised."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chant.ir import ActivityStep, GateStep, Op, Outcome, Param, Phase, Step, param_type_name
@@ -102,8 +102,6 @@ def _param(r: Resolver, what: str, param: Param, where_: str | None) -> None:
 def _schedule_params(r: Resolver, op: Op, declared: Mapping[str, object]) -> None:
     """The values ``schedule_params`` gives: one problem listing what does not fit, as
     ``chant schedule apply`` words it."""
-    import json
-
     from chant.params import value_problem
 
     given = op.schedule_params
@@ -141,6 +139,8 @@ def _schedule_params(r: Resolver, op: Op, declared: Mapping[str, object]) -> Non
         elif param.required and op.schedule is not None:
             wrong.append(f'missing required parameter "{name}"')
     if wrong:
+        import json  # only for the hint: a run without problems loads no json
+
         listed = ", ".join(
             f"{n} ({p.type_name}, "
             + ("required)" if p.required else f"default {json.dumps(p.default, default=str)})")
@@ -245,7 +245,10 @@ class Flow:
     def ref(self, ref: Mapping[str, JSON], what: str, here: Placed, origin: str | None) -> None:
         kind = ref_kind(ref)
         name = str(ref[kind]) if kind else ""
-        shown_ = written(ref)
+
+        def said() -> str:  # only for a problem: written() loads json
+            return f"{what}: {written(ref)}"
+
         if kind == "$param":
             if name not in self.params:
                 hint = (
@@ -253,40 +256,38 @@ class Flow:
                     if self.params
                     else f'declare it: Op(..., params={{"{name}": Param(str)}})'
                 )
-                self.r.problem(f'{what}: {shown_}: the Op has no parameter "{name}"', origin, hint)
+                self.r.problem(f'{said()}: the Op has no parameter "{name}"', origin, hint)
         elif kind == "$out":
             target = self.steps.get(name)
             if target is None:
                 self.r.problem(
-                    f'{what}: {shown_}: no step has id "{name}"',
+                    f'{said()}: no step has id "{name}"',
                     origin,
                     hint=suggest(name, list(self.steps)),
                 )
                 return
             why = self.unseen(target, here)
             if why:
-                self.r.problem(f"{what}: {shown_}: {why}", origin, hint=ORDER_HINT)
+                self.r.problem(f"{said()}: {why}", origin, hint=ORDER_HINT)
                 return
             path = ref.get("path")
             if isinstance(path, str) and is_dot_path(path):
-                self.path(target, path, f"{what}: {shown_}", origin)
+                self.path(target, path, said, origin)
         elif kind == "$outcome":
             publishers = self.publishers.get(name)
             if not publishers:
                 hint = did_you_mean(name, sorted(self.publishers)) or (
                     f'publish it from an earlier step with outcome="{name}"'
                 )
-                self.r.problem(
-                    f'{what}: {shown_}: no step publishes outcome "{name}"', origin, hint
-                )
+                self.r.problem(f'{said()}: no step publishes outcome "{name}"', origin, hint)
                 return
             reasons = [self.unseen(p, here) for p in publishers]
             if all(reasons):
                 first = publishers[0]
                 self.r.problem(
-                    f'{what}: {shown_}: only step "{first.id}" publishes it, and {reasons[0]}'
+                    f'{said()}: only step "{first.id}" publishes it, and {reasons[0]}'
                     if len(publishers) == 1
-                    else f"{what}: {shown_}: each step publishing it comes after this one "
+                    else f"{said()}: each step publishing it comes after this one "
                     f'(step "{first.id}": {reasons[0]})',
                     origin,
                     hint=ORDER_HINT,
@@ -312,7 +313,7 @@ class Flow:
             return f"{step} runs alongside it in parallel phase {here.phase_name}"
         return later if target.at > here.at else None
 
-    def path(self, target: Placed, path: str, what: str, origin: str | None) -> None:
+    def path(self, target: Placed, path: str, said: Callable[[], str], origin: str | None) -> None:
         step = target.step
         if isinstance(step, GateStep):
             shape: Shape | None = GATE_RESULT
@@ -328,7 +329,7 @@ class Flow:
         if found:
             why, close = found
             hint = "did you mean " + " or ".join(f'"{c}"' for c in close) + "?" if close else None
-            self.r.problem(f"{what}: {owner} {why}", origin, hint)
+            self.r.problem(f"{said()}: {owner} {why}", origin, hint)
 
     def comparison(self, node: Mapping[str, JSON], what: str, origin: str | None) -> None:
         op, left, right = node.get("$cmp"), node.get("left"), node.get("right")

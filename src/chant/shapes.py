@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 from chant.jsontypes import JSON
-from chant.names import CONTROL, close_matches
+from chant.names import CONTROL, MAX_ARGS_DEPTH, close_matches
 from chant.refs import CMP_OPS, OPEN, is_format, ref_kind, text, to_ir
 
 Shape: TypeAlias = str | list["Shape"] | dict[str, "Shape"]
@@ -55,7 +55,10 @@ def shape_of_function(fn: object) -> Shape:
         hints = typing.get_type_hints(fn)
     except Exception:  # a name the annotation uses cannot be resolved: anything goes
         return ANY
-    return shape_of(hints["return"]) if "return" in hints else ANY
+    try:
+        return shape_of(hints["return"]) if "return" in hints else ANY
+    except Exception:  # an annotation that is no type at all (unhashable, say)
+        return ANY
 
 
 def shape_of(annotation: object, depth: int = 0) -> Shape:
@@ -204,7 +207,7 @@ def form_problems(node: object, in_when: bool = False) -> list[str]:
 
 
 def _args(node: object, found: list[str], depth: int) -> None:
-    if depth > 64:
+    if depth > MAX_ARGS_DEPTH:
         return  # reported by the argument check
     if isinstance(node, Mapping):
         if _FORMS & set(node):
@@ -236,8 +239,11 @@ def _format(node: Mapping[str, Any], found: list[str]) -> None:
             found.append(f"$format part {_json(part)} must be a string, a reference or a secret")
 
 
-def _condition(node: object, found: list[str]) -> None:
+def _condition(node: object, found: list[str], depth: int = 0) -> None:
     """``node`` where a condition goes: ``when``, or inside ``$and``/``$or``/``$not``."""
+    if depth > MAX_ARGS_DEPTH:
+        found.append(f"when nests deeper than {MAX_ARGS_DEPTH} levels")
+        return
     name = secret_name(node)
     if name is not None:
         found.append(_secret_problem(name))
@@ -267,18 +273,21 @@ def _condition(node: object, found: list[str]) -> None:
             if side not in node:
                 found.append(f"$cmp {_json(op)} has no {side} side")
             else:
-                _operand(node[side], found)
+                _operand(node[side], found, depth + 1)
     elif key == "$not":
-        _condition(node["$not"], found)
+        _condition(node["$not"], found, depth + 1)
     elif not isinstance(node[key], list) or not node[key]:
         found.append(f"{key} must be a non-empty list of conditions, got {_json(node[key])}")
     else:
         for item in node[key]:
-            _condition(item, found)
+            _condition(item, found, depth + 1)
 
 
-def _operand(node: object, found: list[str]) -> None:
+def _operand(node: object, found: list[str], depth: int) -> None:
     """One side of a comparison: a reference, a literal, or a condition."""
+    if depth > MAX_ARGS_DEPTH:
+        found.append(f"when nests deeper than {MAX_ARGS_DEPTH} levels")
+        return
     name = secret_name(node)
     if name is not None:
         found.append(_secret_problem(name))
@@ -291,7 +300,7 @@ def _operand(node: object, found: list[str]) -> None:
         if set(node) == {"$lit"}:
             return
         if is_condition(node):
-            _condition(node, found)
+            _condition(node, found, depth + 1)
         elif "$format" in node:
             found.append(
                 f"a condition cannot compare a $format ({shown_value(node)}); compare the "
@@ -301,10 +310,10 @@ def _operand(node: object, found: list[str]) -> None:
             found.append(ref_problem(node) or f"malformed reference {_json(node)}")
         else:
             for value in node.values():
-                _operand(value, found)
+                _operand(value, found, depth + 1)
     elif isinstance(node, list | tuple):
         for value in node:
-            _operand(value, found)
+            _operand(value, found, depth + 1)
 
 
 def _secret_problem(name: str) -> str:
