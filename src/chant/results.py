@@ -99,6 +99,9 @@ class RunResult:
     steps: tuple[StepResult, ...]
     failed_step: str | None = None
     error: Mapping[str, str] | None = None
+    params: JSONObject | None = None
+    """The parameter values the run had (defaults filled in); ``{}`` for an Op without
+    parameters, None in a record made before parameters existed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))
@@ -113,6 +116,7 @@ class RunResult:
             "duration_ms": self.duration_ms,
             "failed_step": self.failed_step,
             "error": dict(self.error) if self.error else None,
+            "params": dict(self.params) if self.params is not None else None,
             "steps": [s.to_dict() for s in self.steps],
         }
 

@@ -102,7 +102,10 @@ class Walker:
         )
         started = self.clock()
         self._emit(
-            EventType.RUN_STARTED, mode=self.mode, steps=sum(len(p.steps) for p in plan.phases)
+            EventType.RUN_STARTED,
+            mode=self.mode,
+            steps=sum(len(p.steps) for p in plan.phases),
+            params=dict(self.scope.params),
         )
         failed: Record | None = None
         for phase in plan.phases:
@@ -162,6 +165,7 @@ class Walker:
             failed_step=failed_step,
             error=mask.fields(error) if error else None,
             steps=tuple(self._step_result(r, mask) for r in self._records.values()),
+            params=dict(self.scope.params),
         )
 
     @staticmethod
