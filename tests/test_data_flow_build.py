@@ -829,3 +829,27 @@ def test_a_return_annotation_that_is_no_type_lets_any_path_through() -> None:
 
     odd.__annotations__["return"] = [1]  # unhashable
     assert shape_of_function(odd) == ANY
+
+
+def test_an_outcome_published_only_by_later_steps_names_the_first() -> None:
+    from chant import Op as DeclaredOp
+    from chant import outcome, phase, shell
+    from chant.errors import Problem
+    from chant.names import where
+    from chant.plan import resolve_op
+
+    op = DeclaredOp(
+        name="o",
+        phases=[
+            phase("A", [shell(f"echo {outcome('Tag')}", id="use")]),
+            phase("B", [shell("a", id="b1", outcome="Tag"), shell("b", id="b2", outcome="Tag")]),
+            phase("C", [shell(f"echo {outcome('Tag')}", id="fine")]),
+        ],
+    )
+    problems: list[Problem] = []
+    resolve_op(op, profiles={}, activities={"shell": "fast_idempotent"}, problems=problems)
+    b1 = where(op.phases[1].steps[0].origin)
+    assert [p.message for p in problems] == [
+        'op "o": step "use": outcome("Tag"): none of the 2 steps publishing it runs before '
+        f'this one (step "b1": step "b1" comes later (declared at {b1}))'
+    ]

@@ -196,16 +196,17 @@ class Flow:
         params = resolver.op.params
         self.params: Mapping[str, object] = params if isinstance(params, Mapping) else {}
 
-    def placed(self, only: int | None = None, phase_at: int | None = None) -> Iterator[Placed]:
-        """Every step in order (or those of phase ``phase_at`` of group ``only``)."""
+    def placed(self) -> Iterator[Placed]:
+        """Every step, in the order the Op declares them."""
         for group, phases in enumerate(self.groups):
             for p, phase in enumerate(phases):
-                if only is not None and (group, p) != (only, phase_at):
-                    continue
-                for i, step in enumerate(phase.steps):
-                    if isinstance(step, ActivityStep | GateStep) and isinstance(step.id, str):
-                        name = label(phase.name)
-                        yield Placed(step.id, step, group, p, i, name, phase.parallel is True)
+                yield from self.of_phase(group, p, phase)
+
+    def of_phase(self, group: int, p: int, phase: Phase) -> Iterator[Placed]:
+        name, parallel = label(phase.name), phase.parallel is True
+        for i, step in enumerate(phase.steps):
+            if isinstance(step, ActivityStep | GateStep) and isinstance(step.id, str):
+                yield Placed(step.id, step, group, p, i, name, parallel)
 
     def check(self) -> None:
         for group, phases in enumerate(self.groups):
@@ -213,7 +214,7 @@ class Flow:
                 if phase.when is not None:
                     here = Placed("", None, group, p, -1, label(phase.name), False)
                     self.when(phase.when, f"phase {label(phase.name)}", here, phase.origin)
-                for placed in self.placed(group, p):
+                for placed in self.of_phase(group, p, phase):
                     self.step(placed)
 
     def step(self, placed: Placed) -> None:
@@ -287,8 +288,8 @@ class Flow:
                 self.r.problem(
                     f'{said()}: only step "{first.id}" publishes it, and {reasons[0]}'
                     if len(publishers) == 1
-                    else f"{said()}: each step publishing it comes after this one "
-                    f'(step "{first.id}": {reasons[0]})',
+                    else f"{said()}: none of the {len(publishers)} steps publishing it runs "
+                    f'before this one (step "{first.id}": {reasons[0]})',
                     origin,
                     hint=ORDER_HINT,
                 )
