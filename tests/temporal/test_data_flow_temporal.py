@@ -270,7 +270,7 @@ op = Op(
     assert status["params"] == {"pause": 30, "note": "two words"}
     text = chant_subprocess("status", name, cwd=root).out.splitlines()
     assert text[2:] == [
-        "  param    note=two words",
+        '  param    note="two words"',
         "  param    pause=30",
         "  phase    Wait",
         "  step     never (shell): skipped: condition false: pause > 100 (pause is 30)",
@@ -353,24 +353,23 @@ BAD_PARAMS: list[tuple[str, Any, str]] = [
         "unknown and missing",
         {"op": PARAM_IR, "params": {"verison": "1"}},
         DOES_NOT_FIT
-        + 'unknown parameter "verison" (did you mean "version"?); '
+        + 'params["verison"]: unknown parameter; did you mean "version"?; '
         + 'missing required parameter "version"',
     ),
     (
         "wrong type",
         {"op": PARAM_IR, "params": {"version": "1", "replicas": "3"}},
-        DOES_NOT_FIT + 'parameter "replicas" must be an integer, got "3"',
+        DOES_NOT_FIT + 'params["replicas"]: must be an integer, got "3"',
     ),
     (
         "not a choice",
         {"op": PARAM_IR, "params": {"version": "1", "env": "qa"}},
-        DOES_NOT_FIT + 'parameter "env" "qa" is not one of "staging", "prod"',
+        DOES_NOT_FIT + 'params["env"]: "qa" is not one of "staging", "prod"',
     ),
     (
         "params not an object",
         {"op": PARAM_IR, "params": ["version=1"]},
-        "the Op handed to this workflow is not valid IR: "
-        "\"params\" must be an object of NAME: value, got ['version=1']",
+        DOES_NOT_FIT + 'params must be a mapping of parameter names to values, got ["version=1"]',
     ),
     (
         "another key",

@@ -59,11 +59,11 @@ def _status(args: argparse.Namespace) -> int:
         f"run {status['run_id']})"
     )
     _out(f"  started  {start:%Y-%m-%d %H:%M:%S} UTC")
-    from chant.render.text import outcome_text
+    from chant.params import as_text
 
     # By name: Temporal's JSON keeps an object's keys sorted (the declared order is lost).
     for name, value in sorted(status.get("params", {}).items()):
-        _out(f"  param    {name}={outcome_text(value)}")
+        _out(f"  param    {name}={as_text(value)}")  # as `chant run` takes it
     if status.get("note"):
         _out(f"  note     {status['note']}")
     if status.get("phase"):
@@ -82,6 +82,8 @@ def _status(args: argparse.Namespace) -> int:
     for a in status["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
         _out(f'  approved "{a["signal"]}" by {a.get("approver") or "(unnamed)"} at {a["at"]}{note}')
+    from chant.render.text import outcome_text
+
     for name, value in status["outcomes"].items():
         _out(f"  outcome  {name}={outcome_text(value)}")  # as the run printed it
     return ExitCode.OK
@@ -115,18 +117,16 @@ VALUE_SHOWN = 40
 
 
 def params_text(params: dict[str, Any]) -> str:
-    """``env=prod targets=["a","b"] version=1.5``: a run's parameter values on one line,
-    by name; a string is quoted (as JSON) when it is empty or holds a space, a value
-    longer than ``VALUE_SHOWN`` is cut."""
+    """``env=prod targets=a,b version=1.5``: a run's parameter values on one line, by
+    name, each as ``chant run`` takes it (``chant.params.as_text``); a value longer than
+    ``VALUE_SHOWN`` is cut."""
     if "$left_out" in params:
         return f"(not listed: {params['$left_out']}; `chant status` shows the latest run's)"
+    from chant.params import as_text
+
     parts = []
     for name, value in sorted(params.items()):
-        text = (
-            value
-            if isinstance(value, str) and value and not any(c.isspace() for c in value)
-            else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        )
+        text = as_text(value)
         if len(text) > VALUE_SHOWN:
             text = text[: VALUE_SHOWN - 1] + "…"
         parts.append(f"{name}={text}")

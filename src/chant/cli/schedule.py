@@ -38,10 +38,9 @@ def execute(args: argparse.Namespace) -> int:
     with translated(profile):
         if args.action == "apply":
             from chant.project import load_project
-            from chant.temporal.schedules import check_params
 
-            ops = load_project().ops  # every Op must be valid before anything changes
-            check_params(ops)  # and its schedule's values too, before connecting
+            # Every Op must be valid, its schedule_params too, before anything changes.
+            ops = load_project().ops
             return asyncio.run(_apply(config, profile, ops))
         if args.action == "list":
             return asyncio.run(_list(config, profile, as_json=args.as_json))

@@ -110,10 +110,12 @@ def with_defaults(op: Op, params: Mapping[str, JSON] | None) -> dict[str, JSON]:
     """``params`` with the Op's defaults for the parameters they leave out (the memo
     and ``chant status`` then show every value the run has). Values that do not fit
     are left as they are: the workflow refuses them, naming what is wrong."""
-    from chant.temporal.workflow import complete_params, param_problems
+    from chant.params import ParamError, check
 
-    given = dict(params or {})
-    return given if param_problems(op, given) else complete_params(op, given)
+    try:
+        return check(op, params or {})
+    except ParamError:
+        return dict(params or {})
 
 
 def check_payload_size(op: Op, params: Mapping[str, JSON] | None = None) -> None:

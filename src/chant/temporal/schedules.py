@@ -9,9 +9,9 @@ runs are found by their ``ChantOp`` and ``ChantProject`` search attributes, as
 ``chant history`` does, not by id. A project sees and changes only its own Schedules.
 
 An Op with parameters runs with ``Op.schedule_params``, its defaults filling in the
-rest: ``apply`` checks them first (a value missing, unknown, of the wrong type or
-outside the choices fails it, naming the Op's file:line, before any Schedule changes)
-and puts the complete values in the action's input and memo (``chant_params``), so
+rest (checked when the project loads: a value missing, unknown, of the wrong type or
+outside the choices is an error at the Op's file:line, and nothing is applied); ``apply``
+puts the complete values in the action's input and memo (``chant_params``), so
 each scheduled run carries them as a run of ``chant run`` does.
 
 The overlap policy is SKIP: while a run the Schedule started is still open, the next
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -52,9 +51,10 @@ from temporalio.service import RPCError
 
 from chant.config import TemporalProfile
 from chant.cron import parse_schedule
-from chant.errors import Problem, UsageError, ValidationError
+from chant.errors import UsageError
 from chant.ir import JSON, Op
-from chant.names import did_you_mean, where
+from chant.names import did_you_mean
+from chant.params import check
 from chant.temporal.rpc import not_found
 from chant.temporal.runner import (
     PARAMS_MEMO,
@@ -63,12 +63,7 @@ from chant.temporal.runner import (
     search_attributes,
     workflow_id,
 )
-from chant.temporal.workflow import (
-    WORKFLOW_NAME,
-    complete_params,
-    param_problems,
-    workflow_input,
-)
+from chant.temporal.workflow import WORKFLOW_NAME, workflow_input
 
 MEMO_KEY = "chant_schedule"
 """The action's memo entry holding the spec text and the fingerprint."""
@@ -101,36 +96,11 @@ def schedule_spec(text: str) -> ScheduleSpec:
     return ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=seconds))])
 
 
-def check_params(ops: Mapping[str, Op]) -> None:
-    """``ValidationError`` (exit 2) naming each scheduled Op whose ``schedule_params``
-    do not fit its parameters, at the Op's file:line."""
-    problems = []
-    for op in ops.values():
-        if not op.schedule:
-            continue
-        wrong = param_problems(op, op.schedule_params)
-        if wrong:
-            declared = ", ".join(
-                f"{name} ({p.type_name}, "
-                + ("required)" if p.required else f"default {json.dumps(p.default)})")
-                for name, p in op.params.items()
-            )
-            problems.append(
-                Problem(
-                    f'op "{op.name}": schedule_params: ' + "; ".join(wrong),
-                    where(op.origin),
-                    hint="Op(schedule_params=…) gives its scheduled runs their values; its "
-                    f"parameters: {declared or 'none'}",
-                )
-            )
-    if problems:
-        raise ValidationError(problems)
-
-
 def scheduled_params(op: Op) -> dict[str, JSON]:
-    """The parameter values the Op's scheduled runs get: ``schedule_params`` (checked
-    with ``check_params``) with the defaults of the rest."""
-    return complete_params(op, op.schedule_params)
+    """The parameter values the Op's scheduled runs get: ``schedule_params`` with the
+    defaults of the rest. Loading the project checked them (``chant.flowcheck``); for an
+    Op that was not, ``ParamError`` (exit 2) names what does not fit."""
+    return check(op, op.schedule_params, label="schedule_params")
 
 
 def _schedule(op: Op, project: str, queue: str) -> tuple[Schedule, str]:
@@ -201,10 +171,12 @@ async def apply(
     Returns ``(what, schedule id)`` pairs, ``what`` being ``created``, ``updated`` or
     ``unchanged`` for the scheduled Ops (in their order), then ``deleted`` for the
     project's Schedules whose Op is gone or no longer scheduled. Other projects'
-    Schedules are left alone. ``ValidationError`` before any change when an Op's
-    ``schedule_params`` do not fit it.
+    Schedules are left alone. ``ParamError`` before any change when an Op's
+    ``schedule_params`` do not fit it (loading the project checks them first).
     """
-    check_params(ops)
+    for op in ops.values():
+        if op.schedule:
+            scheduled_params(op)
     done: list[tuple[str, str]] = []
     wanted: set[str] = set()
     for op in ops.values():

@@ -38,8 +38,7 @@ from temporalio.exceptions import (
 from chant.errors import ErrorType, IRError
 from chant.events import Event, EventType, StepStatus
 from chant.ir import JSON, Op
-from chant.names import did_you_mean
-from chant.params import value_problem
+from chant.params import ParamError, check
 from chant.plan import check_ir
 from chant.planned import Plan
 from chant.temporal.walker import Gates, TemporalWalker
@@ -131,39 +130,10 @@ def workflow_input(op: Op, params: Mapping[str, JSON] | None = None) -> dict[str
     return data
 
 
-def param_problems(op: Op, values: Mapping[str, JSON]) -> list[str]:
-    """What keeps ``values`` from being a run's parameter values for ``op``: names it does
-    not declare, required ones missing, values of the wrong type or outside the choices.
-    Empty when they fit."""
-    declared = list(op.params)
-    problems = []
-    for name in values:
-        if name not in op.params:
-            hint = did_you_mean(name, declared) if declared else "the Op has no parameters"
-            problems.append(f'unknown parameter "{name}"' + (f" ({hint})" if hint else ""))
-    for name, param in op.params.items():
-        if name in values:
-            why = value_problem(param, values[name])
-            if why:
-                problems.append(f'parameter "{name}" {why}')
-        elif param.required:
-            problems.append(f'missing required parameter "{name}"')
-    return problems
-
-
-def complete_params(op: Op, values: Mapping[str, JSON]) -> dict[str, JSON]:
-    """``values`` (that fit, see ``param_problems``) with the defaults of the parameters
-    they leave out, in the order the Op declares its parameters."""
-    done: dict[str, JSON] = {}
-    for name, param in op.params.items():
-        value = values.get(name, param.default)
-        done[name] = list(value) if isinstance(value, tuple) else value
-    return done
-
-
-def _read_input(data: RawValue) -> tuple[Op, dict[str, JSON]]:
-    """The Op and the parameter values of the workflow's input; ``InvalidOpError`` (an
-    ``ApplicationError``) for input that is not ``{"op": IR, "params": {…}}``."""
+def _read_input(data: RawValue) -> tuple[Op, Any]:
+    """The Op and the parameter values (as given, unchecked) of the workflow's input;
+    ``InvalidOpError`` (an ``ApplicationError``) for input that is not ``{"op": IR,
+    "params": {…}}``."""
     try:
         decoded = workflow.payload_converter().from_payload(data.payload)
         if not isinstance(decoded, dict) or set(decoded) not in ({"op"}, {"op", "params"}):
@@ -172,16 +142,13 @@ def _read_input(data: RawValue) -> tuple[Op, dict[str, JSON]]:
                 "{NAME: value} for an Op with parameters)"
             )
         op = Op.from_dict(decoded["op"])
-        given = decoded.get("params", {})
-        if not isinstance(given, dict):
-            raise IRError(f'"params" must be an object of NAME: value, got {given!r:.60}')
     except Exception as exc:  # anything the input can be: JSON, not JSON, no input
         raise ApplicationError(
             f"the Op handed to this workflow is not valid IR: {exc}",
             type=ErrorType.INVALID_OP.value,
             non_retryable=True,
         ) from exc
-    return op, given
+    return op, decoded.get("params", {})
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -234,15 +201,15 @@ class ChantOpWorkflow:
                 type=ErrorType.INVALID_OP.value,
                 non_retryable=True,
             )
-        wrong = param_problems(op, given)
-        if wrong:
+        try:  # as `chant run` checks them: the values, complete, or every problem
+            self.params = check(op, given)
+        except ParamError as exc:
             raise ApplicationError(
                 f'the parameter values handed to this workflow do not fit Op "{op.name}": '
-                + "; ".join(wrong),
+                + "; ".join(exc.problems),
                 type=ErrorType.INVALID_OP.value,
                 non_retryable=True,
-            )
-        self.params = complete_params(op, given)
+            ) from None
         self.walker = walker = TemporalWalker(
             Plan.of(op),
             sink=self.record,
