@@ -58,6 +58,16 @@ op = Op(
 )
 """
 
+BLOB_OP = """
+from chant import Op, Param, param, phase, shell
+
+op = Op(
+    name="{name}",
+    params={{"blob": Param(str)}},
+    phases=[phase("P", [shell(f"test -n '{{param('blob')}}'")])],
+)
+"""
+
 PLAIN_OP = """
 from chant import Op, phase, shell
 
@@ -174,32 +184,14 @@ def worker_on(
             worker.stop()
 
 
-async def _start_with(
-    server: TemporalServer, root: Path, name: str, queue: str, params: dict[str, Any]
-) -> dict[str, Any]:
-    """Start the Op as ``chant run`` does, with ``params``, and wait for its record."""
-    from chant.project import load_project
-    from chant.temporal import runner
-
-    op = load_project(root).ops[name]
-    client = await Client.connect(server.address, namespace=server.namespace)
-    handle = await runner.start(
-        client, op, project=project_id(root), task_queue=queue, params=params
-    )
-    done: dict[str, Any] = await asyncio.wait_for(handle.result(), 60)
-    return done
-
-
 def test_values_given_reach_the_steps_and_status_and_history_show_them(
-    worker_on: Callable[[str], tuple[Path, str, str]],
-    tmp_path: Path,
-    temporal_server: TemporalServer,
+    op_project: MakeOp, tmp_path: Path
 ) -> None:
-    root, name, queue = worker_on(DATA_FLOW_OP)
-    done = asyncio.run(
-        _start_with(temporal_server, root, name, queue, {"version": "2.5", "env": "prod"})
+    root, name = op_project("given", DATA_FLOW_OP)
+    ran = chant_subprocess(
+        "run", name, "version=2.5", "env=prod", "--temporal", "--json", cwd=root, timeout=120
     )
-    assert done["run"]["ok"] is True
+    assert ran.code == 0, ran.err
     assert lines(tmp_path / "deployed") == ["deploying image:2.5 to prod x2"]
     assert lines(tmp_path / "smoke") == ["smoke"]
     values = {"version": "2.5", "env": "prod", "replicas": 2}  # the default filled in
@@ -285,6 +277,52 @@ op = Op(
         "error": None,
         "reason": "condition false: pause > 100 (pause is 30)",
     }
+
+
+def test_values_that_do_not_fit_are_refused_before_a_run_starts(op_project: MakeOp) -> None:
+    root, name = op_project("refused", DATA_FLOW_OP)
+    ran = chant_subprocess("run", name, "replicas=many", "--temporal", cwd=root)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err.startswith(f'chant: error: op "{name}": replicas=many: must be an integer\n'), (
+        ran.err
+    )
+    never = chant_subprocess("status", name, cwd=root)
+    assert never.code == 2, never.err  # no workflow was started
+    assert f'Op "{name}" has no running workflow' in never.err
+
+
+def test_values_too_big_for_the_memo_are_read_from_the_input_and_too_big_ones_refused(
+    op_project: MakeOp, tmp_path: Path
+) -> None:
+    root, name = op_project("blob", BLOB_OP)
+    (tmp_path / "big.json").write_text(json.dumps({"blob": "x" * 20_000}))
+    ran = chant_subprocess(
+        "run", name, "--params-file", str(tmp_path / "big.json"), "--temporal", cwd=root
+    )
+    assert ran.code == 0, ran.err
+    (row,) = _history(root, name, 1)
+    assert row["params"] == {"$left_out": "the values take 20,011 bytes"}
+    listed = chant_subprocess("history", name, cwd=root).out.splitlines()
+    assert listed[1].endswith(
+        "  (not listed: the values take 20,011 bytes; `chant status` shows the latest run's)"
+    ), listed
+    status = _json(chant_subprocess("status", name, "--json", cwd=root))
+    assert status["params"] == {"blob": "x" * 20_000}
+
+    (tmp_path / "huge.json").write_text(json.dumps({"blob": "x" * 2_200_000}))
+    huge = chant_subprocess(
+        "run", name, "--params-file", str(tmp_path / "huge.json"), "--temporal", cwd=root
+    )
+    assert (huge.code, huge.out) == (2, "")
+    assert huge.err.startswith(
+        f'chant: error: op "{name}": its IR and parameter values take 2,20'
+    ), huge.err
+    assert (
+        "bytes (2.1 MiB), over Temporal's limit of 2,097,152 bytes (2 MiB) for a workflow's "
+        "input\n  hint: split it into smaller Ops, or move large arguments and parameter "
+        "values into files its steps read\n"
+    ) in huge.err
+    assert len(_history(root, name, 1)) == 1  # nothing more started
 
 
 def test_runs_of_an_op_without_parameters_show_none(op_project: MakeOp) -> None:

@@ -130,7 +130,9 @@ def check_payload_size(op: Op, params: Mapping[str, JSON] | None = None) -> None
         raise IRTooLargeError(
             f'op "{op.name}": its {what} {size:,} bytes ({size / 2**20:.1f} MiB), over '
             f"Temporal's limit of {PAYLOAD_LIMIT:,} bytes (2 MiB) for a workflow's input",
-            hint="split it into smaller Ops, or move large arguments into files its steps read",
+            hint="split it into smaller Ops, or move large arguments"
+            + (" and parameter values" if params else "")
+            + " into files its steps read",
         )
 
 
