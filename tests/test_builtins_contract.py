@@ -38,7 +38,7 @@ from chant.builders import (
 from conftest import Ran, write_fake_tools
 
 NAMES = [d.name for d in BUILTINS]
-STEP_OPTIONS = ("profile", "outcome", "id")
+STEP_OPTIONS = ("profile", "outcome", "id", "when")
 
 # What each kind of argument is annotated as: in the builder (what a user may write,
 # secrets included, as the build accepts them) and in the activity (what it receives,
@@ -132,12 +132,12 @@ def test_the_builder_takes_exactly_the_declared_arguments_then_the_step_options(
     name: str,
 ) -> None:
     params = list(inspect.signature(getattr(chant, name)).parameters.values())
-    assert [p.name for p in params[-3:]] == list(STEP_OPTIONS)
-    own = params[:-3]
+    assert [p.name for p in params[-len(STEP_OPTIONS) :]] == list(STEP_OPTIONS)
+    own = params[: -len(STEP_OPTIONS)]
     assert [(p.name, p.default) for p in own] == declared(name)
     assert [p.annotation for p in own] == [annotation(name, p.name, 0) for p in own]
     assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in own)
-    assert all(p.default is None for p in params[-3:])
+    assert all(p.default is None for p in params[-len(STEP_OPTIONS) :])
 
 
 @pytest.mark.parametrize("name", NAMES)

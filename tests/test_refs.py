@@ -11,11 +11,12 @@ import pytest
 from chant import Op, Outcome, Param, out, outcome, param, phase, secret, shell
 from chant.activities.registry import default_registry
 from chant.events import Event, RunResult
+from chant.flow import Scope, evaluate, resolve, why_false
 from chant.ir import Secret
 from chant.local.executor import LocalExecutor
 from chant.plan import resolve_op
 from chant.planned import Plan
-from chant.refs import Scope, evaluate, resolve, text, why_false
+from chant.refs import text
 
 # -- declared form -> IR ------------------------------------------------------------
 
@@ -398,3 +399,22 @@ def test_a_secret_reaches_its_command_through_an_f_string_and_is_masked_everywhe
     assert result.steps[0].result["stdout"] == "login ann:***"  # type: ignore[index]
     # What reaches the next step is the recorded (masked) output: no secret flows on.
     assert result.steps[1].result["stdout"] == "again login ann:***"  # type: ignore[index]
+
+
+def test_a_condition_may_compare_with_an_f_string_of_references() -> None:
+    condition = out("check", "stdout") == f"v{param('major')}.{param('minor')}"
+    assert condition.data["right"] == {
+        "$format": ["v", {"$param": "major"}, ".", {"$param": "minor"}]
+    }
+    values = Scope({"major": 1, "minor": 2})
+    values.results["check"] = {"stdout": "v1.2"}
+    assert evaluate(condition.data, values) is True
+    values.params["minor"] = 3
+    assert evaluate(condition.data, values) is False
+    assert why_false(condition.data, values) == (
+        'condition false: check.stdout == "v{major}.{minor}" (check.stdout is "v1.2", '
+        "major is 1, minor is 3)"
+    )
+    listed = param("env").is_in([param("first"), "prod"])
+    assert listed.data["right"] == [{"$param": "first"}, "prod"]
+    assert evaluate(listed.data, Scope({"env": "qa", "first": "qa"})) is True

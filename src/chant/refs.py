@@ -7,7 +7,8 @@ conditions of ``when=``. They are never Python code in the IR: each becomes JSON
 (a reference or an expression tree) when a step or phase is declared, and both
 executors interpret that data the same way, just before a step starts.
 
-The JSON forms (docs/passing-data.md):
+How they run (resolution, conditions) is ``chant.flow``. The JSON forms
+(docs/how-to/pass-data.md):
 
 - ``{"$param": NAME}``; ``{"$out": STEP, "path": "a.b"}`` (``path`` absent: the whole
   result); ``{"$outcome": NAME}``; ``out`` and ``outcome`` may add ``"default": V``,
@@ -29,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from chant.errors import UnresolvedReferenceError
 from chant.jsontypes import JSON
 
 OPEN = "\ue000chant"
@@ -162,8 +162,10 @@ def _operand(value: object) -> JSON:
         return value.data
     if isinstance(value, Mapping):
         return {"$lit": dict(value)}
-    if isinstance(value, tuple):
-        return list(value)
+    if isinstance(value, list | tuple):
+        return [_operand(v) for v in value]
+    if isinstance(value, str) and OPEN in value:
+        return _format(value)  # an f-string holding references: compared as its text
     return value  # type: ignore[return-value]  # checked at build: must be JSON
 
 
@@ -290,35 +292,6 @@ def condition_ir(value: object) -> JSON:
     return value  # type: ignore[return-value]
 
 
-# -- run time -------------------------------------------------------------------------
-
-
-class Scope:
-    """What references resolve against while an Op runs: its parameter values, the
-    result of each step that has one, and the outcomes published so far."""
-
-    __slots__ = ("outcomes", "params", "results", "states")
-
-    def __init__(self, params: Mapping[str, JSON]) -> None:
-        self.params = dict(params)
-        self.results: dict[str, JSON] = {}
-        """Step id → its result, for each step that succeeded."""
-        self.states: dict[str, str] = {}
-        """Step id → how it ended (``failed``, ``skipped``…), for each without a result."""
-        self.outcomes: dict[str, JSON] = {}
-
-
-def _pick(value: JSON, path: str) -> tuple[bool, JSON, str]:
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None, part
-    return True, value, ""
-
-
 def written(ref: Mapping[str, JSON]) -> str:
     """A reference as an Op file writes it: ``out("build", "stdout")``."""
     import json
@@ -330,214 +303,6 @@ def written(ref: Mapping[str, JSON]) -> str:
     if kind == "$out" and ref.get("path") is not None:
         args.append(json.dumps(ref["path"], ensure_ascii=False))
     return f"{kind[1:]}({', '.join(args)})"
-
-
-def lookup(ref: Mapping[str, JSON], scope: Scope) -> JSON:
-    """The value of one reference in ``scope``; ``UnresolvedReferenceError`` when it has
-    none (and no default)."""
-    kind = ref_kind(ref)
-    if kind == "$param":
-        name = str(ref["$param"])
-        if name not in scope.params:
-            raise UnresolvedReferenceError(f"{written(ref)}: the Op has no parameter {name!r}")
-        return scope.params[name]
-    if kind == "$outcome":
-        name = str(ref["$outcome"])
-        if name in scope.outcomes:
-            return scope.outcomes[name]
-        if "default" in ref:
-            return ref["default"]
-        raise UnresolvedReferenceError(f"{written(ref)}: no step has published outcome {name!r}")
-    if kind == "$out":
-        step = str(ref["$out"])
-        if step not in scope.results:
-            if "default" in ref:
-                return ref["default"]
-            state = scope.states.get(step)
-            why = ("failed" if state == "failed" else f"was {state}") if state else "has not run"
-            raise UnresolvedReferenceError(
-                f'{written(ref)}: step "{step}" {why}, so it has no result (give the '
-                "reference a default= to use then)"
-            )
-        path = ref.get("path")
-        if not path:
-            return scope.results[step]
-        found, value, missing = _pick(scope.results[step], str(path))
-        if found:
-            return value
-        if "default" in ref:
-            return ref["default"]
-        raise UnresolvedReferenceError(
-            f'{written(ref)}: the result of step "{step}" has no "{path}" (no "{missing}" there)'
-        )
-    raise UnresolvedReferenceError(f"not a reference: {ref!r}")
-
-
-def as_text(value: JSON) -> str:
-    """How a value goes into a string: strings as they are, ``true``/``false``/``""``
-    for booleans and null, numbers and lists and objects as JSON."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    import json
-
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def resolve(value: Any, scope: Scope) -> Any:
-    """``value`` (a step's arguments) with every reference replaced by its value and
-    every ``$format`` joined into a string. A ``Secret`` stays: its value is put in
-    where the step runs. A ``$format`` holding a secret stays a ``$format`` of strings
-    and secrets."""
-    from chant.ir import Secret
-
-    if isinstance(value, Mapping):
-        if ref_kind(value):
-            return lookup(value, scope)
-        if is_format(value):
-            parts: list[Any] = []
-            for part in value["$format"]:
-                if isinstance(part, Secret) or (
-                    isinstance(part, Mapping) and set(part) == {"$secret"}
-                ):
-                    parts.append(part)
-                    continue
-                piece = as_text(part if isinstance(part, str) else lookup(part, scope))
-                if parts and isinstance(parts[-1], str):
-                    parts[-1] += piece
-                else:
-                    parts.append(piece)
-            if all(isinstance(p, str) for p in parts):
-                return "".join(parts)
-            return {"$format": parts}
-        return {k: resolve(v, scope) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve(v, scope) for v in value]
-    return value
-
-
-def partial(value: Any, scope: Scope) -> Any:
-    """``value`` with the references that have a value in ``scope`` replaced, the rest
-    left as they are: how a step that never started shows its arguments."""
-    from chant.ir import Secret
-
-    if isinstance(value, Mapping):
-        if ref_kind(value):
-            try:
-                return lookup(value, scope)
-            except UnresolvedReferenceError:
-                return value
-        if is_format(value):
-            parts: list[Any] = []
-            for part in value["$format"]:
-                if isinstance(part, Mapping) and ref_kind(part):
-                    known = partial(part, scope)
-                    part = known if known is part else as_text(known)
-                if isinstance(part, str) and parts and isinstance(parts[-1], str):
-                    parts[-1] += part
-                else:
-                    parts.append(part)
-            if all(isinstance(p, str) for p in parts):
-                return "".join(parts)
-            return {"$format": parts}
-        if isinstance(value, Secret):
-            return value
-        return {k: partial(v, scope) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [partial(v, scope) for v in value]
-    return value
-
-
-# -- conditions -------------------------------------------------------------------------
-
-
-def _same(a: JSON, b: JSON) -> bool:
-    """JSON equality: ``true`` is not ``1``; ``1`` is ``1.0``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return (type(a) is type(b) and a == b) or (
-        isinstance(a, int | float) and isinstance(b, int | float) and a == b
-    )
-
-
-def _operand_value(node: JSON, scope: Scope) -> JSON:
-    if isinstance(node, Mapping):
-        if ref_kind(node):
-            return lookup(node, scope)
-        if set(node) == {"$lit"}:
-            return node["$lit"]
-        if _is_expr(node):
-            return evaluate(node, scope)
-        return {k: _operand_value(v, scope) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_operand_value(v, scope) for v in node]
-    return node
-
-
-def _is_expr(node: Mapping[str, JSON]) -> bool:
-    return bool(node) and next(iter(node)) in ("$cmp", "$and", "$or", "$not")
-
-
-def _order(op: str, left: JSON, right: JSON, node: Mapping[str, JSON]) -> bool:
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
-    if not numbers and not (isinstance(left, str) and isinstance(right, str)):
-        raise UnresolvedReferenceError(
-            f"condition {text(node)}: cannot compare {as_shown(left)} {op} {as_shown(right)} "
-            "(only two numbers or two strings can be ordered)"
-        )
-    a, b = left, right
-    if op == "<":
-        return a < b  # type: ignore[operator]
-    if op == "<=":
-        return a <= b  # type: ignore[operator]
-    if op == ">":
-        return a > b  # type: ignore[operator]
-    return a >= b  # type: ignore[operator]
-
-
-def evaluate(node: JSON, scope: Scope) -> bool:
-    """The truth of condition ``node`` in ``scope``; ``UnresolvedReferenceError`` when a
-    reference in it has no value or two values cannot be compared."""
-    if isinstance(node, Mapping):
-        if "$and" in node:
-            return all(evaluate(n, scope) for n in node["$and"])  # type: ignore[union-attr]
-        if "$or" in node:
-            return any(evaluate(n, scope) for n in node["$or"])  # type: ignore[union-attr]
-        if "$not" in node:
-            return not evaluate(node["$not"], scope)
-        if "$cmp" in node:
-            op = str(node["$cmp"])
-            left = _operand_value(node["left"], scope)
-            right = _operand_value(node["right"], scope)
-            if op == "==":
-                return _same(left, right)
-            if op == "!=":
-                return not _same(left, right)
-            if op == "in":
-                if isinstance(right, str) and isinstance(left, str):
-                    return left in right
-                if isinstance(right, list):
-                    return any(_same(left, item) for item in right)
-                raise UnresolvedReferenceError(
-                    f"condition {text(node)}: {as_shown(right)} is not a list or a string"
-                )
-            return _order(op, left, right, node)
-    return truthy(_operand_value(node, scope))
-
-
-def truthy(value: JSON) -> bool:
-    """A value's truth in a condition: false, null, 0, "" and empty lists and objects
-    are false; anything else is true (the string "false" too)."""
-    return bool(value)
 
 
 def as_shown(value: JSON) -> str:
@@ -595,16 +360,3 @@ def refs_in(node: JSON) -> list[Mapping[str, JSON]]:
     if isinstance(node, list | tuple):
         return [r for v in node for r in refs_in(v)]
     return []
-
-
-def why_false(node: JSON, scope: Scope) -> str:
-    """The reason a step is skipped for condition ``node``: ``condition false: env ==
-    "prod" (env is "staging")``."""
-    seen: dict[str, str] = {}
-    for ref in refs_in(node):
-        try:
-            seen.setdefault(text(ref), as_shown(lookup(ref, scope)))
-        except UnresolvedReferenceError:
-            continue
-    values = ", ".join(f"{k} is {v}" for k, v in seen.items())
-    return f"condition false: {text(node)}" + (f" ({values})" if values else "")

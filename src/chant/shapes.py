@@ -291,21 +291,15 @@ def _operand(node: object, found: list[str], depth: int) -> None:
     name = secret_name(node)
     if name is not None:
         found.append(_secret_problem(name))
-    elif isinstance(node, str) and OPEN in node:
-        found.append(
-            f"a condition cannot compare an f-string holding a reference ({shown_value(node)}); "
-            'compare the reference itself, e.g. out("build", "stdout") == "ok"'
-        )
     elif isinstance(node, Mapping):
         if set(node) == {"$lit"}:
             return
         if is_condition(node):
             _condition(node, found, depth + 1)
-        elif "$format" in node:
-            found.append(
-                f"a condition cannot compare a $format ({shown_value(node)}); compare the "
-                "reference itself"
-            )
+        elif is_format(node):
+            for part in node["$format"]:
+                if not isinstance(part, str):
+                    _operand(part, found, depth + 1)
         elif _FORMS & set(node):
             found.append(ref_problem(node) or f"malformed reference {_json(node)}")
         else:

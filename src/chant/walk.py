@@ -29,10 +29,10 @@ from chant.events import (
     StepResult,
     StepStatus,
 )
+from chant.flow import Scope, evaluate, partial, resolve, why_false
 from chant.ir import JSON, Op, args_to_json
 from chant.outcomes import Record, StepOutcome, error_of
 from chant.planned import Plan, PlannedPhase, PlannedStep
-from chant.refs import Scope, evaluate, partial, resolve, why_false
 
 
 class Walker:
