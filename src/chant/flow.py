@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from chant.errors import UnresolvedReferenceError
+from chant.irvalues import args_to_json
 from chant.jsontypes import JSON
+from chant.planned import PlannedStep
 from chant.refs import as_shown, is_format, ref_kind, refs_in, text, written
 
 
@@ -264,3 +266,27 @@ def why_false(node: JSON, scope: Scope) -> str:
             continue
     values = ", ".join(f"{k} is {v}" for k, v in seen.items())
     return f"condition false: {text(node)}" + (f" ({values})" if values else "")
+
+
+def shown(step: PlannedStep, scope: Scope) -> PlannedStep:
+    """``step`` showing the values its references have so far: how a step that does not
+    start is recorded (the rest stay as the Op wrote them)."""
+    if not step.dynamic:
+        return step
+    args = args_to_json(partial(step.args, scope))
+    return step._replace(shown_args=args if isinstance(args, dict) else {})
+
+
+def prepared(step: PlannedStep, scope: Scope) -> PlannedStep | str | UnresolvedReferenceError:
+    """``step`` as it is to run, its references resolved; or why it is skipped (its
+    condition is false); or the error that fails it (a reference without a value)."""
+    try:
+        if step.when is not None and not evaluate(step.when, scope):
+            return why_false(step.when, scope)
+        if not step.dynamic:
+            return step
+        args = resolve(step.args, scope)
+    except UnresolvedReferenceError as exc:
+        return exc
+    json_args = args_to_json(args)
+    return step._replace(args=args, shown_args=json_args if isinstance(json_args, dict) else {})

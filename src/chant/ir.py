@@ -8,10 +8,9 @@ where a user declared the object; they help error messages and are never seriali
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
 from chant.irschema import (
@@ -19,26 +18,25 @@ from chant.irschema import (
     GATE,
     OP,
     OUTCOME,
-    PARAM,
     PHASE,
     PROFILE,
     RETRY,
-    STR,
     read_object,
 )
+from chant.irvalues import PARAM_TYPES as PARAM_TYPES
+from chant.irvalues import REQUIRED as REQUIRED
+from chant.irvalues import Arg as Arg
+from chant.irvalues import Param as Param
+from chant.irvalues import Secret as Secret
+from chant.irvalues import args_from_json as args_from_json
+from chant.irvalues import args_to_json as args_to_json
+from chant.irvalues import caller_origin as caller_origin
+from chant.irvalues import iter_secrets as iter_secrets
+from chant.irvalues import param_type_name as param_type_name
 from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
-from chant.refs import CLOSE, OPEN, condition_ir, dynamic, to_ir
+from chant.refs import condition_ir, dynamic, to_ir
 
 SCHEMA_VERSION = 1
-
-
-def caller_origin(depth: int) -> str | None:
-    """``file:line`` of the frame ``depth`` levels above the caller."""
-    try:
-        frame = sys._getframe(depth + 1)
-    except ValueError:
-        return None
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _default_origin(declared: Profile | Phase | Op) -> None:
@@ -63,110 +61,6 @@ def _tuple(value: Any) -> Any:
         return tuple(value)
     except Exception:
         return value
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A value read from environment variable ``name`` at run time; never stored."""
-
-    name: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"$secret": self.name}
-
-    def __format__(self, spec: str) -> str:
-        # In an f-string: a marker the step's declaration turns into a ``$format`` part
-        # (chant.refs), so the value is put in where the step runs, and masked.
-        import json
-
-        return OPEN + json.dumps({"$secret": self.name}, separators=(",", ":")) + CLOSE
-
-
-class _Required:
-    """The default of a parameter that has none: the run must give a value."""
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED: Any = _Required()
-PARAM_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "list": list}
-"""A parameter's type as the IR names it, and as Python does (``list`` is a list of
-strings)."""
-
-
-def param_type_name(value: object) -> str | None:
-    """The IR name of a parameter type given in Python (``str``, ``list[str]``…), or
-    None when it is not one."""
-    for name, kind in PARAM_TYPES.items():
-        if value is kind:
-            return name
-    if getattr(value, "__origin__", None) is list and getattr(value, "__args__", None) == (str,):
-        return "list"
-    return None
-
-
-@dataclass(frozen=True)
-class Param:
-    """A parameter of an Op: ``Param(str, default="staging", choices=[...], help="…")``.
-
-    ``type`` is ``str``, ``int``, ``float``, ``bool`` or ``list[str]``; without a
-    ``default`` the parameter is required. A step uses its value with
-    ``param("name")``; ``chant run OP name=value`` gives it."""
-
-    type: Any = str
-    default: JSON = field(default=REQUIRED, kw_only=True)
-    choices: Sequence[JSON] | None = field(default=None, kw_only=True)
-    """The only values allowed, when given."""
-    help: str = field(default="", kw_only=True)
-    """One line saying what the parameter is for (``chant list`` shows it)."""
-    origin: str | None = field(default=None, compare=False, repr=False, kw_only=True)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.choices, tuple | list):
-            object.__setattr__(self, "choices", tuple(self.choices))
-        if self.origin is None:
-            object.__setattr__(self, "origin", caller_origin(2))
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-    @property
-    def type_name(self) -> str:
-        """The type as the IR writes it (``str``, ``int``, ``float``, ``bool``, ``list``)."""
-        return param_type_name(self.type) or str(getattr(self.type, "__name__", repr(self.type)))
-
-    def to_dict(self) -> dict[str, JSON]:
-        data: dict[str, JSON] = {"type": self.type_name}
-        if not self.required:
-            default = self.default
-            data["default"] = list(default) if isinstance(default, tuple) else default
-        data["choices"] = list(self.choices) if self.choices is not None else None
-        data["help"] = self.help
-        return data
-
-    @classmethod
-    def from_dict(cls, data: JSON, path: str = "param") -> Param:
-        d = read_object(data, path, PARAM, required=("type",))
-        kind = PARAM_TYPES.get(d["type"])
-        if kind is None:
-            raise IRError(
-                f"{path}.type: expected one of {', '.join(PARAM_TYPES)}, got {d['type']!r}"
-            )
-        if kind is list:
-            kind = list[str]
-        return cls(
-            kind,
-            default=d.get("default", REQUIRED),
-            choices=d.get("choices"),
-            help=d.get("help", ""),
-            origin="",
-        )
-
-
-Arg: TypeAlias = bool | int | float | str | Secret | Sequence["Arg"] | Mapping[str, "Arg"] | None
-"""A step's argument: JSON, with a ``Secret`` anywhere in it (written ``{"$secret": …}``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -461,39 +355,3 @@ class Op:
     def all_phases(self) -> tuple[tuple[Phase, bool], ...]:
         """Every phase with a flag saying whether it is compensation (``on_failure``)."""
         return tuple((p, False) for p in self.phases) + tuple((p, True) for p in self.on_failure)
-
-
-def args_to_json(value: Arg) -> JSON:
-    """``value`` as JSON: each ``Secret`` written ``{"$secret": NAME}``."""
-    if isinstance(value, Secret):
-        return value.to_dict()
-    if isinstance(value, Mapping):
-        return {k: args_to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [args_to_json(v) for v in value]
-    return cast(JSON, value)  # a scalar
-
-
-def args_from_json(value: JSON, path: str = "args") -> Arg:
-    """``value`` with each ``{"$secret": NAME}`` read as ``Secret(NAME)``; an ``IRError``
-    at ``path`` where NAME is not a string."""
-    if isinstance(value, Mapping):
-        if set(value) == {"$secret"}:
-            name = value["$secret"]
-            STR.check(name, f"{path}.$secret")
-            return Secret(str(name))
-        return {k: args_from_json(v, f"{path}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, list):
-        return [args_from_json(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def iter_secrets(value: Arg) -> list[str]:
-    """Names of every ``Secret`` inside ``value``, in order of appearance."""
-    if isinstance(value, Secret):
-        return [value.name]
-    if isinstance(value, Mapping):
-        return [n for v in value.values() for n in iter_secrets(v)]
-    if isinstance(value, list | tuple):
-        return [n for v in value for n in iter_secrets(v)]
-    return []

@@ -29,8 +29,8 @@ from chant.events import (
     StepResult,
     StepStatus,
 )
-from chant.flow import Scope, evaluate, partial, resolve, why_false
-from chant.ir import JSON, Op, args_to_json
+from chant.flow import Scope, evaluate, prepared, shown, why_false
+from chant.ir import JSON, Op
 from chant.outcomes import Record, StepOutcome, error_of
 from chant.planned import Plan, PlannedPhase, PlannedStep
 
@@ -251,26 +251,7 @@ class Walker:
         self._emit(EventType.STEP_FINISHED, step=step_id, **rec.shown())
 
     def _shown(self, step: PlannedStep) -> PlannedStep:
-        """``step`` showing the values its references have so far (a step that does
-        not start: the rest stay as the Op wrote them)."""
-        if not step.dynamic:
-            return step
-        shown = args_to_json(partial(step.args, self.scope))
-        return step._replace(shown_args=shown if isinstance(shown, dict) else {})
-
-    def _prepared(self, step: PlannedStep) -> PlannedStep | str | UnresolvedReferenceError:
-        """``step`` as it is to run, its references resolved; or why it is skipped (its
-        condition is false); or the error that fails it (a reference without a value)."""
-        try:
-            if step.when is not None and not evaluate(step.when, self.scope):
-                return why_false(step.when, self.scope)
-            if not step.dynamic:
-                return step
-            args = resolve(step.args, self.scope)
-        except UnresolvedReferenceError as exc:
-            return exc
-        shown = args_to_json(args)
-        return step._replace(args=args, shown_args=shown if isinstance(shown, dict) else {})
+        return shown(step, self.scope)
 
     async def _run_phase(self, phase: PlannedPhase) -> None:
         self._phase_started(phase, skipped=False)
@@ -368,7 +349,7 @@ class Walker:
 
     async def _run_step(self, step: PlannedStep) -> Record:
         if step.when is not None or step.dynamic:
-            ready = self._prepared(step)
+            ready = prepared(step, self.scope)
             if isinstance(ready, str):
                 return self._skip(step, ready)
             if isinstance(ready, UnresolvedReferenceError):
