@@ -90,7 +90,7 @@ def test_passing_data_release_flows_values_skips_and_rolls_back(
     fresh = chant_proc("run", "release", "version=2.0", cwd=root, env={"FAIL_DEPLOY": "1"})
     assert fresh.code == 1
     assert (
-        "  – rollback  sh bin/deployctl deploy staging none (skipped: condition false: "
+        "  – rollback  sh bin/deployctl deploy staging none 2 (skipped: condition false: "
         'previous.stdout != "none" (previous.stdout is "none"))'
     ) in fresh.out
 
