@@ -26,6 +26,7 @@ SRC = Path(chant.__file__).parent
 
 CHECKED = [
     "chant",
+    "chant.flow",
     "chant.outcomes",
     "chant.temporal",
     "chant.temporal.walker",

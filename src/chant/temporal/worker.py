@@ -277,16 +277,21 @@ PASSTHROUGH = (
     "chant.builders",
     "chant.errors",
     "chant.events",
+    "chant.flowcheck",
     "chant.ir",
     "chant.irschema",
+    "chant.irvalues",
     "chant.jsontypes",
     "chant.names",
+    "chant.params",
     "chant.plan",
     "chant.planned",
     "chant.profiles",
+    "chant.refs",
     "chant.resolver",
     "chant.results",
     "chant.secrets",
+    "chant.shapes",
 )
 """The chant modules the sandbox shares with the worker instead of importing them again
 for each workflow run: plain data types (the IR, the plan, events, errors) and the pure
