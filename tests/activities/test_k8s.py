@@ -139,7 +139,9 @@ def test_each_activity_takes_ctx_then_exactly_the_builders_arguments(name: str) 
         return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
 
     builder = [
-        p for p in params(getattr(chant.builders, name)) if p[0] not in ("profile", "outcome", "id")
+        p
+        for p in params(getattr(chant.builders, name))
+        if p[0] not in ("profile", "outcome", "id", "when")
     ]
     activity = params(getattr(k8s, name))
     assert activity[0] == ("ctx", inspect.Parameter.empty)
