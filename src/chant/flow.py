@@ -16,7 +16,7 @@ from chant.errors import UnresolvedReferenceError
 from chant.irvalues import args_to_json
 from chant.jsontypes import JSON
 from chant.planned import PlannedStep
-from chant.refs import as_shown, is_format, ref_kind, refs_in, text, written
+from chant.refs import as_shown, dig, is_format, ref_kind, refs_in, text, written
 
 
 class Scope:
@@ -32,17 +32,6 @@ class Scope:
         self.states: dict[str, str] = {}
         """Step id → how it ended (``failed``, ``skipped``…), for each without a result."""
         self.outcomes: dict[str, JSON] = {}
-
-
-def _pick(value: JSON, path: str) -> tuple[bool, JSON, str]:
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None, part
-    return True, value, ""
 
 
 def lookup(ref: Mapping[str, JSON], scope: Scope) -> JSON:
@@ -75,7 +64,7 @@ def lookup(ref: Mapping[str, JSON], scope: Scope) -> JSON:
         path = ref.get("path")
         if not path:
             return scope.results[step]
-        found, value, missing = _pick(scope.results[step], str(path))
+        found, value, missing = dig(scope.results[step], str(path))
         if found:
             return value
         if "default" in ref:

@@ -6,13 +6,13 @@ them, and a dataclass costs about a millisecond to define.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from chant.errors import ActivityError, OutcomeError
 from chant.events import StepStatus
 from chant.ir import JSON
 from chant.planned import PlannedStep
+from chant.refs import dig
 
 
 class StepOutcome(NamedTuple):
@@ -75,14 +75,9 @@ def pick(result: JSON, path: str | None, name: str) -> JSON:
     """The value at dot-path ``path`` in ``result`` (list items by index)."""
     if not path:
         return result
-    value = result
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise OutcomeError(f'outcome "{name}": the result has no "{path}" (no "{part}" there)')
+    found, value, missing = dig(result, path)
+    if not found:
+        raise OutcomeError(f'outcome "{name}": the result has no "{path}" (no "{missing}" there)')
     return value
 
 

@@ -292,6 +292,19 @@ def condition_ir(value: object) -> JSON:
     return value  # type: ignore[return-value]
 
 
+def dig(value: JSON, path: str) -> tuple[bool, JSON, str]:
+    """``(True, the value at dot-path path, "")`` in ``value`` (list items by index), or
+    ``(False, None, the first part not found)``."""
+    for part in path.split("."):
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None, part
+    return True, value, ""
+
+
 def written(ref: Mapping[str, JSON]) -> str:
     """A reference as an Op file writes it: ``out("build", "stdout")``."""
     import json
