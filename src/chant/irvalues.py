@@ -15,6 +15,7 @@ from typing import Any, TypeAlias, cast
 from chant.errors import IRError
 from chant.irschema import PARAM, STR, read_object
 from chant.jsontypes import JSON
+from chant.names import MAX_ARGS_DEPTH
 from chant.refs import CLOSE, OPEN
 
 
@@ -165,3 +166,19 @@ def iter_secrets(value: Arg) -> list[str]:
     if isinstance(value, list | tuple):
         return [n for v in value for n in iter_secrets(v)]
     return []
+
+
+def has_forms(value: object, depth: int = 0) -> bool:
+    """Whether a step's arguments hold a reference, an f-string of one, or any other
+    ``$`` form but a secret (a malformed one too): what the data-flow checks look at."""
+    if isinstance(value, str):
+        return OPEN in value
+    if depth > MAX_ARGS_DEPTH:
+        return True  # reported by the argument checks; the flow checks stop there too
+    if isinstance(value, Mapping):
+        if any(isinstance(k, str) and k.startswith("$") and k != "$secret" for k in value):
+            return True
+        return any(has_forms(v, depth + 1) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_forms(v, depth + 1) for v in value)
+    return False

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from chant.argcheck import TooDeep, check_args
 from chant.builders import BUILTIN_RESULTS, builtin_arg_problems
 from chant.errors import ChantError, Problem
-from chant.flowcheck import Flow, check_params
 from chant.ir import SCHEMA_VERSION, ActivityStep, Arg, GateStep, Op, Outcome, Phase, Profile, Step
+from chant.irvalues import has_forms
 from chant.names import (
     CONTROL,
     MAX_NAME,
@@ -108,8 +108,12 @@ class Resolver:
         phases = tuple(self.phase(p, f"phases[{i}]") for i, p in enumerate(main))
         on_failure = tuple(self.phase(p, f"on_failure[{i}]") for i, p in enumerate(compensation))
         self.fields(op)
-        check_params(self, op)
-        Flow(self, phases, on_failure).check()
+        if _flows(op, phases + on_failure):
+            # Only an Op with parameters, references or conditions loads their checks.
+            from chant.flowcheck import Flow, check_params
+
+            check_params(self, op)
+            Flow(self, phases, on_failure).check()
         return replace(op, phases=phases, on_failure=on_failure)
 
     def fields(self, op: Op) -> None:
@@ -364,6 +368,24 @@ class Resolver:
                 hint=None if why.startswith("bad duration") else PROFILE_HINT,
             )
         return profile
+
+
+def _flows(op: Op, phases: tuple[Phase, ...]) -> bool:
+    """Whether ``op`` declares parameters or holds a reference, a condition or any other
+    ``$`` form but secrets (even a malformed one, for the checks to report)."""
+    if not isinstance(op.params, Mapping) or op.params:
+        return True
+    if not isinstance(op.schedule_params, Mapping) or op.schedule_params:
+        return True
+    for phase in phases:
+        if phase.when is not None:
+            return True
+        for step in phase.steps:
+            if getattr(step, "when", None) is not None:
+                return True
+            if isinstance(step, ActivityStep) and has_forms(step.args):
+                return True
+    return False
 
 
 PROFILE_HINT = "docs/ops.md lists each profile field and its bounds"

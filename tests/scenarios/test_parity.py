@@ -137,10 +137,28 @@ EXPECTED: dict[str, tuple[int, list[tuple[str, str, int, str | None, bool]]]] = 
         ],
     ),
     "masked-flow": (0, [("login", "ok", 1, None, False), ("again", "ok", 1, None, False)]),
+    "conditions-prod": (
+        0,
+        [
+            ("check", "ok", 1, None, False),
+            ("prod-only", "ok", 1, None, False),
+            ("not-prod", "skipped", 0, None, False),
+            ("enough", "skipped", 0, None, False),
+            ("forced", "ok", 1, None, False),
+            ("listed", "ok", 1, None, False),
+            ("smoke-1", "ok", 1, None, False),
+            ("smoke-2", "ok", 1, None, False),
+            ("after", "ok", 1, None, False),
+        ],
+    ),
 }
+
+# Scenarios that run an Op of another name (with other parameter values).
+OP_OF = {"conditions-prod": "conditions"}
 
 # Parameter values given on the command line, per scenario (the rest run with defaults).
 PARAMS: dict[str, list[str]] = {
+    "conditions-prod": ["env=prod", "force=true", "min=5"],
     "data-flow": [
         "version=1.5",
         "env=prod",
@@ -168,7 +186,16 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PARITY_TOKEN": SECRET}
     proc = subprocess.run(
-        [sys.executable, "-m", "chant", "run", name, *PARAMS.get(name, []), f"--{mode}", output],
+        [
+            sys.executable,
+            "-m",
+            "chant",
+            "run",
+            OP_OF.get(name, name),
+            *PARAMS.get(name, []),
+            f"--{mode}",
+            output,
+        ],
         cwd=root,
         env=env,
         capture_output=True,
@@ -335,6 +362,13 @@ DATA_FLOW: dict[str, dict[str, tuple[str, Any]]] = {
             'condition false: (env == "prod") | force (env is "staging", force is false)',
         ),
         "after": ("result", "after 3"),
+    },
+    "conditions-prod": {
+        "not-prod": ("reason", 'condition false: env != "prod" (env is "prod")'),
+        "enough": (
+            "reason",
+            'condition false: (outcome Count == "3") & (min <= 3) (outcome Count is "3", min is 5)',
+        ),
     },
     "unresolved": {
         "deploy": (

@@ -277,7 +277,6 @@ PASSTHROUGH = (
     "chant.builders",
     "chant.errors",
     "chant.events",
-    "chant.flowcheck",
     "chant.ir",
     "chant.irschema",
     "chant.irvalues",
@@ -291,7 +290,6 @@ PASSTHROUGH = (
     "chant.resolver",
     "chant.results",
     "chant.secrets",
-    "chant.shapes",
 )
 """The chant modules the sandbox shares with the worker instead of importing them again
 for each workflow run: plain data types (the IR, the plan, events, errors) and the pure
