@@ -46,7 +46,8 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports each on 
         ToolNotFoundError,
     )
     from chant.events import RunResult
-    from chant.ir import Op, Outcome, Param, Profile, Retry
+    from chant.ir import Op, Outcome, Profile, Retry
+    from chant.irparam import Param
     from chant.refs import out, outcome, param
 
 __all__ = [
@@ -95,7 +96,7 @@ __all__ = [
 _LAZY = {
     "Op": "chant.ir",
     "Outcome": "chant.ir",
-    "Param": "chant.ir",
+    "Param": "chant.irparam",
     **dict.fromkeys(("out", "outcome", "param"), "chant.refs"),
     "Profile": "chant.ir",
     "Retry": "chant.ir",

@@ -9,7 +9,8 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from chant.ir import ActivityStep, GateStep, Op, Outcome, Param, Phase, Step, param_type_name
+from chant.ir import ActivityStep, GateStep, Op, Outcome, Phase, Step
+from chant.irparam import Param, param_type_name
 from chant.jsontypes import JSON
 from chant.names import MAX_NAME, did_you_mean, label, short_repr, shown, suggest, where
 from chant.refs import dynamic, ref_kind, refs_in, text, written

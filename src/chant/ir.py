@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from chant.errors import IRError as IRError  # re-exported: chant.ir.IRError stays
 from chant.irschema import (
@@ -23,20 +23,32 @@ from chant.irschema import (
     RETRY,
     read_object,
 )
-from chant.irvalues import PARAM_TYPES as PARAM_TYPES
-from chant.irvalues import REQUIRED as REQUIRED
 from chant.irvalues import Arg as Arg
-from chant.irvalues import Param as Param
 from chant.irvalues import Secret as Secret
 from chant.irvalues import args_from_json as args_from_json
 from chant.irvalues import args_to_json as args_to_json
 from chant.irvalues import caller_origin as caller_origin
 from chant.irvalues import iter_secrets as iter_secrets
-from chant.irvalues import param_type_name as param_type_name
 from chant.jsontypes import JSON as JSON  # re-exported: chant.ir.JSON stays
 from chant.refs import condition_ir, dynamic, to_ir
 
+if TYPE_CHECKING:
+    from chant.irparam import PARAM_TYPES as PARAM_TYPES
+    from chant.irparam import REQUIRED as REQUIRED
+    from chant.irparam import Param as Param
+    from chant.irparam import param_type_name as param_type_name
+
 SCHEMA_VERSION = 1
+
+
+def __getattr__(name: str) -> object:
+    # Parameters are imported on first use (chant.irparam): an Op without any does not
+    # define their class.
+    if name in ("PARAM_TYPES", "REQUIRED", "Param", "param_type_name"):
+        from chant import irparam
+
+        return getattr(irparam, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _default_origin(declared: Profile | Phase | Op) -> None:
@@ -347,6 +359,8 @@ class Op:
         )
         d["depends"] = tuple(d.get("depends", ()))
         if "params" in d:
+            from chant.irparam import Param
+
             d["params"] = {
                 k: Param.from_dict(v, f"op.params[{k!r}]") for k, v in d["params"].items()
             }

@@ -14,7 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 
 from chant.errors import UsageError
-from chant.ir import Op, Param
+from chant.ir import Op
+from chant.irparam import Param
 from chant.jsontypes import JSON
 
 TYPE_WORDS = {

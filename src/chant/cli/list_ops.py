@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from chant.errors import ExitCode
-from chant.ir import Param
+from chant.irparam import Param
 from chant.params import describe
 from chant.project import load_project
 from chant.render import terminal_safe

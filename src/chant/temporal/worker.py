@@ -279,6 +279,7 @@ PASSTHROUGH = (
     "chant.events",
     "chant.ir",
     "chant.irschema",
+    "chant.irparam",
     "chant.irvalues",
     "chant.jsontypes",
     "chant.names",
