@@ -277,6 +277,7 @@ PASSTHROUGH = (
     "chant.builders",
     "chant.errors",
     "chant.events",
+    "chant.flowcheck",
     "chant.ir",
     "chant.irschema",
     "chant.irparam",
@@ -291,6 +292,7 @@ PASSTHROUGH = (
     "chant.resolver",
     "chant.results",
     "chant.secrets",
+    "chant.shapes",
 )
 """The chant modules the sandbox shares with the worker instead of importing them again
 for each workflow run: plain data types (the IR, the plan, events, errors) and the pure

@@ -35,6 +35,9 @@ from temporalio.exceptions import (
     ApplicationError,
 )
 
+# check_ir's checks of data flow (imported on first use elsewhere) are loaded with the
+# workflow: the sandbox passes them through, where a later import would warn.
+import chant.flowcheck  # noqa: F401
 from chant.errors import ErrorType, IRError
 from chant.events import Event, EventType, StepStatus
 from chant.ir import JSON, Op
