@@ -5,14 +5,13 @@ problem is appended with the declaring object's ``file:line``, none raised."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chant.ir import ActivityStep, GateStep, Op, Outcome, Phase, Step
 from chant.irparam import Param, param_type_name
 from chant.jsontypes import JSON
-from chant.names import MAX_NAME, did_you_mean, label, short_repr, shown, suggest, where
+from chant.names import MAX_NAME, PARAM_NAME, did_you_mean, label, short_repr, shown, suggest, where
 from chant.refs import dynamic, ref_kind, refs_in, text, written
 from chant.shapes import (
     GATE_RESULT,
@@ -28,9 +27,6 @@ from chant.shapes import (
 if TYPE_CHECKING:
     from chant.resolver import Resolver
     from chant.shapes import Shape
-
-PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-"""What a parameter's name may be: ``chant run OP name=value`` gives it."""
 
 
 def check_params(r: Resolver, op: Op) -> None:

@@ -61,7 +61,10 @@ def suggest(name: str, choices: list[str]) -> str:
 
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable (a secret) and an Op's parameter may be named."""
+SECRET_NAME = IDENTIFIER
+PARAM_NAME = IDENTIFIER
 MAX_ARGS_DEPTH = 64
 """How deeply a step's arguments may nest (lists in dicts in lists ...)."""
 

@@ -17,6 +17,7 @@ from chant.errors import UsageError
 from chant.ir import Op
 from chant.irparam import Param
 from chant.jsontypes import JSON
+from chant.names import PARAM_NAME
 
 TYPE_WORDS = {
     "str": "a string",
@@ -58,8 +59,6 @@ def value_problem(param: Param, value: JSON) -> str | None:
     return None
 
 
-PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-"""What a parameter's name may be: letters, digits and ``_``, not starting with a digit."""
 TRUE = ("true", "yes", "on", "1")
 FALSE = ("false", "no", "off", "0")
 """The texts a bool parameter accepts on the command line (in any case)."""

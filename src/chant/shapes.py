@@ -239,14 +239,21 @@ def _format(node: Mapping[str, Any], found: list[str]) -> None:
             found.append(f"$format part {_json(part)} must be a string, a reference or a secret")
 
 
-def _condition(node: object, found: list[str], depth: int = 0) -> None:
-    """``node`` where a condition goes: ``when``, or inside ``$and``/``$or``/``$not``."""
+def _refused(node: object, found: list[str], depth: int) -> bool:
+    """Whether ``node``, in a condition, nests too deep or is a secret (reported)."""
     if depth > MAX_ARGS_DEPTH:
         found.append(f"when nests deeper than {MAX_ARGS_DEPTH} levels")
-        return
+        return True
     name = secret_name(node)
     if name is not None:
         found.append(_secret_problem(name))
+        return True
+    return False
+
+
+def _condition(node: object, found: list[str], depth: int = 0) -> None:
+    """``node`` where a condition goes: ``when``, or inside ``$and``/``$or``/``$not``."""
+    if _refused(node, found, depth):
         return
     if not is_condition(node):
         found.append(f"when must be a condition or a reference, got {_described(node)}")
@@ -261,8 +268,8 @@ def _condition(node: object, found: list[str], depth: int = 0) -> None:
             found.append(why)
         return
     key = next(k for k in _EXPRS if k in node)
-    if set(node) - ({key, "left", "right"} if key == "$cmp" else {key}):
-        extra = sorted(set(node) - {key, "left", "right"} if key == "$cmp" else set(node) - {key})
+    extra = sorted(set(node) - ({key, "left", "right"} if key == "$cmp" else {key}))
+    if extra:
         found.append(f'{key} has unknown key "{extra[0]}"')
         return
     if key == "$cmp":
@@ -285,13 +292,9 @@ def _condition(node: object, found: list[str], depth: int = 0) -> None:
 
 def _operand(node: object, found: list[str], depth: int) -> None:
     """One side of a comparison: a reference, a literal, or a condition."""
-    if depth > MAX_ARGS_DEPTH:
-        found.append(f"when nests deeper than {MAX_ARGS_DEPTH} levels")
+    if _refused(node, found, depth):
         return
-    name = secret_name(node)
-    if name is not None:
-        found.append(_secret_problem(name))
-    elif isinstance(node, Mapping):
+    if isinstance(node, Mapping):
         if set(node) == {"$lit"}:
             return
         if is_condition(node):
