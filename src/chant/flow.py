@@ -16,7 +16,7 @@ from chant.errors import UnresolvedReferenceError
 from chant.irvalues import args_to_json
 from chant.jsontypes import JSON
 from chant.planned import PlannedStep
-from chant.refs import as_shown, dig, is_format, ref_kind, refs_in, text, written
+from chant.refs import as_shown, dig, is_format, json_equal, ref_kind, refs_in, text, written
 
 
 class Scope:
@@ -158,19 +158,6 @@ def partial(value: Any, scope: Scope) -> Any:
 # -- conditions -------------------------------------------------------------------------
 
 
-def _same(a: JSON, b: JSON) -> bool:
-    """JSON equality: ``true`` is not ``1``; ``1`` is ``1.0``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return (type(a) is type(b) and a == b) or (
-        isinstance(a, int | float) and isinstance(b, int | float) and a == b
-    )
-
-
 def _operand_value(node: JSON, scope: Scope) -> JSON:
     if isinstance(node, Mapping):
         if ref_kind(node):
@@ -223,14 +210,14 @@ def evaluate(node: JSON, scope: Scope) -> bool:
             left = _operand_value(node["left"], scope)
             right = _operand_value(node["right"], scope)
             if op == "==":
-                return _same(left, right)
+                return json_equal(left, right)
             if op == "!=":
-                return not _same(left, right)
+                return not json_equal(left, right)
             if op == "in":
                 if isinstance(right, str) and isinstance(left, str):
                     return left in right
                 if isinstance(right, list):
-                    return any(_same(left, item) for item in right)
+                    return any(json_equal(left, item) for item in right)
                 raise UnresolvedReferenceError(
                     f"condition {text(node)}: {as_shown(right)} is not a list or a string"
                 )

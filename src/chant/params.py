@@ -18,6 +18,7 @@ from chant.ir import Op
 from chant.irparam import Param
 from chant.jsontypes import JSON
 from chant.names import PARAM_NAME
+from chant.refs import json_equal
 
 TYPE_WORDS = {
     "str": "a string",
@@ -54,7 +55,7 @@ def value_problem(param: Param, value: JSON) -> str | None:
             bad = [v for v in value if v not in allowed]
             if bad:
                 return f"{_shown(bad[0])} is not one of {_choices(allowed)}"
-        elif not any(_same(value, c) for c in allowed):
+        elif not any(json_equal(value, c) for c in allowed):
             return f"{_shown(value)} is not one of {_choices(allowed)}"
     return None
 
@@ -373,12 +374,6 @@ def _json(value: object) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False)
-
-
-def _same(a: JSON, b: JSON) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return a == b
 
 
 def _choices(allowed: list[JSON]) -> str:

@@ -292,6 +292,19 @@ def condition_ir(value: object) -> JSON:
     return value  # type: ignore[return-value]
 
 
+def json_equal(a: JSON, b: JSON) -> bool:
+    """JSON equality: ``true`` is not ``1``; ``1`` is ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return (type(a) is type(b) and a == b) or (
+        isinstance(a, int | float) and isinstance(b, int | float) and a == b
+    )
+
+
 def dig(value: JSON, path: str) -> tuple[bool, JSON, str]:
     """``(True, the value at dot-path path, "")`` in ``value`` (list items by index), or
     ``(False, None, the first part not found)``."""

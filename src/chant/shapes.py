@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 
 from chant.jsontypes import JSON
 from chant.names import CONTROL, MAX_ARGS_DEPTH, close_matches
-from chant.refs import CMP_OPS, OPEN, is_format, ref_kind, text, to_ir
+from chant.refs import CMP_OPS, OPEN, is_format, json_equal, ref_kind, text, to_ir
 
 Shape: TypeAlias = str | list["Shape"] | dict[str, "Shape"]
 ANY: Shape = "any"
@@ -358,7 +358,7 @@ def never_equal(name: str, param: Any, value: JSON) -> tuple[str, str | None] | 
         if not bad:
             return None
         value = bad[0]
-    elif any(_same(value, c) for c in choices):
+    elif any(json_equal(value, c) for c in choices):
         return None
     listed = ", ".join(_json(c) for c in choices)
     hint = None
@@ -376,9 +376,3 @@ def never_item(name: str, param: Any, value: JSON) -> tuple[str, str | None] | N
     if not isinstance(value, str):
         return f"{name} is a list of strings, never holding {_json(value)}", None
     return never_equal(name, param, [value])
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    return a == b
