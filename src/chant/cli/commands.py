@@ -26,6 +26,7 @@ COMMANDS = {
     "build": ("build", "validate every Op and write dist/ops/<name>.op.json"),
     "list": ("list_ops", "list Ops: name, phases, steps, overview"),
     "activities": ("activities", "list activities: name, default profile, source, signature"),
+    "plan": ("plan", "show what a run of an Op would do, without running it"),
     "run": ("run", "run an Op"),
     "signal": ("manage", "send a gate's signal to an Op's running workflow"),
     "status": ("manage", "show an Op's current run: phase, steps, waiting gates"),
@@ -34,6 +35,7 @@ COMMANDS = {
     "schedule": ("schedule", "create, list or delete Temporal Schedules for scheduled Ops"),
     "server": ("server", "start, stop or inspect the local Temporal dev server"),
     "worker": ("worker", "run a Temporal worker for the project's Ops and activities"),
+    "schema": ("schema", "print a JSON Schema: the IR, a run result, events or a plan"),
     "completion": ("completion", "print the shell completion script for bash, zsh or fish"),
 }
 """Each command, in ``chant --help`` order: the module of ``chant.cli`` that runs it

@@ -103,6 +103,9 @@ class _Skipped(_Parser):
     def add_subparsers(self, **kwargs: Any) -> Any:
         return self
 
+    def add_mutually_exclusive_group(self, **kwargs: Any) -> Any:
+        return self
+
     def add_parser(self, *args: Any, **kwargs: Any) -> _Skipped:
         return self
 
@@ -166,8 +169,17 @@ def _parser(only: str | None) -> tuple[_Parser, _Commands]:
     assert isinstance(sub, _Commands)
     sub.only = only
     _project_commands(sub)
+    _plan_command(sub)
     _run_command(sub)
     _temporal_commands(sub)
+    schema = _command(
+        sub,
+        "schema",
+        "Print the JSON Schema (draft 2020-12) of a document chant writes: ir (the IR of "
+        "`chant build`), result (`chant run --json`), events (one line of "
+        "`chant run --progress-json`) or plan (`chant plan --json`).",
+    )
+    schema.add_argument("document", choices=("ir", "result", "events", "plan"), metavar="DOCUMENT")
     completion = _command(
         sub,
         "completion",
@@ -226,6 +238,56 @@ def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     acts.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
 
 
+def _op_and_params(parser: argparse.ArgumentParser) -> None:
+    """``NAME [KEY=VALUE ...]`` and ``--params-file``: which Op, with which values."""
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument(
+        "params",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a value of one of the Op's parameters (`chant list` shows them)",
+    )
+    parser.add_argument(
+        "--params-file",
+        metavar="FILE",
+        help="read parameter values from FILE, a JSON object; KEY=VALUEs override them",
+    )
+
+
+NO_RETRY_HELP = "run every step with a single attempt, whatever its profile (a quick dev loop)"
+
+
+def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
+    plan = _command(
+        sub,
+        "plan",
+        "Show what `chant run NAME` would do, without running anything: its phases and "
+        "steps with the parameter values put in, profiles, conditions, gates, on_failure, "
+        "the worst-case time budget and the plan's digest (which the run shows too).",
+    )
+    _op_and_params(plan)
+    plan.add_argument(
+        "--no-retry", action="store_true", help="plan every step with a single attempt"
+    )
+    _plan_formats(plan)
+    plan.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks for errors",
+    )
+
+
+def _plan_formats(parser: argparse.ArgumentParser) -> None:
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--json", dest="as_json", action="store_true", help="print the plan as JSON")
+    shape.add_argument(
+        "--mermaid", action="store_true", help="print the plan as a Mermaid flowchart"
+    )
+    shape.add_argument("--dot", action="store_true", help="print the plan as a Graphviz graph")
+
+
 def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     run = _command(
         sub,
@@ -234,14 +296,7 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "*.op.py. Without --local or --temporal, chant runs on Temporal when chant.toml has "
         "a [temporal] table, otherwise locally.",
     )
-    run.add_argument("name", metavar="NAME")
-    run.add_argument(
-        "params",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a value of one of the Op's parameters (`chant list` shows them)",
-    )
+    _op_and_params(run)
     run.add_argument("--local", action="store_true", help="run in this process (no Temporal)")
     run.add_argument("--temporal", action="store_true", help="run on Temporal")
     run.add_argument(
@@ -258,15 +313,16 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="Temporal: do not start a worker in this process (use running `chant worker`s)",
     )
+    run.add_argument("--no-retry", action="store_true", help=NO_RETRY_HELP)
     run.add_argument(
-        "--no-retry",
+        "--dry-run",
         action="store_true",
-        help="run every step with a single attempt, whatever its profile (a quick dev loop)",
+        help="run nothing: print the plan, as `chant plan` does (with --json, as JSON)",
     )
     run.add_argument(
-        "--params-file",
+        "--junit",
         metavar="FILE",
-        help="read parameter values from FILE, a JSON object; KEY=VALUEs override them",
+        help="write a JUnit XML report of the run to FILE (a test case per step)",
     )
     _temporal_flags(run)
 

@@ -49,6 +49,8 @@ def execute(args: argparse.Namespace) -> int:
             "--json and --progress-json cannot be used together",
             hint="--json prints the result; --progress-json streams events",
         )
+    if args.dry_run:
+        return _dry_run(args)
     # Before loading anything: a broken op file must not hide a usage error.
     check_mode_flags(local=args.local, temporal=args.temporal)
     prepared = api.prepare(
@@ -72,6 +74,26 @@ def execute(args: argparse.Namespace) -> int:
     elif not ended.detached:
         _say(f"chant: {api.not_finished(prepared.op.name, ended.status)}")
     return api.exit_code(ended)
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """``chant run NAME --dry-run``: ``chant plan NAME`` with the same values, byte for
+    byte; the flags that only make sense for a run that runs are refused."""
+    for flag, given in (
+        ("--progress-json", args.progress_json),
+        ("--junit", args.junit is not None),
+        ("--no-worker", args.no_worker),
+    ):
+        if given:
+            raise UsageError(
+                f"--dry-run runs nothing, so {flag} has nothing to do",
+                hint=f"drop {flag}, or drop --dry-run to run the Op",
+            )
+    check_mode_flags(local=args.local, temporal=args.temporal)
+    from chant.cli import plan
+
+    args.mermaid = args.dot = False
+    return plan.execute(args)
 
 
 def _sinks(*, as_json: bool, progress_json: bool) -> list[Sink]:
