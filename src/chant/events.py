@@ -4,7 +4,8 @@ A run is an append-only stream of frozen ``Event``s. Every event carries ``v`` (
 event schema version), ``seq`` (1, 2, 3, … within the run), ``ts`` (ISO 8601 UTC),
 ``run_id``, ``op`` and ``type``; the rest is in ``data``:
 
-- ``run_started``: mode, steps (count), params (the run's parameter values)
+- ``run_started``: mode, steps (count), params (the run's parameter values), plan_digest
+  (``chant plan``'s digest of the run's plan)
 - ``phase_started``: phase, parallel, compensation, skipped
 - ``step_started``: step, phase, fn, args
 - ``step_output``: step, stream (stdout | stderr | log), line

@@ -102,6 +102,9 @@ class RunResult:
     params: JSONObject | None = None
     """The parameter values the run had (defaults filled in); ``{}`` for an Op without
     parameters, None in a record made before parameters existed."""
+    plan_digest: str | None = None
+    """The digest of the run's plan (``chant plan`` shows the same for the same Op and
+    values); None in a record made before digests existed."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", RunStatus(self.status))
@@ -117,6 +120,7 @@ class RunResult:
             "failed_step": self.failed_step,
             "error": dict(self.error) if self.error else None,
             "params": dict(self.params) if self.params is not None else None,
+            "plan_digest": self.plan_digest,
             "steps": [s.to_dict() for s in self.steps],
         }
 

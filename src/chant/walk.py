@@ -32,6 +32,7 @@ from chant.events import (
 from chant.flow import Scope, evaluate, prepared, shown, why_false
 from chant.ir import JSON, Op
 from chant.outcomes import Record, StepOutcome, error_of
+from chant.plandoc import plan_digest
 from chant.planned import Plan, PlannedPhase, PlannedStep
 
 
@@ -58,16 +59,15 @@ class Walker:
         self.now = now
         """The ISO 8601 timestamp for events (default: the wall clock)."""
         self.interrupts = 0
-        self._stop_main = False
-        self._stop_comp = False
-        self._in_comp = False
+        self._stop_main = self._stop_comp = self._in_comp = False
         self._running: dict[asyncio.Task[Any], bool] = {}
         self._why: dict[asyncio.Task[Any], str] = {}
         self._records: dict[str, Record] = {}
         self.scope = Scope(params or {})
-        """What references resolve against: the run's parameter values (checked before
-        the run), and each step's result and outcome as it finishes."""
+        """What references resolve against: the run's parameter values (checked before the
+        run), and each step's result and outcome as it finishes."""
         self._emit: Emitter
+        self._digest: str | None = None  # the plan's (``chant.plandoc``), known at run()
 
     # -- control -------------------------------------------------------------------
 
@@ -93,19 +93,20 @@ class Walker:
     # -- the walk ------------------------------------------------------------------
 
     async def run(self, plan: Plan | Op) -> RunResult:
-        """Run ``plan`` (an Op resolved by ``chant.plan`` is planned first) and return
-        its record."""
+        """Run ``plan`` (a resolved Op is planned first) and return its record."""
         if isinstance(plan, Op):
             plan = Plan.of(plan)
         self._emit = Emitter(
             op=plan.name, run_id=self.run_id, sinks=self.sinks, masker=self.masker, now=self.now
         )
         started = self.clock()
+        self._digest = plan_digest(plan, self.scope.params)
         self._emit(
             EventType.RUN_STARTED,
             mode=self.mode,
             steps=sum(len(p.steps) for p in plan.phases),
             params=dict(self.scope.params),
+            plan_digest=self._digest,
         )
         failed: Record | None = None
         for phase in plan.phases:
@@ -166,6 +167,7 @@ class Walker:
             error=mask.fields(error) if error else None,
             steps=tuple(self._step_result(r, mask) for r in self._records.values()),
             params=dict(self.scope.params),
+            plan_digest=self._digest,
         )
 
     @staticmethod

@@ -66,8 +66,8 @@ def test_a_bare_chant_prints_the_help_on_stdout_and_exits_0(tmp_path: Path) -> N
         (
             ["frobnicate"],
             'chant: error: unknown command "frobnicate"; choose from init, build, list, '
-            "activities, run, signal, status, history, cancel, schedule, server, worker, "
-            "completion",
+            "activities, plan, run, signal, status, history, cancel, schedule, server, worker, "
+            "schema, completion",
         ),
     ],
     ids=["rnu", "lsit", "statsu", "no-match"],

