@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from chant.render import terminal_safe
-from chant.render.text import describe
 
 INDENT = "  "
 DETAIL = "      "
@@ -68,6 +67,11 @@ def _phase(phase: Mapping[str, Any], prefix: str) -> list[str]:
         how = "sequential"
     when = phase["when"]
     cost = "skipped" if when and when["holds"] is False else _up_to(phase["budget_s"])
+    gates = [s["gate"]["timeout"] for s in phase["steps"] if s["gate"] and not _skips(s)]
+    if gates and cost != "skipped":
+        waits = f"{'its gate waits' if len(gates) == 1 else 'its gates wait'} up to "
+        waits += " + ".join(gates)
+        cost = waits if phase["budget_s"] == 0 else f"{cost}, and {waits}"
     lines = [f"{prefix}{_safe(phase['name'])} — {how} · {cost}"]
     if when:
         lines.append(INDENT + _condition(when))
@@ -98,27 +102,44 @@ def _step(step: Mapping[str, Any]) -> list[str]:
 
 def _call(head: str, fn: str, args: Mapping[str, Any]) -> list[str]:
     """The step's activity and arguments: a shell command as written (each of its lines),
-    anything else as ``fn(key=value, …)``; references as the Op wrote them."""
+    then any other argument as ``key=value``; references and secrets as the Op wrote
+    them (``out("build", "stdout")``, ``secret("TOKEN")``)."""
     cmd = args.get("cmd")
-    if fn == "shell" and isinstance(cmd, Mapping) and set(cmd) == {"$format"}:
-        cmd = "".join(p if isinstance(p, str) else "{" + _written(p) + "}" for p in cmd["$format"])
-    if fn == "shell" and isinstance(cmd, str):
-        first, *rest = cmd.split("\n") or [""]
+    if fn == "shell" and (isinstance(cmd, str) or _formatted(cmd)):
+        text = cmd if isinstance(cmd, str) else _text(cmd)
+        first, *rest = text.split("\n")
         lines = [f"{head}shell  {_safe(first)}"]
         lines += [" " * len(head) + "       " + _safe(line) for line in rest]
-        extra = {k: v for k, v in args.items() if k != "cmd"}
-        if extra:
-            lines.append(DETAIL + _safe(describe("with", extra, 1 << 30)))
-        return lines
-    return [head + _safe(describe(fn, args, 1 << 30))]
+        extra = ", ".join(f"{k}={_value(v)}" for k, v in args.items() if k != "cmd")
+        return lines + ([DETAIL + _safe(extra)] if extra else [])
+    shown = ", ".join(f"{k}={_value(v)}" for k, v in args.items())
+    return [f"{head}{_safe(fn)}  {_safe(shown)}".rstrip()]
 
 
-def _written(part: Any) -> str:
+def _formatted(value: object) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"$format"}
+
+
+def _text(value: Mapping[str, Any]) -> str:
+    """A ``$format`` as text, each reference or secret in braces."""
+    return "".join(p if isinstance(p, str) else "{" + _value(p) + "}" for p in value["$format"])
+
+
+def _value(value: Any) -> str:
+    """An argument's value: JSON, but references and secrets as an Op file writes them."""
     from chant.refs import ref_kind, written
 
-    if isinstance(part, Mapping) and set(part) == {"$secret"}:
-        return f"secret({_json(part['$secret'])})"
-    return written(part) if isinstance(part, Mapping) and ref_kind(part) else _json(part)
+    if isinstance(value, Mapping):
+        if set(value) == {"$secret"}:
+            return f"secret({_json(value['$secret'])})"
+        if ref_kind(value):
+            return written(value)
+        if _formatted(value):
+            return "f" + _json(_text(value))
+        return "{" + ", ".join(f"{_json(k)}: {_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return _json(value)
 
 
 def _profile(profile: Mapping[str, Any], budget: Mapping[str, Any]) -> str:
@@ -140,6 +161,10 @@ def _profile(profile: Mapping[str, Any], budget: Mapping[str, Any]) -> str:
     return text
 
 
+def _skips(step: Mapping[str, Any]) -> bool:
+    return bool(step["when"]) and step["when"]["holds"] is False
+
+
 def _condition(when: Mapping[str, Any]) -> str:
     if when["holds"] is False:
         return f"skipped: {_safe(when['reason'])}"
@@ -156,7 +181,7 @@ def _budget(doc: Mapping[str, Any]) -> list[str]:
     if doc["on_failure"]:
         lines.append(f"{INDENT}on_failure   {_up_to(budget['on_failure_s'])}")
     total = budget["total_s"]
-    ends = "no limit: a step retries without end" if total is None else f"up to {span(total)}"
+    ends = "no limit (a step retries without end)" if total is None else f"up to {span(total)}"
     lines.append(f"{INDENT}in all       {ends} before it gives up")
     if budget["gates_s"]:
         lines.append(
@@ -178,7 +203,7 @@ def span(seconds: float) -> str:
     ``1h15m``, ``26h``."""
     ms = round(seconds * 1000)
     if ms < 1000:
-        return f"{ms}ms"
+        return f"{ms}ms" if ms else "0s"
     whole, rest = divmod(ms, 1000)
     minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
