@@ -55,7 +55,10 @@ class JUnitReport(RunStory):
         """Write the report to ``file`` (``OSError`` if it cannot be)."""
         tree = ET.ElementTree(document(self))
         ET.indent(tree)
-        tree.write(self.file, encoding="utf-8", xml_declaration=True)
+        with open(self.file, "wb") as out:
+            out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+            tree.write(out, encoding="utf-8", xml_declaration=False)
+            out.write(b"\n")
 
 
 def document(story: RunStory) -> ET.Element:
