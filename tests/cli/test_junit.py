@@ -4,6 +4,7 @@ junitparser and ElementTree) and the Markdown summary appended to
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -434,3 +435,41 @@ def test_no_summary_without_the_variable_and_a_warning_when_it_cannot_be_written
 def _timeless(text: str) -> str:
     """``text`` with each duration (``12ms``, ``1.2s``) as ``T``."""
     return re.sub(r"\b\d+(\.\d+)?(ms|s)\b|\b\d+m\d\ds\b", "T", text)
+
+
+def _modules_after_run(root: Path, *args: str, env: dict[str, str]) -> set[str]:
+    """The modules a fresh interpreter has loaded after ``chant run ARGS`` in ``root``."""
+    probe = (
+        f"import os, sys; os.chdir({str(root)!r}); from chant.cli.main import main\n"
+        f"code = main(['run', *{list(args)!r}])\n"
+        "print(code, repr(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k != SUMMARY_VAR}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**base, "TOKEN": SECRET, **env},
+        check=True,
+    )
+    code, modules = proc.stderr.splitlines()[-1].split(" ", 1)
+    assert code == "0", proc.stderr
+    loaded: set[str] = set(ast.literal_eval(modules))
+    return loaded
+
+
+def test_a_run_without_reports_loads_neither_report_module(
+    make_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = _project(make_project, tmp_path)
+    reports = {"chant.render.junit", "chant.render.summary", "xml.etree.ElementTree"}
+    plain = _modules_after_run(root, "report", "env=prod", "--local", env={})
+    assert not plain & reports
+    summary = str(tmp_path / "s.md")
+    only_summary = _modules_after_run(
+        root, "report", "env=prod", "--local", env={SUMMARY_VAR: summary}
+    )
+    assert only_summary & reports == {"chant.render.summary"}
+    junit = str(tmp_path / "r.xml")
+    both = _modules_after_run(root, "report", "env=prod", "--local", "--junit", junit, env={})
+    assert both & reports == reports

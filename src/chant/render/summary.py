@@ -255,9 +255,9 @@ def markdown(story: RunStory) -> str:
         "failed": f"❌ {op} failed after {took}",
         "interrupted": f"⚠️ {op} interrupted after {took}",
     }.get(story.status, f"⏳ {op}: {_inline(story.ending or NOT_FINISHED)}, after {took}")
-    head = [f"run `{_inline(story.run_id)}`" if story.run_id else "", story.mode]
+    head = [f"run {_span(story.run_id)}" if story.run_id else "", story.mode]
     if story.plan_digest:
-        head.append(f"plan `{_inline(story.plan_digest)}`")
+        head.append(f"plan {_span(story.plan_digest)}")
     parts = [f"### {heading}", " · ".join(h for h in head if h)]
     rows = story.rows()
     if rows:
@@ -271,9 +271,10 @@ def markdown(story: RunStory) -> str:
             cells = (phase, _cell(r.id), status, str(r.attempts), spent, _cell(note))
             table.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(table))
-    if story.outcomes:
+    outcomes = story.outcomes
+    if outcomes:
         table = ["| outcome | value |", "| --- | --- |"]
-        table += [f"| {_cell(k)} | {_cell(outcome_text(v))} |" for k, v in story.outcomes.items()]
+        table += [f"| {_cell(k)} | {_cell(outcome_text(v))} |" for k, v in outcomes.items()]
         parts.append("\n".join(table))
     failed = story.failed_step
     error = story.steps[failed].error if failed in story.steps else {}
@@ -297,6 +298,12 @@ def _inline(text: object) -> str:
     line ends as ``<br>``, every character Markdown could act on backslash-escaped."""
     lines = _NEWLINE.split(str(text))
     return "<br>".join(_SPECIAL.sub(r"\\\1", terminal_safe(line)) for line in lines)
+
+
+def _span(text: str) -> str:
+    """``text`` (chant's own: a run id, a digest) as a code span; backticks, which
+    would end it, as quotes (nothing is escaped inside a code span)."""
+    return "`" + terminal_safe(text).replace("`", "'") + "`"
 
 
 def _cell(text: str) -> str:
