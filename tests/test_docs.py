@@ -245,3 +245,15 @@ def test_the_passing_data_guide_prints_what_it_shows(tmp_path: Path) -> None:
     assert (tutorial.cwd / ".deployed" / "prod").read_text() == (
         "registry.example.com/shop:1.5.0\n"
     )
+
+
+def test_the_plan_guide_prints_what_it_shows(tmp_path: Path) -> None:
+    # The guide plans, runs and draws the quickstart's rollout, in a copy of the example.
+    tutorial = Tutorial(tmp_path, free_port())
+    tutorial.cwd.rmdir()
+    shutil.copytree(
+        ROOT / "examples" / "quickstart",
+        tutorial.cwd,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    tutorial.run_page("how-to/plan.md")

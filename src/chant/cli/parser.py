@@ -242,7 +242,7 @@ def _project_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _op_and_params(parser: argparse.ArgumentParser) -> None:
-    """``NAME [KEY=VALUE ...]`` and ``--params-file``: which Op, with which values."""
+    """``NAME [KEY=VALUE ...]``: which Op, with which values (``--params-file`` too)."""
     parser.add_argument("name", metavar="NAME")
     parser.add_argument(
         "params",
@@ -251,6 +251,9 @@ def _op_and_params(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a value of one of the Op's parameters (`chant list` shows them)",
     )
+
+
+def _params_file(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--params-file",
         metavar="FILE",
@@ -270,6 +273,7 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "the worst-case time budget and the plan's digest (which the run shows too).",
     )
     _op_and_params(plan)
+    _params_file(plan)
     plan.add_argument(
         "--no-retry", action="store_true", help="plan every step with a single attempt"
     )
@@ -317,6 +321,7 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="Temporal: do not start a worker in this process (use running `chant worker`s)",
     )
     run.add_argument("--no-retry", action="store_true", help=NO_RETRY_HELP)
+    _params_file(run)
     run.add_argument(
         "--dry-run",
         action="store_true",
