@@ -36,7 +36,6 @@ class StepRow:
         "dropped",
         "duration_ms",
         "error",
-        "fn",
         "id",
         "order",
         "outcome",
@@ -49,7 +48,6 @@ class StepRow:
 
     def __init__(self, step: str, phase: str, compensation: bool, order: int) -> None:
         self.id, self.phase, self.compensation, self.order = step, phase, compensation, order
-        self.fn = ""
         self.status: str | None = None
         self.attempts = 0
         self.duration_ms: int | float = 0
@@ -81,7 +79,7 @@ class RunStory:
         planned: Sequence[tuple[str, str, bool]] = (),
         tail: int = 0,
     ) -> None:
-        self.op, self.mode, self.planned, self.tail = op, mode, planned, tail
+        self.op, self.mode, self.tail = op, mode, tail
         self.run_id: str | None = None
         self.started: str | None = None
         """The ``ts`` of ``run_started``."""
@@ -98,7 +96,8 @@ class RunStory:
         self._failed: str | None = None
         """The first step of the main phases that failed."""
         self._phases: dict[str, bool] = {}
-        self._order = {step: i for i, (_, step, _) in enumerate(planned)}
+        """Whether each phase started is an ``on_failure`` one."""
+        self._planned = {step: (i, phase, comp) for i, (phase, step, comp) in enumerate(planned)}
 
     # --- the events ---------------------------------------------------------------
 
@@ -118,14 +117,14 @@ class RunStory:
             self._phases[str(d["phase"])] = bool(d["compensation"])
         elif kind == EventType.STEP_STARTED:
             row = self._row(str(d["step"]), str(d["phase"]))
-            row.status, row.started, row.fn = "running", event.ts, str(d["fn"])
+            row.status, row.started = "running", event.ts
             row.attempts = max(row.attempts, 1)
         elif kind == EventType.STEP_RETRYING:
             row = self._row(str(d["step"]))
             row.attempts = max(row.attempts, _int(d["attempt"]) + 1)
         elif kind == EventType.STEP_FINISHED:
             row = self._row(str(d["step"]), str(d["phase"]))
-            row.status, row.fn = str(d["status"]), str(d["fn"])
+            row.status = str(d["status"])
             row.attempts, row.duration_ms = _int(d["attempts"]), _int(d["duration_ms"])
             row.error, row.outcome = _obj(d.get("error")), _obj(d.get("outcome"))
             reason = d.get("reason")
@@ -152,15 +151,19 @@ class RunStory:
             del kept[:extra]
             row.dropped[stream] = row.dropped.get(stream, 0) + extra
 
-    def _row(self, step: str, phase: str | None = None) -> StepRow:
+    def _row(self, step: str, phase: str = "") -> StepRow:
+        """The row of ``step`` (of ``phase``, when the event says), made on its first event."""
         row = self.steps.get(step)
         if row is None:
-            order = self._order.get(step, len(self._order) + len(self.steps))
-            row = self.steps[step] = StepRow(step, phase or "", False, order)
-        if phase is not None and not row.phase:
+            known = self._planned.get(step)
+            if known is not None:
+                order, planned_phase, compensation = known
+            else:  # not in the plan given (none was): after every planned step
+                order, planned_phase = len(self._planned) + len(self.steps), ""
+                compensation = self._phases.get(phase, False)
+            row = self.steps[step] = StepRow(step, phase or planned_phase, compensation, order)
+        elif phase and not row.phase:
             row.phase = phase
-        if phase is not None:
-            row.compensation = self._phases.get(phase, row.compensation)
         return row
 
     # --- after the run ------------------------------------------------------------
@@ -196,9 +199,9 @@ class RunStory:
         """Every step to report, in declared order: those the events told of, and the
         planned ones no event reached (``status`` None)."""
         rows = dict(self.steps)
-        for phase, step, compensation in self.planned:
+        for step, (order, phase, compensation) in self._planned.items():
             if step not in rows and (not compensation or self.compensating):
-                rows[step] = StepRow(step, phase, compensation, self._order[step])
+                rows[step] = StepRow(step, phase, compensation, order)
         return sorted(rows.values(), key=lambda r: r.order)
 
     def note(self, row: StepRow) -> str:
