@@ -31,6 +31,7 @@ from chant.api.running import (
 )
 
 if TYPE_CHECKING:
+    from chant.api.planning import plan_of
     from chant.api.runs import cancel, history, on_runs, signal, status, temporal_target
 
 _RUNS = ("cancel", "history", "on_runs", "signal", "status", "temporal_target")
@@ -43,6 +44,10 @@ def __getattr__(name: str) -> object:
         from chant.api import runs
 
         return getattr(runs, name)
+    if name == "plan_of":
+        from chant.api.planning import plan_of
+
+        return plan_of
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -57,6 +62,7 @@ __all__ = [
     "load_project",
     "not_finished",
     "on_runs",
+    "plan_of",
     "prepare",
     "run",
     "run_async",

@@ -106,7 +106,7 @@ def _call(head: str, fn: str, args: Mapping[str, Any]) -> list[str]:
     them (``out("build", "stdout")``, ``secret("TOKEN")``)."""
     cmd = args.get("cmd")
     if fn == "shell" and (isinstance(cmd, str) or _formatted(cmd)):
-        text = cmd if isinstance(cmd, str) else _text(cmd)
+        text = cmd if isinstance(cmd, str) else _text(cmd)  # type: ignore[arg-type]
         first, *rest = text.split("\n")
         lines = [f"{head}shell  {_safe(first)}"]
         lines += [" " * len(head) + "       " + _safe(line) for line in rest]
