@@ -54,6 +54,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)  # a CI's FORCE_COLOR would colour pipes
+    # On GitHub Actions every `chant run` would append to the job's real step summary.
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     # `make test` runs pytest under make; a nested make would then print "Entering
     # directory" lines that a user's shell never shows.
     for name in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
