@@ -14,7 +14,7 @@ What differs by design is asserted as such: ``run_started`` says its mode; steps
 parallel phase interleave as they happen to (in either mode), so their events and lines
 are compared per step, in their phase; and on Temporal a step's output arrives in
 batches, so its lines are compared in order among themselves, not against the step's
-other events.
+other events. Every result and event of either mode is valid under ``chant schema``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import pytest
 
 from conftest import alive
 from temporal_server import TemporalServer
+from test_schemas import assert_valid, events_of
 
 PROJECT = Path(__file__).parent / "project"
 SECRET = "s3cr3t-parity-value"
@@ -297,6 +298,7 @@ def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal
         code, doc, text = proc.returncode, json.loads(proc.stdout), proc.stdout + proc.stderr
         runs[mode] = (code, doc, text, root)
         assert doc["mode"] == mode
+        assert_valid("result", [doc])  # as `chant schema result` describes, in both modes
         human[mode] = _human(proc.stderr)
         streamed = _run(
             _project(tmp_path, temporal_server, mode, f"{mode}-events"),
@@ -305,6 +307,7 @@ def test_both_executors_give_the_same_result(name: str, tmp_path: Path, temporal
             "--progress-json",
         )
         assert streamed.returncode == code, streamed.stderr
+        assert_valid("events", events_of(streamed.stdout))
         events[mode] = _events(streamed.stdout, mode)
     (lcode, ldoc, ltext, lroot), (tcode, tdoc, ttext, troot) = runs["local"], runs["temporal"]
     code, steps = EXPECTED[name]
