@@ -13,7 +13,7 @@ digest of the plan it walks exactly as ``chant plan`` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chant.errors import UnresolvedReferenceError
@@ -67,13 +67,30 @@ def plan_digest(plan: Plan, params: Mapping[str, JSON]) -> str:
     return str(plan_document(plan, params)["digest"])
 
 
+def _sha256() -> Callable[[bytes], Any]:
+    """The C SHA-256 that ships with CPython (``_sha2``, ``_sha256`` before 3.12):
+    ``hashlib`` would load OpenSSL for it, 6 ms of every run's start-up."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except ImportError:
+            continue
+    import hashlib  # a Python built without them has OpenSSL's
+
+    return hashlib.sha256
+
+
+_SHA256 = _sha256()
+
+
 def digest(doc: Mapping[str, JSON]) -> str:
     """``sha256:`` and the hex sha256 of ``doc`` without its ``digest``, as canonical
     JSON (``canonical``), UTF-8."""
-    import hashlib
-
     body = {k: v for k, v in doc.items() if k != "digest"}
-    return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8", "surrogatepass")).hexdigest()
+    hashed = _SHA256(canonical(body).encode("utf-8", "surrogatepass"))
+    return "sha256:" + str(hashed.hexdigest())
 
 
 _ESCAPES = {
