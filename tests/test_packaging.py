@@ -109,6 +109,8 @@ def test_the_wheel_holds_the_package_py_typed_and_the_license(built: Built) -> N
     assert "chant/py.typed" in names
     assert "chant/__init__.py" in names
     assert "chant/temporal/workflow.py" in names
+    schemas = sorted(n for n in names if n.startswith("chant/schemas/") and n.endswith(".json"))
+    assert schemas == [f"chant/schemas/{d}.schema.json" for d in ("events", "ir", "plan", "result")]
     assert f"{info}/licenses/LICENSE" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     metadata = zipfile.ZipFile(built.wheel).read(f"{info}/METADATA").decode()
@@ -280,6 +282,12 @@ def test_the_readme_tutorial_works_as_written_in_a_fresh_venv(
         )
 
         _typed_against_the_wheel(shell, project)
+
+        # The installed package finds its schemas, and plans without running anything.
+        ran = shell.run("chant schema plan")
+        assert (ran.code, ran.err) == (0, "") and '"urn:chant:schema:plan:1"' in ran.out
+        ran = shell.run("chant plan hello")
+        assert ran.code == 0 and ran.out.startswith('Plan of "hello"')
 
         clone = tmp_path / "clone"
         shutil.copytree(
