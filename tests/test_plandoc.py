@@ -106,3 +106,10 @@ def test_parameters_are_put_in_and_references_kept() -> None:
         "list": [3, {"deep": True}],
         "ref": {"$out": "build", "default": "none"},  # a default is not the value
     }
+
+
+def test_an_object_met_twice_is_written_the_same_both_times() -> None:
+    shared = {"retry": {"max_attempts": 3}, "timeout": "5m"}
+    value = {"a": shared, "b": [shared, {"x": shared}]}
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical(value) == expected  # type: ignore[arg-type]

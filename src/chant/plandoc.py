@@ -14,7 +14,7 @@ digest of the plan it walks exactly as ``chant plan`` does.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from chant.errors import UnresolvedReferenceError
 from chant.flow import Scope, as_text, evaluate, why_false
@@ -29,9 +29,9 @@ PLAN_VERSION = 1
 def plan_document(plan: Plan, params: Mapping[str, JSON]) -> dict[str, JSON]:
     """The plan of ``plan`` run with ``params`` (checked, defaults filled in), with its
     ``digest``. Key order is the documented one; the digest does not depend on it."""
-    scope = Scope(params)
-    phases = [_phase(p, scope) for p in plan.phases]
-    on_failure = [_phase(p, scope) for p in plan.on_failure]
+    made = _Made(Scope(params), {})
+    phases = [_phase(p, made) for p in plan.phases]
+    on_failure = [_phase(p, made) for p in plan.on_failure]
     main_s = _sum(p["budget_s"] for p in phases)
     comp_s = _sum(p["budget_s"] for p in on_failure)
     gates = [
@@ -93,17 +93,17 @@ def digest(doc: Mapping[str, JSON]) -> str:
     return "sha256:" + str(hashed.hexdigest())
 
 
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\b": "\\b",
-    "\f": "\\f",
-}
-_ESCAPES |= {chr(c): f"\\u{c:04x}" for c in range(0x20) if chr(c) not in _ESCAPES}
-_SPECIAL = str.maketrans(_ESCAPES)
+try:  # CPython's C escaper, as json uses it; importing json itself costs a run more
+    from _json import encode_basestring as _quoted
+except ImportError:  # pragma: no cover - another Python
+    _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b"}
+    _ESCAPES |= {"\f": "\\f"} | {
+        chr(c): f"\\u{c:04x}" for c in range(0x20) if chr(c) not in "\n\r\t\b\f"
+    }
+    _SPECIAL = str.maketrans(_ESCAPES)
+
+    def _quoted(text: str, /) -> str:
+        return '"' + text.translate(_SPECIAL) + '"'
 
 
 def canonical(value: JSON) -> str:
@@ -111,8 +111,23 @@ def canonical(value: JSON) -> str:
     separators=(",", ":"), ensure_ascii=False)`` (a test holds them equal), written here
     because a local run of shell steps does not otherwise load ``json``. Floats that are
     not finite are refused, as ``allow_nan=False`` refuses them."""
-    if isinstance(value, str):
-        return '"' + value.translate(_SPECIAL) + '"'
+    return _canonical(value, {})
+
+
+def _canonical(value: Any, seen: dict[int, str]) -> str:
+    """``canonical``; an object met again (a profile steps share) is written once."""
+    kind = type(value)
+    if kind is str:
+        return _quoted(value)
+    if kind is dict:
+        done = seen.get(id(value))
+        if done is None:
+            items = sorted(value.items())
+            inner = ",".join(_key(k) + ":" + _canonical(v, seen) for k, v in items)
+            done = seen[id(value)] = "{" + inner + "}"
+        return done
+    if kind is list or kind is tuple:
+        return "[" + ",".join(_canonical(v, seen) for v in value) + "]"
     if value is None:
         return "null"
     if value is True:
@@ -125,12 +140,19 @@ def canonical(value: JSON) -> str:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"a plan holds no {value!r}: JSON has no such number")
         return float.__repr__(value)
+    if isinstance(value, str):
+        return _quoted(value)
     if isinstance(value, Mapping):
-        items = sorted(value.items())
-        return "{" + ",".join(canonical(k) + ":" + canonical(v) for k, v in items) + "}"
+        return _canonical(dict(value), seen)
     if isinstance(value, list | tuple):
-        return "[" + ",".join(canonical(v) for v in value) + "]"
+        return _canonical(list(value), seen)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _key(key: object) -> str:
+    if type(key) is not str:
+        raise TypeError(f"a JSON object's keys are strings, not {type(key).__name__}")
+    return _quoted(key)
 
 
 def _skipped(node: Any) -> bool:
@@ -150,9 +172,18 @@ def _sum(values: Any) -> float | None:
 # -- phases and steps -------------------------------------------------------------------
 
 
-def _phase(phase: PlannedPhase, scope: Scope) -> dict[str, Any]:
-    when = _when(phase.when, scope)
-    steps = [_step(s, scope) for s in phase.steps]
+class _Made(NamedTuple):
+    """What a document is made with: the parameters, and the profile and budget
+    documents of each ``Timing`` (steps share their profile's), made once a document:
+    ``canonical`` then writes each once too."""
+
+    scope: Scope
+    timings: dict[int, tuple[dict[str, JSON], dict[str, JSON]]]
+
+
+def _phase(phase: PlannedPhase, made: _Made) -> dict[str, Any]:
+    when = _when(phase.when, made.scope)
+    steps = [_step(s, made) for s in phase.steps]
     skipped = when is not None and when["holds"] is False
     # A gate's wait is counted apart (it holds its slot meanwhile, but adds no budget).
     costs = [0.0 if s["gate"] or _skipped(s) else s["budget"]["worst_s"] for s in steps]
@@ -187,14 +218,20 @@ def _makespan(costs: Sequence[float | None], slots: int) -> float | None:
     return max(ends, default=0.0)
 
 
-def _step(step: PlannedStep, scope: Scope) -> dict[str, Any]:
+def _step(step: PlannedStep, made: _Made) -> dict[str, Any]:
     gate = step.gate
     timing = step.timing
+    shared = None
+    if timing is not None:
+        shared = made.timings.get(id(timing))
+        if shared is None:
+            shared = made.timings[id(timing)] = (timing.declared.to_dict(), _worst(timing))
+    args = step.shown_args
     return {
         "id": step.id,
         "fn": step.fn,
-        "args": {} if gate else with_params(step.shown_args, scope.params),
-        "profile": timing.declared.to_dict() if timing else None,
+        "args": with_params(args, made.scope.params) if step.dynamic else dict(args),
+        "profile": shared[0] if shared else None,
         "gate": {
             "signal": gate.signal,
             "timeout": gate.timeout_text,
@@ -204,12 +241,12 @@ def _step(step: PlannedStep, scope: Scope) -> dict[str, Any]:
         if gate
         else None,
         "outcome": step.outcome.to_dict() if step.outcome else None,
-        "when": _when(step.when, scope),
-        "budget": _budget(timing) if timing else None,
+        "when": _when(step.when, made.scope),
+        "budget": shared[1] if shared else None,
     }
 
 
-def _budget(timing: Timing) -> dict[str, JSON]:
+def _worst(timing: Timing) -> dict[str, JSON]:
     """A step's worst case: every attempt runs to its timeout and every retry waits its
     full backoff."""
     retry = timing.retry
