@@ -1,8 +1,8 @@
 """``chant run --junit FILE``: the run as a JUnit XML report, from its events.
 
 One ``<testsuites>`` holding one ``<testsuite>`` named after the Op (``tests``,
-``failures``, ``errors``, ``skipped``, ``time`` in seconds, ``timestamp`` of
-``run_started``), with ``<properties>``: ``run_id``, ``mode``, ``status``,
+``failures``, ``errors``, ``skipped``, ``time`` in seconds, ``timestamp``: the UTC
+time of ``run_started`` as ``2026-12-02T16:26:03``), with ``<properties>``: ``run_id``, ``mode``, ``status``,
 ``plan_digest`` (when the run has one) and ``param.NAME`` for each parameter value.
 One ``<testcase>`` per step: ``name`` its id, ``classname`` its phase's name (an
 ``on_failure`` phase's with `` (on_failure)`` after it), ``time``.
@@ -73,8 +73,8 @@ def document(story: RunStory) -> ET.Element:
     }
     root = ET.Element("testsuites", {"name": _text(story.op), **counts})
     suite = ET.SubElement(root, "testsuite", {"name": _text(story.op), **counts})
-    if story.started:
-        suite.set("timestamp", story.started)
+    if story.started:  # UTC, to the second, without a zone: what JUnit's schema allows
+        suite.set("timestamp", story.started[:19])
     properties = ET.SubElement(suite, "properties")
     named: list[tuple[str, JSON]] = [("run_id", story.run_id), ("mode", story.mode)]
     named.append(("status", story.status))
