@@ -1,11 +1,11 @@
 """``chant run --junit FILE``: the run as a JUnit XML report, from its events.
 
 One ``<testsuites>`` holding one ``<testsuite>`` named after the Op (``tests``,
-``failures``, ``errors``, ``skipped``, ``time`` in seconds, ``timestamp``: the UTC
-time of ``run_started`` as ``2026-12-02T16:26:03``), with ``<properties>``: ``run_id``, ``mode``, ``status``,
-``plan_digest`` (when the run has one) and ``param.NAME`` for each parameter value.
-One ``<testcase>`` per step: ``name`` its id, ``classname`` its phase's name (an
-``on_failure`` phase's with `` (on_failure)`` after it), ``time``.
+``failures``, ``errors``, ``skipped``, ``time`` in seconds, ``timestamp``: the UTC time
+of ``run_started`` as ``2026-12-02T16:26:03``), with ``<properties>``: ``run_id``,
+``mode``, ``status``, ``plan_digest`` (when the run has one) and ``param.NAME`` for each
+parameter value. One ``<testcase>`` per step: ``name`` its id, ``classname`` its phase's
+name (an ``on_failure`` phase's with `` (on_failure)`` after it), ``time``.
 
 - failed or cancelled: ``<failure type="ERROR_TYPE" message="MESSAGE">MESSAGE</failure>``
 - skipped: ``<skipped message="WHY"/>``: the condition that skipped it, else why it did
