@@ -87,7 +87,12 @@ def test_status_of_a_live_run_a_second_start_and_cancel_with_compensation(
         head, *rest = status.out.splitlines()
         assert re.fullmatch(rf"Op {name}: running \(workflow {wid}, run [0-9a-f-]{{36}}\)", head)
         assert re.fullmatch(r"  started  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", rest[0])
-        assert rest[1:] == ["  phase    Wait here", "  step     wait-here.1 (shell): running"]
+        planned = json.loads(chant_subprocess("plan", name, "--json", cwd=root).out)
+        assert rest[1:] == [
+            f"  plan     {planned['digest']}",  # the run's plan is the one `chant plan` shows
+            "  phase    Wait here",
+            "  step     wait-here.1 (shell): running",
+        ]
 
         shown = chant_subprocess("status", name, "--json", cwd=root)
         assert shown.code == 0, shown.err
