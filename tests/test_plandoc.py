@@ -113,3 +113,16 @@ def test_an_object_met_twice_is_written_the_same_both_times() -> None:
     value = {"a": shared, "b": [shared, {"x": shared}]}
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical(value) == expected  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), max_size=40),
+    st.integers(min_value=1, max_value=50),
+)
+def test_a_parallel_phase_ends_when_its_last_slot_frees(costs: list[float], slots: int) -> None:
+    # Each step, in order, takes the slot that frees first (the lowest such slot).
+    ends = [0.0] * min(slots, len(costs))
+    for cost in costs:
+        first = min(range(len(ends)), key=ends.__getitem__)
+        ends[first] += cost
+    assert _makespan(costs, slots) == max(ends, default=0.0)  # type: ignore[arg-type]

@@ -211,11 +211,14 @@ def _makespan(costs: Sequence[float | None], slots: int) -> float | None:
     executors start them); None when a step has no limit."""
     if any(c is None for c in costs):
         return None
-    ends = [0.0] * min(slots, len(costs))
+    if slots >= len(costs):  # every step starts at once
+        return max(costs, default=0.0)  # type: ignore[type-var]
+    import heapq
+
+    ends = [0.0] * slots  # when each slot frees, earliest first
     for cost in costs:
-        first = min(range(len(ends)), key=ends.__getitem__)
-        ends[first] += cost  # type: ignore[operator]
-    return max(ends, default=0.0)
+        heapq.heapreplace(ends, ends[0] + cost)  # type: ignore[operator]
+    return max(ends)
 
 
 def _step(step: PlannedStep, made: _Made) -> dict[str, Any]:
