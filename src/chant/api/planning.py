@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from chant.api.running import PathLike, Say, _loaded, _log, _param_values, count, warn
+from chant.api.running import PathLike, Say, _log, checked_op
 
 if TYPE_CHECKING:
     from chant.ir import JSON, Op
@@ -28,17 +28,9 @@ def plan_of(
     errors (``OpNotFoundError``, ``ValidationError``, ``chant.params.ParamError``). The
     options are ``chant.run``'s; nothing runs, and neither Temporal nor the secrets'
     values are needed (a plan names secrets, never holds them)."""
-    name = op if isinstance(op, str) else op.name
-    loaded = _loaded(project)
-    others = loaded.problems_besides(name)
-    warn(others, say)
-    resolved = loaded.op(op) if isinstance(op, str) else loaded.resolve(op)
-    if others:
-        say(
-            f"chant: warning: {count(others)} elsewhere in the project (above); planning "
-            f'"{name}" anyway (`chant build` checks every Op)'
-        )
-    values = _param_values(resolved, params, param_args, params_file)
+    _project, resolved, values = checked_op(
+        op, project, "planning", params, param_args, params_file, say
+    )
     if no_retry:
         from chant.plan import single_attempt
 

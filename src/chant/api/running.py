@@ -123,18 +123,10 @@ def prepare(
     (typed values), a later one overriding an earlier one (``chant.params.values_for``)."""
     if mode not in (None, *MODES):
         raise UsageError(f'mode must be "local", "temporal" or None, not {mode!r}')
-    name = op if isinstance(op, str) else op.name
-    loaded = _loaded(project)
-    # Only this Op must be valid: problems elsewhere in the project are warnings.
-    others = loaded.problems_besides(name)
-    warn(others, say)
-    resolved = loaded.op(op) if isinstance(op, str) else loaded.resolve(op)
-    if others:
-        say(
-            f"chant: warning: {count(others)} elsewhere in the project (above); running "
-            f'"{name}" anyway (`chant build` checks every Op)'
-        )
-    values = _param_values(resolved, params, param_args, params_file)
+    loaded, resolved, values = checked_op(
+        op, project, "running", params, param_args, params_file, say
+    )
+    name = resolved.name
     from chant.config import choose_mode
 
     chosen, notice = choose_mode(
@@ -161,6 +153,32 @@ def prepare(
             "Temporal — running it once now"
         )
     return Prepared(loaded, resolved, "local", secrets, params=values)
+
+
+def checked_op(
+    op: Op | str,
+    project: Project | PathLike | None,
+    doing: str,
+    params: Mapping[str, JSON] | None,
+    param_args: Sequence[str],
+    params_file: PathLike | None,
+    say: Say,
+) -> tuple[Project, Op, dict[str, JSON]]:
+    """The checks of ``op`` before it is run or planned (``doing``: "running",
+    "planning"): its project loads, it exists and is valid, the values fit its
+    parameters. Only this Op must be valid: problems elsewhere in the project are said
+    as warnings. Returns the project, the Op resolved and the complete values."""
+    name = op if isinstance(op, str) else op.name
+    loaded = _loaded(project)
+    others = loaded.problems_besides(name)
+    warn(others, say)
+    resolved = loaded.op(op) if isinstance(op, str) else loaded.resolve(op)
+    if others:
+        say(
+            f"chant: warning: {count(others)} elsewhere in the project (above); {doing} "
+            f'"{name}" anyway (`chant build` checks every Op)'
+        )
+    return loaded, resolved, _param_values(resolved, params, param_args, params_file)
 
 
 def _param_values(

@@ -261,9 +261,6 @@ def _params_file(parser: argparse.ArgumentParser) -> None:
     )
 
 
-NO_RETRY_HELP = "run every step with a single attempt, whatever its profile (a quick dev loop)"
-
-
 def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     plan = _command(
         sub,
@@ -277,22 +274,13 @@ def _plan_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     plan.add_argument(
         "--no-retry", action="store_true", help="plan every step with a single attempt"
     )
-    _plan_formats(plan)
-    plan.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show tracebacks for errors",
-    )
-
-
-def _plan_formats(parser: argparse.ArgumentParser) -> None:
-    shape = parser.add_mutually_exclusive_group()
+    shape = plan.add_mutually_exclusive_group()
     shape.add_argument("--json", dest="as_json", action="store_true", help="print the plan as JSON")
     shape.add_argument(
         "--mermaid", action="store_true", help="print the plan as a Mermaid flowchart"
     )
     shape.add_argument("--dot", action="store_true", help="print the plan as a Graphviz graph")
+    _debug_flag(plan)
 
 
 def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -320,7 +308,11 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="Temporal: do not start a worker in this process (use running `chant worker`s)",
     )
-    run.add_argument("--no-retry", action="store_true", help=NO_RETRY_HELP)
+    run.add_argument(
+        "--no-retry",
+        action="store_true",
+        help="run every step with a single attempt, whatever its profile (a quick dev loop)",
+    )
     _params_file(run)
     run.add_argument(
         "--dry-run",
@@ -341,9 +333,9 @@ def _temporal_flags(parser: argparse.ArgumentParser) -> None:
         metavar="P",
         help="the [temporal.profiles.P] of chant.toml to use (default: temporal.default_profile)",
     )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show tracebacks for errors",
-    )
+    _debug_flag(parser)
+
+
+def _debug_flag(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after the command too (``chant run x --debug``), as before it."""
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
