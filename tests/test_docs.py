@@ -231,16 +231,22 @@ def test_the_temporal_tutorial_page_prints_what_it_shows(tmp_path: Path) -> None
     assert pid is None or wait_gone(pid, 15), "the tutorial's dev server outlived the test"
 
 
-def test_the_passing_data_guide_prints_what_it_shows(tmp_path: Path) -> None:
-    # The guide's sessions run in a copy of examples/passing-data, in the order shown:
-    # each release sees what the ones before it deployed.
+def _in_example(tmp_path: Path, example: str) -> Tutorial:
+    """A session in a copy of ``examples/<example>`` as a clone has it (no state)."""
     tutorial = Tutorial(tmp_path, free_port())
     tutorial.cwd.rmdir()
     shutil.copytree(
-        ROOT / "examples" / "passing-data",
+        ROOT / "examples" / example,
         tutorial.cwd,
-        ignore=shutil.ignore_patterns(".deployed", "__pycache__"),
+        ignore=shutil.ignore_patterns(".deployed", ".chant", "dist", "__pycache__"),
     )
+    return tutorial
+
+
+def test_the_passing_data_guide_prints_what_it_shows(tmp_path: Path) -> None:
+    # The guide's sessions run in a copy of examples/passing-data, in the order shown:
+    # each release sees what the ones before it deployed.
+    tutorial = _in_example(tmp_path, "passing-data")
     tutorial.run_page("how-to/pass-data.md")
     assert (tutorial.cwd / ".deployed" / "prod").read_text() == (
         "registry.example.com/shop:1.5.0\n"
@@ -249,11 +255,5 @@ def test_the_passing_data_guide_prints_what_it_shows(tmp_path: Path) -> None:
 
 def test_the_plan_guide_prints_what_it_shows(tmp_path: Path) -> None:
     # The guide plans, runs and draws the quickstart's rollout, in a copy of the example.
-    tutorial = Tutorial(tmp_path, free_port())
-    tutorial.cwd.rmdir()
-    shutil.copytree(
-        ROOT / "examples" / "quickstart",
-        tutorial.cwd,
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    tutorial = _in_example(tmp_path, "quickstart")
     tutorial.run_page("how-to/plan.md")

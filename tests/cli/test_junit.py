@@ -18,37 +18,14 @@ from pathlib import Path
 from junitparser import JUnitXml, TestCase, TestSuite
 
 from conftest import Ran
+from report_op import REPORT_OP
 from temporal_procs import lines, until
 
 SECRET = "s3cr3t-Zq9-value"
 
-OPS = """
-from chant import Op, Outcome, Param, Profile, Retry, param, phase, secret, shell
-
-QUICK = Profile(timeout="10s", retry=Retry(max_attempts=2, initial_interval="10ms"))
-DEPLOY = (
-    'echo "token=$TOKEN"; '
-    'if [ -n "$FAIL" ]; then echo "cluster said no: $TOKEN" >&2; exit 1; fi; echo deployed'
-)
-
-report = Op(
-    name="report",
-    params={"env": Param(str, default="staging")},
-    phases=[
-        phase("Build", [
-            shell("echo building api", id="api"),
-            shell("echo building web; echo careful >&2", id="web"),
-        ], parallel=True),
-        phase("Deploy", [
-            shell("echo smoke", id="smoke", when=param("env") == "prod"),
-            shell(DEPLOY, id="deploy", profile=QUICK, env={"TOKEN": secret("TOKEN")},
-                  outcome=Outcome("Deployed", "stdout")),
-        ]),
-        phase("Verify", [shell("echo verified", id="verify")]),
-    ],
-    on_failure=[phase("Rollback", [shell("echo rolling back", id="rollback")])],
-)
-
+OPS = (
+    REPORT_OP.format(name="report")
+    + """
 noisy = Op(
     name="noisy",
     phases=[
@@ -72,6 +49,7 @@ wait = Op(
 
 cleanup = Op(name="cleanup", phases=[phase("Clean", [shell("rm -rf reports", id="rm")])])
 """
+)
 
 WEIRD = """
 from chant import Op, Param, param, phase, shell

@@ -17,38 +17,11 @@ import pytest
 from junitparser import JUnitXml, TestCase
 
 from conftest import MakeOp, alive, chant_subprocess
+from report_op import REPORT_OP
 from temporal_procs import Chant, lines, until
 
 SECRET = "s3cr3t-Zq9-value"
 SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
-
-REPORT_OP = """
-from chant import Op, Outcome, Param, Profile, Retry, param, phase, secret, shell
-
-QUICK = Profile(timeout="10s", retry=Retry(max_attempts=2, initial_interval="10ms"))
-DEPLOY = (
-    'echo "token=$TOKEN"; '
-    'if [ -n "$FAIL" ]; then echo "cluster said no: $TOKEN" >&2; exit 1; fi; echo deployed'
-)
-
-op = Op(
-    name="{name}",
-    params={{"env": Param(str, default="staging")}},
-    phases=[
-        phase("Build", [
-            shell("echo building api", id="api"),
-            shell("echo building web; echo careful >&2", id="web"),
-        ], parallel=True),
-        phase("Deploy", [
-            shell("echo smoke", id="smoke", when=param("env") == "prod"),
-            shell(DEPLOY, id="deploy", profile=QUICK, env={{"TOKEN": secret("TOKEN")}},
-                  outcome=Outcome("Deployed", "stdout")),
-        ]),
-        phase("Verify", [shell("echo verified", id="verify")]),
-    ],
-    on_failure=[phase("Rollback", [shell("echo rolling back", id="rollback")])],
-)
-"""
 
 WAIT_OP = """
 from chant import Op, phase, shell
