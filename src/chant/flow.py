@@ -123,13 +123,17 @@ def resolve(value: Any, scope: Scope) -> Any:
     return value
 
 
-def partial(value: Any, scope: Scope) -> Any:
+def partial(value: Any, scope: Scope, only: str | None = None) -> Any:
     """``value`` with the references that have a value in ``scope`` replaced, the rest
-    left as they are: how a step that never started shows its arguments."""
+    left as they are: how a step that never started shows its arguments. With ``only``
+    (``"$param"``), references of that kind alone: what a plan knows before the run."""
     from chant.ir import Secret
 
     if isinstance(value, Mapping):
-        if ref_kind(value):
+        kind = ref_kind(value)
+        if kind:
+            if only is not None and kind != only:
+                return value
             try:
                 return lookup(value, scope)
             except UnresolvedReferenceError:
@@ -138,7 +142,7 @@ def partial(value: Any, scope: Scope) -> Any:
             parts: list[Any] = []
             for part in value["$format"]:
                 if isinstance(part, Mapping) and ref_kind(part):
-                    known = partial(part, scope)
+                    known = partial(part, scope, only)
                     part = known if known is part else as_text(known)
                 if isinstance(part, str) and parts and isinstance(parts[-1], str):
                     parts[-1] += part
@@ -149,9 +153,9 @@ def partial(value: Any, scope: Scope) -> Any:
             return {"$format": parts}
         if isinstance(value, Secret):
             return value
-        return {k: partial(v, scope) for k, v in value.items()}
+        return {k: partial(v, scope, only) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [partial(v, scope) for v in value]
+        return [partial(v, scope, only) for v in value]
     return value
 
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from chant.errors import UnresolvedReferenceError
-from chant.flow import Scope, as_text, evaluate, why_false
+from chant.flow import Scope, evaluate, partial, why_false
 from chant.jsontypes import JSON
 from chant.planned import Plan, PlannedPhase, PlannedStep, Timing
-from chant.refs import is_format, ref_kind, refs_in, text
+from chant.refs import ref_kind, refs_in, text
 
 PLAN_VERSION = 1
 """The ``v`` of a plan document; raised when its shape changes incompatibly."""
@@ -233,7 +233,7 @@ def _step(step: PlannedStep, made: _Made) -> dict[str, Any]:
     return {
         "id": step.id,
         "fn": step.fn,
-        "args": with_params(args, made.scope.params) if step.dynamic else dict(args),
+        "args": partial(args, made.scope, only="$param") if step.dynamic else dict(args),
         "profile": shared[0] if shared else None,
         "gate": {
             "signal": gate.signal,
@@ -270,31 +270,10 @@ def _worst(timing: Timing) -> dict[str, JSON]:
 
 def with_params(value: Any, params: Mapping[str, JSON]) -> Any:
     """``value`` (an IR value) with each ``{"$param": N}`` replaced by its value and
-    every other reference left as written; a ``$format`` whose parts are all known
+    every other reference left as written (an ``out()``'s default is no value: it
+    stands in only when the run gets there); a ``$format`` whose parts are all known
     becomes its text."""
-    if isinstance(value, Mapping):
-        kind = ref_kind(value)
-        if kind == "$param":
-            return params.get(str(value["$param"]), value)
-        if kind:
-            return dict(value)
-        if is_format(value):
-            parts: list[JSON] = []
-            for part in value["$format"]:
-                if isinstance(part, Mapping) and ref_kind(part) == "$param":
-                    known = with_params(part, params)
-                    part = as_text(known) if known is not part else part
-                if isinstance(part, str) and parts and isinstance(parts[-1], str):
-                    parts[-1] += part
-                elif part != "":
-                    parts.append(part)
-            if all(isinstance(p, str) for p in parts):
-                return "".join(str(p) for p in parts)
-            return {"$format": parts}
-        return {k: with_params(v, params) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [with_params(v, params) for v in value]
-    return value
+    return partial(value, Scope(params), only="$param")
 
 
 def _when(node: JSON, scope: Scope) -> dict[str, JSON] | None:
