@@ -189,11 +189,8 @@ def _stat(pid: int) -> tuple[str, int] | None:
     return fields[0].decode(), int(fields[2])
 
 
-def token_of(pid: int) -> str | None:
-    """The step token in ``pid``'s environment, if any."""
-    env = _read(f"/proc/{pid}/environ")
-    if not env:
-        return None
+def _token_in(env: bytes) -> str | None:
+    """The step token in an environment as ``/proc/PID/environ`` shows it, if any."""
     env = b"\0" + env
     key = b"\0" + TOKEN.encode() + b"="
     at = env.find(key)
@@ -218,31 +215,56 @@ async def sweep(token: str, grace: float, *, group: int, pipes: tuple[int, ...] 
     (inode numbers)."""
     if not subreaper:
         return
-    victims = _victims(token, group, pipes)
+    victims, pending = _victims(token, group, pipes)
+    # A process in the middle of an exec shows no environment until the kernel has set
+    # up its new one: wait for it (however loaded the machine) rather than take it for
+    # one without a token.
+    deadline = time.monotonic() + SETTLE
+    delay = 0.001
+    while pending and time.monotonic() < deadline:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+        victims, pending = _victims(token, group, pipes)
     if victims:
         # Found again on each round: a process forked just before its parent was
         # stopped is re-parented to chant, out of reach of the first tree.
-        await stop_trees(victims, grace, lambda: _victims(token, group, pipes))
+        await stop_trees(victims, grace, lambda: _victims(token, group, pipes)[0])
 
 
-def _victims(token: str, group: int, pipes: tuple[int, ...]) -> list[int]:
+SETTLE = 10.0
+"""Seconds a sweep waits at most for a process in the middle of an exec to show its
+new environment (it takes well under a millisecond on an idle machine)."""
+
+
+def _victims(token: str, group: int, pipes: tuple[int, ...]) -> tuple[list[int], list[int]]:
+    """The processes to stop, and those that cannot be judged yet (in an exec)."""
     # Children are read again until no new one shows: a process that was alive when
     # the list was read may have forked and exited since (a double fork), and its
     # child, adopted by chant before it showed as a zombie, is only in a later list.
     mine = prefix()
     victims: list[int] = []
+    pending: list[int] = []
     seen: set[int] = set()
     for _ in range(16):  # bounded: stop_trees looks again on each of its rounds anyway
         kids = [p for p in adopted() if p not in seen]
         if not kids:
             break
         seen.update(kids)
-        victims += _ours(kids, token, group, pipes, mine)
-    return victims
+        _judge(kids, token, group, pipes, mine, victims, pending)
+    return victims, pending
 
 
-def _ours(kids: list[int], token: str, group: int, pipes: tuple[int, ...], mine: str) -> list[int]:
-    victims: list[int] = []
+def _judge(
+    kids: list[int],
+    token: str,
+    group: int,
+    pipes: tuple[int, ...],
+    mine: str,
+    victims: list[int],
+    pending: list[int],
+) -> None:
+    """Add to ``victims`` those of ``kids`` that are the attempt's (or an ended one's),
+    to ``pending`` those in the middle of an exec; reap the zombies of ended commands."""
     for pid in kids:
         stat = _stat(pid)
         if stat is None:
@@ -252,26 +274,41 @@ def _ours(kids: list[int], token: str, group: int, pipes: tuple[int, ...], mine:
             if pgid == group or pgid in _ended_groups:
                 _reap(pid)
             continue
-        found = _settled_token_of(pid)
+        found = _environment_token(pid)
+        if found is _EXECING:
+            pending.append(pid)
+            continue
         if found is None:
             ours = bool(pipes) and _holds(pid, pipes)
         else:
             ours = found == token or (found.startswith(mine) and found not in _live_tokens)
         if ours:
             victims.append(pid)
-    return victims
 
 
-def _settled_token_of(pid: int) -> str | None:
-    """``token_of(pid)``, read again while the environment reads empty: a process in
-    the middle of ``execve`` (``setsid sh -c …`` execs twice) shows no environment for a
-    moment, and must not pass for one without a token."""
-    for _ in range(100):
-        env = _read(f"/proc/{pid}/environ")
-        if env or not os.path.exists(f"/proc/{pid}"):
-            break
-        time.sleep(0.002)
-    return token_of(pid)
+_EXECING = "\0execing"
+"""``_environment_token``'s answer for a process whose new environment is not set up yet."""
+
+
+def _environment_token(pid: int) -> str | None:
+    """The step token in ``pid``'s environment, if any; ``_EXECING`` while ``pid`` is in
+    the middle of an exec. ``/proc/PID/environ`` then reads empty, as for an empty
+    environment (``env -i``), but ``/proc/PID/stat`` tells them apart: the environment's
+    end is still 0 in an exec, and its start and end are equal only when it is really
+    empty (``setsid sh -c …`` execs twice: a read may fall in either). A process this one
+    may not inspect (a set-user-ID program) shows no environment: None."""
+    env = _read(f"/proc/{pid}/environ")
+    if env:
+        return _token_in(env)
+    data = _read(f"/proc/{pid}/stat") if env is not None else None
+    if data is None:
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    if len(fields) >= 49 and fields[48] != b"0" and fields[47] == fields[48]:
+        return None  # env_start == env_end (fields 50 and 51 of proc_pid_stat(5)): empty
+    return _EXECING
 
 
 def _holds(pid: int, pipes: tuple[int, ...]) -> bool:

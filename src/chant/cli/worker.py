@@ -79,7 +79,8 @@ async def _serve(
             sys.stderr.flush()
     finally:
         from chant.activities import reap
+        from chant.temporal.walker import KILL_GRACE
 
-        await reap.sweep_leftovers(2.0)
+        await reap.sweep_leftovers(KILL_GRACE)
         guard.disable()
     return 0

@@ -243,6 +243,10 @@ async def run_temporal(
                 async with worker:
                     return await run.start_and_follow(in_process=True)
             finally:
+                from chant.activities import reap
+                from chant.temporal.walker import KILL_GRACE
+
+                await reap.sweep_leftovers(KILL_GRACE)  # as chant worker does when it stops
                 guard.disable()
         return await run.start_and_follow(in_process=False)
 
