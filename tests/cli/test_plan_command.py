@@ -262,11 +262,23 @@ def test_plan_and_dry_run_run_nothing_and_print_the_same_bytes(
         assert (ran.code, ran.err) == (0, ""), ran.err
         outputs.append(ran.out)
     assert len(set(outputs)) == 1
-    as_json = {
-        chant_proc(*argv, cwd=root).out
-        for argv in (["plan", "touchy", "--json"], ["run", "touchy", "--dry-run", "--json"])
-    }
-    assert len(as_json) == 1
+    for shape in ("--json", "--mermaid", "--dot"):
+        planned = chant_proc("plan", "touchy", shape, cwd=root)
+        dry = chant_proc("run", "touchy", "--dry-run", shape, "--temporal", cwd=root)
+        assert (dry.code, dry.err) == (0, ""), dry.err
+        assert (planned.code, dry.out) == (0, planned.out), shape
+        assert planned.out not in outputs
+    assert sorted(p.name for p in root.iterdir()) == ["chant.toml", "ops"]  # nothing ran
+
+
+@pytest.mark.parametrize("shape", ["--mermaid", "--dot"])
+def test_a_drawing_of_a_run_needs_dry_run(chant: Chant, root: Path, shape: str) -> None:
+    ran = chant("run", "touchy", shape, cwd=root)
+    assert (ran.code, ran.out) == (2, "")
+    assert ran.err == (
+        f"chant: error: {shape} prints a plan, so it needs --dry-run\n"
+        f"  hint: add --dry-run, or run `chant plan touchy {shape}`\n"
+    )
     assert sorted(p.name for p in root.iterdir()) == ["chant.toml", "ops"]  # nothing ran
 
 
@@ -349,9 +361,12 @@ def test_dry_run_refuses_flags_of_a_run_that_runs(
 
 
 def test_plan_formats_are_exclusive(chant_proc: Chant, root: Path) -> None:
-    ran = chant_proc("plan", "wide", "--json", "--dot", cwd=root)
-    assert ran.code == 2
-    assert "argument --dot: not allowed with argument --json" in ran.err
+    for command in (["plan"], ["run", "--dry-run"], ["run"]):
+        ran = chant_proc(*command, "wide", "--json", "--dot", cwd=root)
+        assert (ran.code, ran.out) == (2, "")
+        assert ran.err.endswith(": error: argument --dot: not allowed with argument --json\n")
+        ran = chant_proc(*command, "wide", "--mermaid", "--dot", cwd=root)
+        assert ran.err.endswith(": error: argument --dot: not allowed with argument --mermaid\n")
 
 
 def test_user_text_in_a_plan_cannot_act_on_the_terminal(

@@ -294,7 +294,8 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
     _op_and_params(run)
     run.add_argument("--local", action="store_true", help="run in this process (no Temporal)")
     run.add_argument("--temporal", action="store_true", help="run on Temporal")
-    run.add_argument(
+    shape = run.add_mutually_exclusive_group()
+    shape.add_argument(
         "--json",
         dest="as_json",
         action="store_true",
@@ -318,6 +319,12 @@ def _run_command(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--dry-run",
         action="store_true",
         help="run nothing: print the plan, as `chant plan` does (with --json, as JSON)",
+    )
+    shape.add_argument(
+        "--mermaid", action="store_true", help="with --dry-run: the plan as a Mermaid flowchart"
+    )
+    shape.add_argument(
+        "--dot", action="store_true", help="with --dry-run: the plan as a Graphviz graph"
     )
     run.add_argument(
         "--junit",

@@ -59,6 +59,12 @@ def execute(args: argparse.Namespace) -> int:
         )
     if args.dry_run:
         return _dry_run(args)
+    for flag, given in (("--mermaid", args.mermaid), ("--dot", args.dot)):
+        if given:
+            raise UsageError(
+                f"{flag} prints a plan, so it needs --dry-run",
+                hint=f"add --dry-run, or run `chant plan {args.name} {flag}`",
+            )
     # Before loading anything: a broken op file must not hide a usage error.
     check_mode_flags(local=args.local, temporal=args.temporal)
     # The run goes on in the project root; the file is where chant was started.
@@ -111,7 +117,6 @@ def _dry_run(args: argparse.Namespace) -> int:
     check_mode_flags(local=args.local, temporal=args.temporal)
     from chant.cli import plan
 
-    args.mermaid = args.dot = False
     return plan.execute(args)
 
 
