@@ -114,6 +114,44 @@ def test_a_second_sigint_skips_compensation(tmp_path: Path) -> None:
     assert "– undo-more.1" in out
 
 
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_a_second_signal_while_a_step_is_being_stopped_still_stops_all_of_it(
+    tmp_path: Path, second: signal.Signals
+) -> None:
+    # The step ignores SIGTERM, so the first Ctrl-C leaves it its grace; the second one
+    # comes within that grace, and kills it then rather than abandoning the stop.
+    project = tmp_path / "proj"
+    (project / "ops").mkdir(parents=True)
+    step = (
+        f"trap '' TERM INT; echo $$ > {tmp_path}/sh.pid;"
+        f" sleep 300 & echo $! > {tmp_path}/bg.pid; wait"
+    )
+    (project / "ops" / "s.op.py").write_text(
+        "from chant import Op, phase, shell\n"
+        f"stubborn = Op(name='stubborn', phases=[phase('Work', [shell({step!r})])])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chant", "run", "stubborn", "--local"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(tmp_path / "bg.pid", proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    proc.send_signal(second)
+    code, out, err = finish(proc)
+    assert code == 130
+    assert err == (
+        "chant: interrupted — stopping running steps\n"
+        "chant: interrupted again — stopping now, skipping on_failure\n"
+    )
+    assert 'Op "stubborn" interrupted after ' in out
+    for pidfile in ("sh.pid", "bg.pid"):
+        assert not alive(int((tmp_path / pidfile).read_text())), pidfile
+
+
 def test_a_first_sigint_during_on_failure_after_a_failure_says_so_not_again(
     tmp_path: Path,
 ) -> None:

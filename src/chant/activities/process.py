@@ -32,13 +32,12 @@ import asyncio
 import contextlib
 import errno
 import os
-import subprocess
-import sys
+import signal
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from chant.activities import guard, reap
+from chant.activities import guard, pidfd, reap
 from chant.activities.registry import ActivityContext
 from chant.activities.streams import Stream
 from chant.errors import CommandFailedError, ToolNotFoundError
@@ -64,7 +63,7 @@ async def _heartbeat_loop(ctx: ActivityContext, interval: float) -> None:
 
 
 async def _stop_leftovers(
-    proc: asyncio.subprocess.Process | _Child, token: str, grace: float, pipes: tuple[int, int]
+    proc: asyncio.subprocess.Process | pidfd.Child, token: str, grace: float, pipes: tuple[int, int]
 ) -> None:
     """Stop what the command ``proc`` left (all of it, itself too if it still runs): its
     group, then what escaped it (``pipes``: the inodes of its output pipes)."""
@@ -77,6 +76,46 @@ async def _stop_leftovers(
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(proc.wait(), 1.0)
     await reap.sweep(token, grace, group=pid, pipes=pipes)
+
+
+async def _stop_to_the_end(
+    proc: asyncio.subprocess.Process | pidfd.Child, token: str, grace: float, pipes: tuple[int, int]
+) -> None:
+    """``_stop_leftovers``, carried to its end whatever cancels it meanwhile: a stop cut
+    short leaves the step's processes running. A further cancellation of the attempt (a
+    second Ctrl-C, a fail-fast sibling after a timeout) kills the group at once instead of
+    after the grace, and is raised once the stop is over; the stop itself cancelled (a
+    closing event loop cancels every task) starts again."""
+    again = False
+    for _ in range(3):
+        stopping = asyncio.ensure_future(_stop_leftovers(proc, token, grace, pipes))
+        again = await _outlast(stopping, lambda: _kill_group(proc.pid)) or again
+        if not stopping.cancelled():
+            break
+    if again:
+        raise asyncio.CancelledError
+    stopping.result()
+
+
+async def _outlast(fut: asyncio.Future[Any], on_cancel: Callable[[], None]) -> bool:
+    """Wait until ``fut`` is done, calling ``on_cancel`` each time this task is cancelled
+    meanwhile; whether it was."""
+    cancelled = False
+    while not fut.done():
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            if not fut.done():  # this task was cancelled, not ``fut``
+                cancelled = True
+                on_cancel()
+        except BaseException:  # ``fut``'s own error: the caller reads it
+            pass
+    return cancelled
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 _slots = 0
@@ -96,7 +135,7 @@ def _prepare() -> None:
     if _slots:
         return
     reap.prepare()
-    _pidfd = _pidfd_works()
+    _pidfd = pidfd.works()
     soft = raise_fd_limit()
     try:
         in_use = len(os.listdir("/proc/self/fd"))
@@ -123,93 +162,6 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def _pidfd_works() -> bool:
-    if not (sys.platform.startswith("linux") and hasattr(os, "pidfd_open")):
-        return False
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:  # a kernel before 5.3, or a seccomp filter refusing it
-        return False
-    return True
-
-
-class _Child:
-    """A command the running event loop waits for through its pidfd (``fd``); with no
-    pidfd (-1), ``wait`` polls."""
-
-    __slots__ = ("_exit", "_fd", "_loop", "_popen", "pid")
-
-    def __init__(self, popen: subprocess.Popen[bytes], fd: int) -> None:
-        self.pid = popen.pid
-        self._popen = popen
-        self._loop = asyncio.get_running_loop()
-        self._exit: asyncio.Future[int] = self._loop.create_future()
-        self._fd = fd
-        if fd >= 0:
-            try:
-                self._loop.add_reader(fd, self._reap)
-            except NotImplementedError:  # a loop without add_reader
-                os.close(fd)
-                self._fd = -1
-
-    def _reap(self) -> None:
-        try:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-        except ChildProcessError:  # reaped by someone else: asyncio says 255 then
-            code = 255
-        else:
-            if pid == 0:
-                return
-            code = os.waitstatus_to_exitcode(status)
-        self._popen.returncode = code
-        if self._fd >= 0:
-            self._loop.remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
-        if not self._exit.done():
-            self._exit.set_result(code)
-
-    @property
-    def returncode(self) -> int | None:
-        return self._popen.returncode
-
-    async def wait(self) -> int:
-        """The command's exit code, once it has exited and been reaped."""
-        delay = 0.002
-        while self._fd < 0 and not self._exit.done():
-            self._reap()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        return await asyncio.shield(self._exit)
-
-    def close(self) -> None:
-        """Reap the command if it has exited; if not, the loop still will when it does."""
-        if self._popen.returncode is None and not self._loop.is_closed():
-            self._reap()
-
-
-def _start(
-    argv: Sequence[str], env: Mapping[bytes, bytes], cwd: str | None, fds: list[int]
-) -> _Child:
-    """Start ``argv`` on the pipes in ``fds`` and ``/dev/null`` (its last entry, whose
-    slot the pidfd then takes)."""
-    popen = subprocess.Popen(
-        argv,
-        stdin=fds[4],
-        stdout=fds[1],
-        stderr=fds[3],
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    os.close(fds.pop())
-    try:
-        fd = os.pidfd_open(popen.pid)
-    except OSError:
-        fd = -1
-    return _Child(popen, fd)
-
-
 def _gate() -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     gate = _gates.get(loop)
@@ -219,23 +171,27 @@ def _gate() -> asyncio.Semaphore:
 
 
 async def _spawn(
-    ctx: ActivityContext, argv: Sequence[str], env: Mapping[bytes, bytes], cwd: str | None
-) -> tuple[asyncio.subprocess.Process | _Child, int, int]:
+    ctx: ActivityContext,
+    argv: Sequence[str],
+    env: Mapping[bytes, bytes],
+    cwd: str | None,
+    token: str,
+) -> tuple[asyncio.subprocess.Process | pidfd.Child, int, int]:
     """Start ``argv`` with both output streams on pipes of ours; return it and the read
     ends. Out of descriptors or processes, wait and try again (the attempt's timeout
     bounds the wait); never fail the step for that."""
     delay = 0.01
     while True:
         fds: list[int] = []
-        proc: asyncio.subprocess.Process | _Child
+        proc: asyncio.subprocess.Process | pidfd.Child
         try:
             fds += os.pipe()
             fds += os.pipe()
             if _pidfd:
                 fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-                proc = _start(argv, env, cwd, fds)
+                proc = pidfd.start(argv, env, cwd, fds)
             else:
-                proc = await _create(ctx, argv, env, cwd, fds)
+                proc = await _create(ctx, argv, env, cwd, fds, token)
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
@@ -259,8 +215,9 @@ async def _create(
     env: Mapping[bytes, bytes],
     cwd: str | None,
     fds: list[int],
+    token: str,
 ) -> asyncio.subprocess.Process:
-    """Start ``argv`` through asyncio, on the pipes in ``fds``."""
+    """Start ``argv`` through asyncio, on the pipes in ``fds``, marked with ``token``."""
     spawn = asyncio.ensure_future(
         asyncio.create_subprocess_exec(
             *argv,
@@ -276,11 +233,18 @@ async def _create(
         return await asyncio.shield(spawn)
     except asyncio.CancelledError:
         # The command may already be running (and have started children); let the
-        # spawn finish, then stop the whole group.
-        with contextlib.suppress(OSError):
-            proc = await spawn
-            await reap.stop_group(proc.pid, ctx.kill_grace)
+        # spawn finish, then stop and reap what it left, as at the end of any attempt.
+        await _outlast(spawn, lambda: None)
+        if spawn.cancelled() or spawn.exception() is not None:
+            raise
+        proc = spawn.result()
+        reap.started(proc.pid)
+        pipes = (os.fstat(fds[0]).st_ino, os.fstat(fds[2]).st_ino)
+        try:
+            await _stop_to_the_end(proc, token, ctx.kill_grace, pipes)
+        finally:
             _close(proc)
+            reap.ended(token, proc.pid)
         raise
 
 
@@ -303,7 +267,7 @@ async def run_command(
     full_env = {**_environb(), **_encoded(env), reap.TOKEN.encode(): token.encode()}
     async with _gate():
         try:
-            proc, out_fd, err_fd = await _spawn(ctx, argv, full_env, cwd)
+            proc, out_fd, err_fd = await _spawn(ctx, argv, full_env, cwd, token)
         except BaseException:
             reap.ended(token, None)
             raise
@@ -319,10 +283,10 @@ async def run_command(
         )
         try:
             code = await proc.wait()
-            await _stop_leftovers(proc, token, ctx.kill_grace, pipes)
+            await _stop_to_the_end(proc, token, ctx.kill_grace, pipes)
         except BaseException:
             ctx.cancelled.set()
-            await asyncio.shield(_stop_leftovers(proc, token, ctx.kill_grace, pipes))
+            await _stop_to_the_end(proc, token, ctx.kill_grace, pipes)
             raise
         finally:
             if beat is not None:
@@ -349,10 +313,10 @@ def _encoded(env: Mapping[str, str] | None) -> dict[bytes, bytes]:
     return {os.fsencode(k): os.fsencode(v) for k, v in env.items()} if env else {}
 
 
-def _close(proc: asyncio.subprocess.Process | _Child) -> None:
+def _close(proc: asyncio.subprocess.Process | pidfd.Child) -> None:
     """Close the transport now rather than when it is garbage-collected, which may be
     after the event loop has closed."""
-    if isinstance(proc, _Child):
+    if isinstance(proc, pidfd.Child):
         proc.close()
         return
     transport = getattr(proc, "_transport", None)

@@ -142,6 +142,11 @@ async def stop_group(pgid: int, grace: float) -> None:
         delay = min(delay * 2, 0.2)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+    # Killed is not yet gone: once each has exited, what it left is this process's to
+    # reap (however loaded the machine), not still a child of a dying process.
+    deadline = time.monotonic() + SETTLE
+    while group_alive(pgid) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
 
 
 def _read(path: str) -> bytes | None:
