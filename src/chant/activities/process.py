@@ -283,8 +283,8 @@ async def run_command(
         )
         try:
             code = await proc.wait()
-            await _stop_to_the_end(proc, token, ctx.kill_grace, pipes)
-        except BaseException:
+            await _stop_leftovers(proc, token, ctx.kill_grace, pipes)
+        except BaseException:  # a stop cut short here starts again, to its end
             ctx.cancelled.set()
             await _stop_to_the_end(proc, token, ctx.kill_grace, pipes)
             raise
