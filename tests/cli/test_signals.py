@@ -33,12 +33,16 @@ interruptible = Op(
 
 
 def start(tmp_path: Path, undo: str) -> subprocess.Popen[str]:
+    return run_local(tmp_path, "interruptible", textwrap.dedent(OP).format(tmp=tmp_path, undo=undo))
+
+
+def run_local(tmp_path: Path, name: str, source: str) -> subprocess.Popen[str]:
+    """``chant run NAME --local`` in a new project whose one op file is ``source``."""
     project = tmp_path / "proj"
     (project / "ops").mkdir(parents=True)
-    text = textwrap.dedent(OP).format(tmp=tmp_path, undo=undo)
-    (project / "ops" / "i.op.py").write_text(text)
+    (project / "ops" / "op.op.py").write_text(source)
     return subprocess.Popen(
-        [sys.executable, "-m", "chant", "run", "interruptible", "--local"],
+        [sys.executable, "-m", "chant", "run", name, "--local"],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -120,22 +124,15 @@ def test_a_second_signal_while_a_step_is_being_stopped_still_stops_all_of_it(
 ) -> None:
     # The step ignores SIGTERM, so the first Ctrl-C leaves it its grace; the second one
     # comes within that grace, and kills it then rather than abandoning the stop.
-    project = tmp_path / "proj"
-    (project / "ops").mkdir(parents=True)
     step = (
         f"trap '' TERM INT; echo $$ > {tmp_path}/sh.pid;"
         f" sleep 300 & echo $! > {tmp_path}/bg.pid; wait"
     )
-    (project / "ops" / "s.op.py").write_text(
+    proc = run_local(
+        tmp_path,
+        "stubborn",
         "from chant import Op, phase, shell\n"
-        f"stubborn = Op(name='stubborn', phases=[phase('Work', [shell({step!r})])])\n"
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chant", "run", "stubborn", "--local"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        f"stubborn = Op(name='stubborn', phases=[phase('Work', [shell({step!r})])])\n",
     )
     wait_for(tmp_path / "bg.pid", proc)
     proc.send_signal(signal.SIGINT)
@@ -155,31 +152,21 @@ def test_a_second_signal_while_a_step_is_being_stopped_still_stops_all_of_it(
 def test_a_first_sigint_during_on_failure_after_a_failure_says_so_not_again(
     tmp_path: Path,
 ) -> None:
-    project = tmp_path / "proj"
-    (project / "ops").mkdir(parents=True)
-    (project / "ops" / "f.op.py").write_text(
-        textwrap.dedent(
-            f"""
-            from chant import Op, phase, shell
+    source = textwrap.dedent(
+        f"""
+        from chant import Op, phase, shell
 
-            failing = Op(
-                name="failing",
-                phases=[phase("Work", [shell("exit 3", profile="policy_check")])],
-                on_failure=[
-                    phase("Undo", [shell("sleep 300 & echo $! > {tmp_path}/undo.pid; wait")]),
-                    phase("Undo more", [shell("touch {tmp_path}/undo-more-ran")]),
-                ],
-            )
-            """
+        failing = Op(
+            name="failing",
+            phases=[phase("Work", [shell("exit 3", profile="policy_check")])],
+            on_failure=[
+                phase("Undo", [shell("sleep 300 & echo $! > {tmp_path}/undo.pid; wait")]),
+                phase("Undo more", [shell("touch {tmp_path}/undo-more-ran")]),
+            ],
         )
+        """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chant", "run", "failing", "--local"],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = run_local(tmp_path, "failing", source)
     wait_for(tmp_path / "undo.pid", proc)
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc)
